@@ -1,0 +1,367 @@
+"""The `gradviz` command: parse, call the library, print, pick the exit code.
+
+Exit codes: 0 success; 1 a gradviz error (missing script, syntax error, nothing to draw,
+unwritable output, no Graphviz, layout timeout); 2 bad usage; 3 the script raised (graphs
+captured before the error are still written); 130 interrupted with Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Final, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from . import __version__
+from .api import FORMATS, Format, encode
+from .capture import Keep, capture
+from .errors import GradvizError, LayoutTimeoutError
+from .files import write_atomic
+from .model import Graph
+from .renderers.dot import INSTALL_HINT
+from .renderers.tree import print_graph_tree
+from .runner import graph_globals, run_script, script_traceback
+from .walk import build_graph
+
+__all__ = ["app", "main"]
+
+EXIT_ERROR: Final = 1
+EXIT_SCRIPT_FAILED: Final = 3
+EXIT_INTERRUPTED: Final = 130
+
+EXAMPLES: Final = """\
+[bold]Examples[/]
+
+[dim]# graph of the first backward call, written to train.svg[/]
+gradviz run train.py
+
+gradviz run train.py -o loss.png --call last
+gradviz run train.py --call all -o g.svg      [dim]# g-1.svg, g-2.svg, …[/]
+gradviz run train.py --var loss -f json -o -  [dim]# a global, JSON to stdout[/]
+gradviz tree train.py                         [dim]# a tree in the terminal[/]
+gradviz run train.py -o g.svg -- --epochs 3   [dim]# after --: script args[/]
+
+[bold]Exit codes[/]  0 ok · 1 error · 2 bad usage · 3 the script raised · 130 Ctrl-C
+"""
+
+app = typer.Typer(
+    name="gradviz",
+    help="See what PyTorch autograd did: draw the graph behind a script's backward calls.",
+    epilog=EXAMPLES,
+    rich_markup_mode="rich",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+err = Console(stderr=True, highlight=False)
+
+
+class OutputFormat(str, Enum):
+    svg = "svg"
+    png = "png"
+    pdf = "pdf"
+    dot = "dot"
+    json = "json"
+    tree = "tree"
+
+
+class RankDir(str, Enum):
+    TB = "TB"
+    LR = "LR"
+    BT = "BT"
+    RL = "RL"
+
+
+def _parse_call(value: str) -> Keep:
+    if value in ("first", "last", "all"):
+        return value  # type: ignore[return-value]
+    if value.isdigit() and int(value) >= 1:
+        return int(value)
+    raise typer.BadParameter(f"{value!r}: use first, last, all or a call number from 1")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"gradviz {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """See what PyTorch autograd did: draw the graph behind a script's backward calls.
+
+    gradviz runs your script unmodified, records each backward() call (the graph as the engine
+    is about to run it, and the gradients right after) and writes the graph you choose.
+    """
+
+
+def _fail(message: str, code: int = EXIT_ERROR) -> typer.Exit:
+    err.print(f"[red]error:[/] {escape(message)}")
+    return typer.Exit(code)
+
+
+def _targets(
+    script: Path, output: str | None, fmt: OutputFormat | None, count: int
+) -> tuple[Format | None, list[str]]:
+    """The format and the output paths (``-`` is stdout; [] with format None means tree)."""
+    if fmt is OutputFormat.tree:
+        return None, []
+    if output == "-":
+        if fmt in (OutputFormat.png, OutputFormat.pdf):
+            raise _fail(f"{fmt.value} is binary: give a file path with -o, not -")
+        return (fmt.value if fmt else "dot"), ["-"] * count
+    if output is None:
+        kind: Format = fmt.value if fmt else "svg"
+        output = f"{script.stem}.{kind}"
+    suffix = Path(output).suffix.lower()
+    if fmt is not None:
+        kind = fmt.value
+    elif suffix in FORMATS:
+        kind = FORMATS[suffix]
+    else:
+        raise _fail(f"cannot tell the format of {output!r}: use --format or a known extension")
+    if count == 1:
+        return kind, [output]
+    p = Path(output)
+    return kind, [str(p.with_name(f"{p.stem}-{i}{p.suffix}")) for i in range(1, count + 1)]
+
+
+def _check_writable(path: str) -> None:
+    parent = Path(path).parent
+    if not parent.is_dir():
+        raise _fail(f"cannot write {path}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (Path(path).is_dir()):
+        raise _fail(f"cannot write {path}: permission denied or not a file")
+
+
+def _write(graph: Graph, kind: Format, target: str, rankdir: str, timeout: float | None) -> None:
+    started = time.monotonic()
+    if kind in ("svg", "png", "pdf"):
+        with err.status(f"laying out {len(graph.nodes):,} nodes with Graphviz dot…"):
+            data = encode(graph, kind, rankdir=rankdir, timeout=timeout)
+    else:
+        data = encode(graph, kind, rankdir=rankdir)
+    if target == "-":
+        out = sys.stdout
+        out.write(data if isinstance(data, str) else data.decode())
+        out.flush()
+        return
+    try:
+        write_atomic(target, data)
+    except OSError as exc:
+        raise GradvizError(f"cannot write {target}: {exc.strerror or exc}") from None
+    err.print(
+        f"wrote {escape(target)} ({len(graph.nodes):,} nodes, {len(graph.edges):,} edges, "
+        f"{time.monotonic() - started:.1f} s)"
+    )
+
+
+def _run(
+    script: Path,
+    args: list[str],
+    output: str | None,
+    fmt: OutputFormat | None,
+    call: str,
+    var: str | None,
+    show_saved: bool,
+    show_attrs: bool,
+    rankdir: RankDir,
+    layout_timeout: float | None,
+) -> None:
+    keep = _parse_call(call)
+    kind, paths = _targets(script, output, fmt, 1)
+    if kind in ("svg", "png", "pdf") and not _has_dot():
+        raise _fail(INSTALL_HINT)
+    if keep != "all":
+        for target in paths:
+            if target != "-":
+                _check_writable(target)
+    options: dict[str, Any] = {"show_saved": show_saved, "show_attrs": show_attrs}
+    redirect = contextlib.redirect_stdout(sys.stderr) if "-" in paths else contextlib.nullcontext()
+    try:
+        with redirect, capture(keep="all" if var else keep, **options) as cap:
+            result = run_script(script, args)
+    except GradvizError as exc:
+        raise _fail(str(exc)) from None
+
+    failed = result.error
+    if failed is not None:
+        if isinstance(failed, KeyboardInterrupt):
+            err.print("[yellow]interrupted:[/] writing what was captured so far")
+        else:
+            sys.stderr.write(script_traceback(failed))
+            sys.stderr.flush()
+
+    graphs: list[Graph]
+    if var is not None:
+        if var not in result.globals:
+            names = graph_globals(result.globals)
+            hint = f"; tensors with a graph: {', '.join(names)}" if names else ""
+            raise _fail(f"the script has no global named {var!r}{hint}")
+        try:
+            graphs = [build_graph(result.globals[var], **options)]
+        except GradvizError as exc:
+            raise _fail(f"--var {var}: {exc}") from None
+    else:
+        if keep == "all":
+            graphs = [c.graph for c in cap.calls]
+        else:
+            graphs = [c.graph for c in cap.calls[-1:]]
+        if not graphs:
+            names = graph_globals(result.globals)
+            if keep in ("first", "last", "all") or cap.count == 0:
+                what = "the script made no backward call"
+            else:
+                what = f"--call {keep}: the script made only {cap.count} backward call(s)"
+            hint = (
+                f"; render one of its tensors with --var NAME: {', '.join(names)}"
+                if names
+                else "; use --var NAME to draw one of its tensors"
+            )
+            code = _exit_code(failed) if failed else EXIT_ERROR
+            raise _fail(what + hint, code)
+
+    kind, paths = _targets(script, output, fmt, len(graphs))
+    try:
+        if kind is None:
+            for graph in graphs:
+                print_graph_tree(graph, console=Console(highlight=False))
+        else:
+            for graph, target in zip(graphs, paths, strict=True):
+                if target != "-":
+                    _check_writable(target)
+                _write(graph, kind, target, rankdir.value, layout_timeout)
+    except LayoutTimeoutError as exc:
+        raise _fail(f"{exc}; try --format dot, or a larger --layout-timeout") from None
+    except GradvizError as exc:
+        raise _fail(str(exc)) from None
+    except KeyboardInterrupt:
+        raise _fail("interrupted", EXIT_INTERRUPTED) from None
+    if failed is not None:
+        raise typer.Exit(_exit_code(failed))
+
+
+def _exit_code(exc: BaseException) -> int:
+    return EXIT_INTERRUPTED if isinstance(exc, KeyboardInterrupt) else EXIT_SCRIPT_FAILED
+
+
+def _has_dot() -> bool:
+    import shutil
+
+    return shutil.which("dot") is not None
+
+
+Script = Annotated[
+    Path,
+    typer.Argument(help="The Python script to run, as `python SCRIPT` would.", show_default=False),
+]
+Args = Annotated[
+    Optional[list[str]],  # noqa: UP045 (typer reads this annotation at runtime on 3.10)
+    typer.Argument(help="Arguments for the script (put them after -- to pass them untouched)."),
+]
+ShowSaved = Annotated[
+    bool, typer.Option("--show-saved", help="Draw the tensors each op saved for backward.")
+]
+ShowAttrs = Annotated[
+    bool, typer.Option("--show-attrs", help="List each op's non-tensor saved attributes.")
+]
+Call = Annotated[
+    str,
+    typer.Option(
+        "--call",
+        "-c",
+        metavar="first|last|all|N",
+        help="Which backward call to draw; `all` writes one file per call (g-1.svg, g-2.svg, …).",
+    ),
+]
+Var = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(
+        "--var", metavar="NAME", help="Draw the script's global NAME after it ends, instead."
+    ),
+]
+RUN_SETTINGS: Final = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+@app.command("run", context_settings=RUN_SETTINGS)
+def run_command(
+    script: Script,
+    args: Args = None,
+    output: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="PATH",
+            help="Output file; its extension picks the format. `-` writes text to stdout. "
+            "Default: SCRIPT's name with .svg (or the --format), in the current folder.",
+        ),
+    ] = None,
+    fmt: Annotated[
+        Optional[OutputFormat],  # noqa: UP045
+        typer.Option("--format", "-f", help="Output format (default: from -o, else svg)."),
+    ] = None,
+    call: Call = "first",
+    var: Var = None,
+    show_saved: ShowSaved = False,
+    show_attrs: ShowAttrs = False,
+    rankdir: Annotated[
+        RankDir, typer.Option("--rankdir", help="Layout direction: TB puts leaves on top.")
+    ] = RankDir.TB,
+    layout_timeout: Annotated[
+        Optional[float],  # noqa: UP045
+        typer.Option(
+            "--layout-timeout", metavar="SECONDS", help="Stop Graphviz layout after this."
+        ),
+    ] = None,
+) -> None:
+    """Run SCRIPT, record its backward calls, and write the graph of one (or all)."""
+    _run(
+        script, args or [], output, fmt, call, var, show_saved, show_attrs, rankdir, layout_timeout
+    )
+
+
+@app.command("tree", context_settings=RUN_SETTINGS)
+def tree_command(
+    script: Script,
+    args: Args = None,
+    call: Call = "first",
+    var: Var = None,
+    show_saved: ShowSaved = False,
+    show_attrs: ShowAttrs = False,
+) -> None:
+    """Run SCRIPT and print the graph of a backward call as a tree in the terminal."""
+    _run(
+        script,
+        args or [],
+        None,
+        OutputFormat.tree,
+        call,
+        var,
+        show_saved,
+        show_attrs,
+        RankDir.TB,
+        None,
+    )
+
+
+def main() -> None:
+    """Entry point of the `gradviz` console script."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("[red]interrupted[/]")
+        sys.exit(EXIT_INTERRUPTED)

@@ -1,0 +1,21 @@
+"""Errors raised by gradviz. Each message is one line meant for the person at the keyboard."""
+
+from __future__ import annotations
+
+__all__ = ["GradvizError", "GraphvizNotFoundError", "NoGraphError", "LayoutTimeoutError"]
+
+
+class GradvizError(Exception):
+    """Base class: a problem with the user's input or environment, not a bug in gradviz."""
+
+
+class NoGraphError(GradvizError, ValueError):
+    """A tensor has no autograd graph to draw."""
+
+
+class GraphvizNotFoundError(GradvizError, RuntimeError):
+    """The Graphviz `dot` program is needed (SVG/PNG/PDF) but is not installed."""
+
+
+class LayoutTimeoutError(GradvizError, TimeoutError):
+    """Graphviz layout took longer than the allowed time."""

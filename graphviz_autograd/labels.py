@@ -1,0 +1,89 @@
+"""Plain-text descriptions of nodes, shared by the DOT, tree and JSON renderers.
+
+Everything here returns unescaped text; each renderer quotes it for its own format.
+"""
+
+from __future__ import annotations
+
+from .model import Node, TensorStats
+
+__all__ = ["details", "fmt_float", "fmt_shape", "grad_line", "subtitle", "title"]
+
+
+def fmt_float(value: float | None) -> str:
+    """Four significant digits; ``-`` for a missing value."""
+    return "-" if value is None else f"{value:.4g}"
+
+
+def fmt_shape(shape: tuple[int, ...] | None) -> str:
+    """``(3, 4)`` for a shape, ``()`` for a scalar, ``?`` when unknown."""
+    if shape is None:
+        return "?"
+    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+
+
+def title(node: Node) -> str:
+    """The first line of a node's label: its name, else what it is."""
+    if node.kind == "leaf":
+        return node.name or "leaf"
+    if node.kind == "input":
+        return node.name or "input (no grad)"
+    if node.kind == "saved":
+        return f"saved {node.name}"
+    if node.name:
+        return f"{node.name} = {node.op}"
+    return node.op or "?"
+
+
+def subtitle(node: Node) -> str:
+    """Shape and dtype, or why they are missing."""
+    if node.kind == "saved" and node.freed:
+        return "freed by backward"
+    if node.shape is None and node.dtype is None:
+        return ""
+    return f"{fmt_shape(node.shape)} {node.dtype or ''}".rstrip()
+
+
+def grad_line(stats: TensorStats | None) -> str:
+    """``grad ‖·‖=0.64 [-0.5, -0.24]``: norm, and range; NaN/Inf counts when there are any."""
+    if stats is None:
+        return ""
+    text = f"grad ‖·‖={fmt_float(stats.norm)}"
+    if stats.values is not None and len(stats.values) == 1:
+        text = f"grad={fmt_float(stats.values[0])}"
+    elif stats.min is not None:
+        text += f" [{fmt_float(stats.min)}, {fmt_float(stats.max)}]"
+    if stats.nan:
+        text += f" {stats.nan} NaN"
+    if stats.inf:
+        text += f" {stats.inf} Inf"
+    return text
+
+
+def details(node: Node) -> list[str]:
+    """Every known fact about ``node``, one per line (tooltips)."""
+    lines = [f"{node.id}: {title(node)}"]
+    if node.op and node.op not in lines[0]:
+        lines.append(f"op: {node.op}")
+    if node.kind != "saved" or not node.freed:
+        lines.append(f"shape: {fmt_shape(node.shape)}  dtype: {node.dtype or '?'}")
+    else:
+        lines.append("freed by backward")
+    lines.append(
+        f"is_leaf: {node.is_leaf}  requires_grad: {node.requires_grad}"
+        + ("  retains_grad: True" if node.retains_grad else "")
+    )
+    g = node.grad
+    if g is not None:
+        lines.append(
+            f"grad: shape {fmt_shape(g.shape)} norm {fmt_float(g.norm)} min {fmt_float(g.min)}"
+            f" max {fmt_float(g.max)} mean {fmt_float(g.mean)} NaN {g.nan} Inf {g.inf}"
+        )
+        if g.values is not None:
+            shown = ", ".join(fmt_float(v) for v in g.values[:16])
+            more = f", … ({len(g.values)} values)" if len(g.values) > 16 else ""
+            lines.append(f"values: [{shown}{more}]")
+    elif node.kind == "leaf":
+        lines.append("grad: None (no backward yet)")
+    lines.extend(f"{k}: {v}" for k, v in node.attrs)
+    return lines

@@ -1,0 +1,109 @@
+"""The graph model: frozen, torch-free records of what autograd built.
+
+A `Graph` is plain data. It holds no tensor and no autograd node, only summaries, so it can be
+kept, compared, serialised and rendered long after the tensors it describes are gone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+__all__ = ["Edge", "EdgeKind", "Graph", "Node", "NodeKind", "TensorStats", "NODE_KINDS"]
+
+NodeKind = Literal["op", "leaf", "input", "saved"]
+"""What a node stands for:
+
+- ``op``: a backward function (``MulBackward0``), i.e. a non-leaf tensor produced by a forward op;
+- ``leaf``: a leaf tensor that requires grad (its ``AccumulateGrad`` folded in);
+- ``input``: a forward input that needs no gradient (a ``None`` slot of ``next_functions``);
+- ``saved``: a tensor that a backward function saved for the backward pass (``show_saved``).
+"""
+
+NODE_KINDS: Final[tuple[NodeKind, ...]] = ("op", "leaf", "input", "saved")
+
+EdgeKind = Literal["data", "saved"]
+"""``data``: the source's output is an input of the destination in the forward pass;
+``saved``: the source is a tensor that the destination saved for backward."""
+
+
+@dataclass(frozen=True, slots=True)
+class TensorStats:
+    """A summary of a tensor's values (a gradient, usually); never the tensor itself."""
+
+    shape: tuple[int, ...]
+    """Size of each dimension."""
+    norm: float | None
+    """L2 norm of the finite entries; None when there are none."""
+    min: float | None
+    """Smallest finite entry."""
+    max: float | None
+    """Largest finite entry."""
+    mean: float | None
+    """Mean of the finite entries."""
+    nan: int
+    """Number of NaN entries."""
+    inf: int
+    """Number of +/-Inf entries."""
+    values: tuple[float, ...] | None = None
+    """All entries, flattened, when there are at most 64 of them; else None."""
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One vertex of the graph: an op, a leaf, a no-grad input or a saved tensor."""
+
+    id: str
+    """``n0``, ``n1``, ... in walk order from the roots."""
+    kind: NodeKind
+    op: str | None = None
+    """Backward class name (``MulBackward0``); None for inputs and saved tensors."""
+    name: str | None = None
+    """A user-facing name: a parameter name, a root's key, a saved attribute."""
+    is_leaf: bool = False
+    requires_grad: bool = True
+    retains_grad: bool = False
+    shape: tuple[int, ...] | None = None
+    dtype: str | None = None
+    grad: TensorStats | None = None
+    """The tensor's ``.grad`` when it has one (leaves after backward, roots that retain grad)."""
+    attrs: tuple[tuple[str, str], ...] = ()
+    """Non-tensor saved attributes (``show_attrs``), as (name, text) pairs."""
+    freed: bool = False
+    """For ``saved`` nodes: the tensor was released by backward."""
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """``src`` feeds ``dst`` in the forward pass (arrows point from leaves to the loss)."""
+
+    src: str
+    dst: str
+    slot: int | None = None
+    """Position of this input among ``dst``'s forward inputs (its ``next_functions`` index)."""
+    kind: EdgeKind = "data"
+
+
+@dataclass(frozen=True, slots=True)
+class Graph:
+    """Nodes in id order, edges in walk order, and the ids of the roots (the outputs walked)."""
+
+    nodes: tuple[Node, ...]
+    edges: tuple[Edge, ...]
+    roots: tuple[str, ...]
+    _index: dict[str, int] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._index.update((node.id, i) for i, node in enumerate(self.nodes))
+
+    def node(self, node_id: str) -> Node:
+        """The node with this id (KeyError when there is none)."""
+        return self.nodes[self._index[node_id]]
+
+    def inputs(self, node_id: str) -> tuple[Edge, ...]:
+        """Edges that end at ``node_id``, in slot order."""
+        return tuple(e for e in self.edges if e.dst == node_id)
+
+    def outputs(self, node_id: str) -> tuple[Edge, ...]:
+        """Edges that start at ``node_id``."""
+        return tuple(e for e in self.edges if e.src == node_id)

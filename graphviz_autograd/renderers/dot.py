@@ -1,0 +1,130 @@
+"""`Graph` -> DOT text, and DOT -> SVG/PNG/PDF through the Graphviz `dot` program.
+
+DOT is written in one pass with one quoting function (`quote`): every label is a double-quoted
+DOT string, never an HTML label, so a name like ``<script>"];x->y;`` stays inert text.
+"""
+
+from __future__ import annotations
+
+import html
+import shutil
+import subprocess
+from typing import Final, Literal
+
+from ..errors import GradvizError, GraphvizNotFoundError, LayoutTimeoutError
+from ..labels import details, grad_line, subtitle, title
+from ..model import Graph, Node
+from ..style import LEGEND, Role, role, roles_present
+
+__all__ = ["IMAGE_FORMATS", "NODE_STYLE", "quote", "run_dot", "to_dot", "to_image", "to_svg"]
+
+ImageFormat = Literal["svg", "png", "pdf"]
+IMAGE_FORMATS: Final[tuple[ImageFormat, ...]] = ("svg", "png", "pdf")
+
+NODE_STYLE: Final[dict[Role, str]] = {
+    "output": 'style="rounded,filled,bold"',
+    "leaf": 'style="rounded,filled"',
+    "input": 'style="rounded,filled,dashed" fontcolor="#555555"',
+    "op": 'style="rounded,filled"',
+    "saved": 'style="filled" shape=note fontcolor="#6b4a00"',
+}
+"""role -> extra DOT node attributes; fill colours come from `LEGEND`."""
+
+_SAVED_EDGE: Final = ' [style=dashed color="#d9a441" arrowhead=odot]'
+
+INSTALL_HINT: Final = (
+    "Graphviz `dot` was not found on PATH: install it (Debian/Ubuntu: apt-get install graphviz; "
+    "macOS: brew install graphviz; conda: conda install graphviz), or write DOT or JSON instead"
+)
+
+
+def quote(text: str) -> str:
+    """``text`` as a DOT double-quoted string; newlines become centred line breaks."""
+    text = text.replace("\\", "\\\\").replace('"', '\\"').replace("\r", "")
+    return '"' + text.replace("\n", "\\n") + '"'
+
+
+def _label(node: Node) -> str:
+    lines = [title(node), subtitle(node), grad_line(node.grad)]
+    return "\n".join(line for line in lines if line)
+
+
+def to_dot(graph: Graph, *, rankdir: str = "TB", legend: bool = True) -> str:
+    """DOT source for ``graph``: same graph, same bytes.
+
+    Args:
+        rankdir: ``TB`` (leaves on top, loss at the bottom) or ``LR``, ``BT``, ``RL``.
+        legend: draw the colour legend for the roles present under the graph.
+    """
+    if rankdir not in ("TB", "LR", "BT", "RL"):
+        raise GradvizError(f"rankdir must be TB, LR, BT or RL, not {rankdir!r}")
+    roots = frozenset(graph.roots)
+    out = [
+        "digraph gradviz {",
+        f'  graph [rankdir={rankdir} fontname="Helvetica" fontsize=10 ranksep=0.35 nodesep=0.25'
+        + (f" labelloc=b labeljust=l label=<{_legend(graph)}>" if legend else "")
+        + "];",
+        '  node [shape=box fontname="Helvetica" fontsize=10 height=0.3 margin="0.12,0.04" '
+        "penwidth=0.8];",
+        "  edge [arrowsize=0.6 penwidth=0.8];",
+    ]
+    for node in graph.nodes:
+        r = role(roots, node)
+        out.append(
+            f"  {node.id} [label={quote(_label(node))} tooltip={quote(chr(10).join(details(node)))}"
+            f' fillcolor="{LEGEND[r][0]}" {NODE_STYLE[r]}];'
+        )
+    for edge in graph.edges:
+        out.append(f"  {edge.src} -> {edge.dst}{_SAVED_EDGE if edge.kind == 'saved' else ''};")
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+def _legend(graph: Graph) -> str:
+    """An HTML-like table of the roles in ``graph``: our own fixed text only, never user data."""
+    cells = "".join(
+        f'<td bgcolor="{LEGEND[r][0]}" border="1"> </td>'
+        f'<td align="left">{html.escape(LEGEND[r][1])}</td>'
+        for r in roles_present(graph)
+    )
+    return f'<table border="0" cellspacing="4" cellpadding="2"><tr>{cells}</tr></table>'
+
+
+def run_dot(source: str, fmt: ImageFormat, *, timeout: float | None = None) -> bytes:
+    """Lay out DOT ``source`` with Graphviz `dot` and return the ``fmt`` output.
+
+    Raises:
+        GraphvizNotFoundError: `dot` is not installed.
+        LayoutTimeoutError: layout took longer than ``timeout`` seconds (the process is killed).
+        GradvizError: `dot` failed.
+    """
+    exe = shutil.which("dot")
+    if exe is None:
+        raise GraphvizNotFoundError(INSTALL_HINT)
+    try:
+        # subprocess.run kills `dot` on timeout and on any exception, Ctrl-C included.
+        proc = subprocess.run(
+            [exe, f"-T{fmt}"], input=source.encode(), capture_output=True, timeout=timeout
+        )
+    except subprocess.TimeoutExpired:
+        raise LayoutTimeoutError(
+            f"Graphviz layout took longer than {timeout:g} s and was stopped"
+        ) from None
+    if proc.returncode != 0:
+        message = proc.stderr.decode(errors="replace").strip().splitlines()
+        raise GradvizError(f"Graphviz dot failed: {message[-1] if message else proc.returncode}")
+    return proc.stdout
+
+
+def to_svg(graph: Graph, *, rankdir: str = "TB", timeout: float | None = None) -> str:
+    """A self-contained SVG of ``graph``; each node has a tooltip with its details."""
+    return run_dot(to_dot(graph, rankdir=rankdir), "svg", timeout=timeout).decode()
+
+
+def to_image(
+    graph: Graph, fmt: ImageFormat, *, rankdir: str = "TB", timeout: float | None = None
+) -> bytes:
+    """``graph`` as SVG, PNG or PDF bytes."""
+    if fmt not in IMAGE_FORMATS:
+        raise GradvizError(f"unknown image format {fmt!r}: use one of {', '.join(IMAGE_FORMATS)}")
+    return run_dot(to_dot(graph, rankdir=rankdir), fmt, timeout=timeout)

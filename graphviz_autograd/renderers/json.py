@@ -1,0 +1,97 @@
+"""`Graph` -> JSON, schema ``gradviz-graph`` version 1 (see docs/json-schema.md)."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Final
+
+from ..model import Edge, Graph, Node, TensorStats
+
+__all__ = ["SCHEMA_VERSION", "edge_dict", "graph_dict", "node_dict", "to_json"]
+
+SCHEMA_VERSION: Final = 1
+
+
+def _number(value: float) -> float | str:
+    """JSON has no NaN or Infinity: those become the strings ``"nan"``, ``"inf"``, ``"-inf"``."""
+    if math.isfinite(value):
+        return value
+    return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+
+
+def _stats(stats: TensorStats | None) -> dict[str, Any] | None:
+    if stats is None:
+        return None
+    out: dict[str, Any] = {
+        "shape": list(stats.shape),
+        "norm": stats.norm,
+        "min": stats.min,
+        "max": stats.max,
+        "mean": stats.mean,
+        "nan": stats.nan,
+        "inf": stats.inf,
+    }
+    if stats.values is not None:
+        out["values"] = [_number(v) for v in stats.values]
+    return out
+
+
+def node_dict(node: Node) -> dict[str, Any]:
+    """One node as a JSON-ready dict: the version-1 keys, then optional extras."""
+    out: dict[str, Any] = {
+        "id": node.id,
+        "kind": node.kind,
+        "op": node.op,
+        "name": node.name,
+        "is_leaf": node.is_leaf,
+        "requires_grad": node.requires_grad,
+        "shape": None if node.shape is None else list(node.shape),
+        "dtype": node.dtype,
+        "grad": _stats(node.grad),
+    }
+    if node.retains_grad:
+        out["retains_grad"] = True
+    if node.attrs:
+        out["attrs"] = dict(node.attrs)
+    if node.kind == "saved":
+        out["freed"] = node.freed
+    return out
+
+
+def edge_dict(edge: Edge) -> dict[str, Any]:
+    """One edge: ``src`` feeds ``dst``; ``slot`` is its input position (null for saved edges)."""
+    out: dict[str, Any] = {"src": edge.src, "dst": edge.dst, "slot": edge.slot}
+    if edge.kind != "data":
+        out["kind"] = edge.kind
+    return out
+
+
+def graph_dict(graph: Graph) -> dict[str, Any]:
+    """The whole document as a dict."""
+    return {
+        "format": "gradviz-graph",
+        "version": SCHEMA_VERSION,
+        "roots": list(graph.roots),
+        "nodes": [node_dict(n) for n in graph.nodes],
+        "edges": [edge_dict(e) for e in graph.edges],
+    }
+
+
+def to_json(graph: Graph) -> str:
+    """JSON text, one node or edge per line; same graph, same bytes."""
+
+    def dump(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
+
+    def block(items: list[str]) -> str:
+        return "[\n    " + ",\n    ".join(items) + "\n  ]" if items else "[]"
+
+    return (
+        "{\n"
+        f'  "format": "gradviz-graph",\n  "version": {SCHEMA_VERSION},\n'
+        f'  "roots": {dump(list(graph.roots))},\n'
+        f'  "nodes": {block([dump(node_dict(n)) for n in graph.nodes])},\n'
+        f'  "edges": {block([dump(edge_dict(e)) for e in graph.edges])}\n'
+        "}\n"
+    )

@@ -1,0 +1,86 @@
+"""`Graph` -> a rich `Tree`, from the roots toward the leaves.
+
+A DAG is not a tree: a node reached again is printed once, then as a dim back-reference
+(``↑ n4 MulBackward0``), so `x = x + x` forty times prints 41 nodes, not 2**40.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console, Group
+from rich.text import Text
+from rich.tree import Tree
+
+from ..labels import grad_line, subtitle, title
+from ..model import Graph, Node
+from ..style import LEGEND, Role, role, roles_present
+
+__all__ = ["legend_text", "node_text", "print_graph_tree", "to_tree"]
+
+
+def node_text(node: Node, node_role: Role) -> Text:
+    """One tree line for ``node``: a colour swatch, title, shape, gradient and id.
+
+    Built from `Text` parts, never from markup, so names such as ``[bold]`` print as they are.
+    """
+    colour = LEGEND[node_role][0]
+    text = Text()
+    text.append("■ ", style=colour)
+    text.append(title(node), style="bold" if node_role == "output" else "")
+    sub = subtitle(node)
+    if sub:
+        text.append(f"  {sub}", style="cyan")
+    grad = grad_line(node.grad)
+    if grad:
+        text.append(
+            f"  {grad}", style="red" if node.grad and (node.grad.nan or node.grad.inf) else "green"
+        )
+    text.append(f"  {node.id}", style="dim")
+    return text
+
+
+def to_tree(graph: Graph) -> Tree | Group:
+    """A rich renderable: one `Tree` per root (a `Group` of them when there are several)."""
+    roots = frozenset(graph.roots)
+    inputs: dict[str, list[str]] = {n.id: [] for n in graph.nodes}
+    for edge in graph.edges:
+        inputs[edge.dst].append(edge.src)
+    shown: set[str] = set()
+    trees: list[Tree] = []
+    for root_id in graph.roots:
+        top = Tree(Text(), guide_style="dim")
+        # Depth-first in print order, so a back-reference always points up the page.
+        stack: list[tuple[str, Tree]] = [(root_id, top)]
+        while stack:
+            node_id, parent = stack.pop()
+            node = graph.node(node_id)
+            if node_id in shown:
+                parent.add(_ref(node))
+                continue
+            shown.add(node_id)
+            branch = parent.add(node_text(node, role(roots, node)))
+            stack.extend((src, branch) for src in reversed(inputs[node_id]))
+        trees.append(top.children[0])
+    return trees[0] if len(trees) == 1 else Group(*trees)
+
+
+def _ref(node: Node) -> Text:
+    return Text(f"↑ {node.id} {title(node)}", style="dim")
+
+
+def legend_text(graph: Graph) -> Text:
+    """The colour legend for the roles present in ``graph``, on one line."""
+    text = Text()
+    for r in roles_present(graph):
+        colour, meaning = LEGEND[r]
+        text.append("■ ", style=colour)
+        text.append(f"{meaning}   ")
+    text.rstrip()
+    return text
+
+
+def print_graph_tree(graph: Graph, *, console: Console | None = None, legend: bool = True) -> None:
+    """Print ``graph`` as a tree, then the legend."""
+    console = console or Console()
+    console.print(to_tree(graph))
+    if legend:
+        console.print(legend_text(graph))

@@ -50,7 +50,7 @@ def _graph(source: Graph | Outputs, walk_options: Mapping[str, Any]) -> Graph:
 
 
 def _split(options: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    walk_keys = {"params", "show_saved", "show_attrs"}
+    walk_keys = {"params", "show_saved", "show_attrs", "show_inputs"}
     render_keys = {"rankdir", "timeout"}
     unknown = set(options) - walk_keys - render_keys
     if unknown:
@@ -157,8 +157,8 @@ def render(
     .dot/.gv .json, or ``format=``) and returns its `Path`. Without, returns a `Rendering`,
     which Jupyter displays inline.
 
-    Options: ``params``, ``show_saved``, ``show_attrs`` (walk, see `build_graph`); ``rankdir``,
-    ``timeout`` (layout seconds) for drawing.
+    Options: ``params``, ``show_saved``, ``show_attrs``, ``show_inputs`` (walk, see
+    `build_graph`); ``rankdir``, ``timeout`` (layout seconds) for drawing.
     """
     walk, rend = _split(options)
     graph = _graph(source, walk)

@@ -68,6 +68,7 @@ def capture(
     params: Mapping[str, torch.Tensor] | None = None,
     show_saved: bool = False,
     show_attrs: bool = False,
+    show_inputs: bool = False,
     keep: Keep = "all",
 ) -> Iterator[Capture]:
     """Record every backward call made inside the ``with`` block.
@@ -78,7 +79,7 @@ def capture(
 
     Args:
         params: ``{name: tensor}`` naming leaves, as for `build_graph`.
-        show_saved, show_attrs: as for `build_graph`.
+        show_saved, show_attrs, show_inputs: as for `build_graph`.
         keep: ``"all"`` (default), ``"first"``, ``"last"`` or a 1-based call number; calls
             not kept are not walked, which keeps long training loops cheap.
     """
@@ -92,12 +93,15 @@ def capture(
         number = result.count
         if not _wanted(keep, number):
             return original(tensors, grad_tensors, *args, **kwargs)
+        if not isinstance(tensors, torch.Tensor):
+            tensors = tuple(tensors)  # a generator would be used up by the walk
         try:
             graph, walker = start_walk(
-                tensors if isinstance(tensors, torch.Tensor) else tuple(tensors),
+                tensors,
                 params=params,
                 show_saved=show_saved,
                 show_attrs=show_attrs,
+                show_inputs=show_inputs,
             )
         except GradvizError:  # nothing to draw: let torch raise its own error
             return original(tensors, grad_tensors, *args, **kwargs)

@@ -48,7 +48,7 @@ def grad_line(stats: TensorStats | None) -> str:
     """``grad ‖·‖=0.64 [-0.5, -0.24]``: norm, and range; NaN/Inf counts when there are any."""
     if stats is None:
         return ""
-    text = f"grad ‖·‖={fmt_float(stats.norm)}"
+    text = "grad:" if stats.norm is None else f"grad ‖·‖={fmt_float(stats.norm)}"
     if stats.values is not None and len(stats.values) == 1:
         text = f"grad={fmt_float(stats.values[0])}"
     elif stats.min is not None:

@@ -52,6 +52,7 @@ def build_graph(
     params: Mapping[str, torch.Tensor] | None = None,
     show_saved: bool = False,
     show_attrs: bool = False,
+    show_inputs: bool = False,
 ) -> Graph:
     """Walk the autograd graph behind ``outputs`` into a `Graph`.
 
@@ -60,12 +61,20 @@ def build_graph(
         params: ``{name: tensor}`` naming leaves, e.g. ``dict(model.named_parameters())``.
         show_saved: add the tensors each backward function saved, as ``saved`` nodes.
         show_attrs: record each backward function's non-tensor saved attributes.
+        show_inputs: add an ``input`` node for each forward input that needs no gradient (a
+            ``None`` slot of ``next_functions``: a constant tensor, or a Python number).
 
     Raises:
         NoGraphError: an output has no graph (no ``grad_fn`` and no ``requires_grad``).
         GradvizError: ``outputs`` is not a tensor or a collection of tensors.
     """
-    return start_walk(outputs, params=params, show_saved=show_saved, show_attrs=show_attrs)[0]
+    return start_walk(
+        outputs,
+        params=params,
+        show_saved=show_saved,
+        show_attrs=show_attrs,
+        show_inputs=show_inputs,
+    )[0]
 
 
 def start_walk(
@@ -74,6 +83,7 @@ def start_walk(
     params: Mapping[str, torch.Tensor] | None = None,
     show_saved: bool = False,
     show_attrs: bool = False,
+    show_inputs: bool = False,
 ) -> tuple[Graph, _Walker]:
     """`build_graph`, plus the walker, whose `refresh` re-reads the gradients after a backward."""
     roots = named_outputs(outputs)
@@ -86,15 +96,18 @@ def start_walk(
                 "or only from tensors that do not require grad)"
             )
     names = {id(t): n for n, t in (params or {}).items() if isinstance(t, torch.Tensor)}
-    walker = _Walker(names, show_saved=show_saved, show_attrs=show_attrs)
+    walker = _Walker(names, show_saved=show_saved, show_attrs=show_attrs, show_inputs=show_inputs)
     return walker.run(roots), walker
 
 
 class _Walker:
     """One walk: the stack, the seen-map and the nodes and edges found so far."""
 
-    def __init__(self, names: dict[int, str], *, show_saved: bool, show_attrs: bool) -> None:
+    def __init__(
+        self, names: dict[int, str], *, show_saved: bool, show_attrs: bool, show_inputs: bool
+    ) -> None:
         self.names = names
+        self.show_inputs = show_inputs
         self.show_saved = show_saved
         self.show_attrs = show_attrs
         self.nodes: list[Node] = []
@@ -180,7 +193,9 @@ class _Walker:
                             edges.append(Edge(nodes[-1].id, node_id, None, "saved"))
                         nexts = fn.next_functions
                         for i in range(len(nexts) - 1, -1, -1):
-                            stack.append((nexts[i][0], index, i))
+                            child = nexts[i][0]
+                            if child is not None or self.show_inputs:
+                                stack.append((child, index, i))
             if consumer >= 0:
                 edges.append(Edge(nodes[index].id, nodes[consumer].id, slot))
 

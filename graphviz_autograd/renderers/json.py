@@ -20,15 +20,20 @@ def _number(value: float) -> float | str:
     return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
 
 
+def _maybe_number(value: float | None) -> float | str | None:
+    return None if value is None else _number(value)
+
+
 def _stats(stats: TensorStats | None) -> dict[str, Any] | None:
     if stats is None:
         return None
     out: dict[str, Any] = {
         "shape": list(stats.shape),
-        "norm": stats.norm,
-        "min": stats.min,
-        "max": stats.max,
-        "mean": stats.mean,
+        # Finite-only, but a float64 norm or mean can still overflow to inf.
+        "norm": _maybe_number(stats.norm),
+        "min": _maybe_number(stats.min),
+        "max": _maybe_number(stats.max),
+        "mean": _maybe_number(stats.mean),
         "nan": stats.nan,
         "inf": stats.inf,
     }

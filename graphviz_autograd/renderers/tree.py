@@ -1,7 +1,8 @@
 """`Graph` -> a rich `Tree`, from the roots toward the leaves.
 
 A DAG is not a tree: a node reached again is printed once, then as a dim back-reference
-(``↑ n4 MulBackward0``), so `x = x + x` forty times prints 41 nodes, not 2**40.
+(``↑ n4 MulBackward0``), and an input used twice by one op (``x + x``) is listed once with
+``×2``, so `x = x + x` forty times prints 41 nodes, not 2**40.
 """
 
 from __future__ import annotations
@@ -41,24 +42,29 @@ def node_text(node: Node, node_role: Role) -> Text:
 def to_tree(graph: Graph) -> Tree | Group:
     """A rich renderable: one `Tree` per root (a `Group` of them when there are several)."""
     roots = frozenset(graph.roots)
-    inputs: dict[str, list[str]] = {n.id: [] for n in graph.nodes}
+    # dst -> {src: how many of dst's inputs it feeds}: `x + x` lists x once, as "×2".
+    inputs: dict[str, dict[str, int]] = {n.id: {} for n in graph.nodes}
     for edge in graph.edges:
-        inputs[edge.dst].append(edge.src)
+        uses = inputs[edge.dst]
+        uses[edge.src] = uses.get(edge.src, 0) + 1
     shown: set[str] = set()
     trees: list[Tree] = []
     for root_id in graph.roots:
         top = Tree(Text(), guide_style="dim")
         # Depth-first in print order, so a back-reference always points up the page.
-        stack: list[tuple[str, Tree]] = [(root_id, top)]
+        stack: list[tuple[str, Tree, int]] = [(root_id, top, 1)]
         while stack:
-            node_id, parent = stack.pop()
+            node_id, parent, count = stack.pop()
             node = graph.node(node_id)
-            if node_id in shown:
-                parent.add(_ref(node))
+            seen = node_id in shown
+            line = _ref(node) if seen else node_text(node, role(roots, node))
+            if count > 1:
+                line.append(f"  ×{count}", style="dim")
+            branch = parent.add(line)
+            if seen:
                 continue
             shown.add(node_id)
-            branch = parent.add(node_text(node, role(roots, node)))
-            stack.extend((src, branch) for src in reversed(inputs[node_id]))
+            stack.extend((src, branch, n) for src, n in reversed(inputs[node_id].items()))
         trees.append(top.children[0])
     return trees[0] if len(trees) == 1 else Group(*trees)
 

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Set everything up (see scripts/setup.sh), then run lint, type checks and the whole test suite.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+bash scripts/setup.sh
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy
+.venv/bin/python -m pytest -p no:cacheprovider "$@"

@@ -1,0 +1,213 @@
+"""The public Python API: exported names, render() to files and inline, tensors or a Graph."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from rich.console import Console
+
+import graphviz_autograd
+from graphviz_autograd import (
+    GradvizError,
+    Graph,
+    Rendering,
+    build_graph,
+    print_tree,
+    render,
+    to_dot,
+    to_json,
+    to_svg,
+)
+
+EXPORTED = {
+    "BackwardCall",
+    "Capture",
+    "Edge",
+    "GradvizError",
+    "Graph",
+    "GraphvizNotFoundError",
+    "LayoutTimeoutError",
+    "Node",
+    "NoGraphError",
+    "Rendering",
+    "TensorStats",
+    "__version__",
+    "build_graph",
+    "capture",
+    "print_tree",
+    "render",
+    "to_dot",
+    "to_json",
+    "to_svg",
+}
+
+
+def test_exported_members() -> None:
+    assert set(graphviz_autograd.__all__) == EXPORTED
+    assert len(graphviz_autograd.__all__) == len(EXPORTED)
+    for name in EXPORTED:
+        assert getattr(graphviz_autograd, name) is not None, name
+    for name in EXPORTED - {"__version__"}:
+        obj = getattr(graphviz_autograd, name)
+        assert obj.__module__.startswith("graphviz_autograd."), name
+
+
+def program() -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    w = torch.tensor([1.0, -2.0], requires_grad=True)
+    b = torch.tensor(0.5, requires_grad=True)
+    loss = ((w * torch.tensor([3.0, 4.0])).sum() + b).pow(2)
+    loss.backward()
+    return loss, {"w": w, "b": b}
+
+
+@pytest.mark.parametrize(
+    ("ext", "check"),
+    [
+        (".dot", lambda data: data.startswith(b"digraph gradviz {")),
+        (".gv", lambda data: data.startswith(b"digraph gradviz {")),
+        (".json", lambda data: json.loads(data)["format"] == "gradviz-graph"),
+        pytest.param(".svg", lambda data: b"<svg" in data[:500], marks=pytest.mark.dot),
+        pytest.param(".png", lambda data: data.startswith(b"\x89PNG"), marks=pytest.mark.dot),
+        pytest.param(".pdf", lambda data: data.startswith(b"%PDF-"), marks=pytest.mark.dot),
+        pytest.param(".SVG", lambda data: b"<svg" in data[:500], marks=pytest.mark.dot),
+    ],
+    ids=["dot", "gv", "json", "svg", "png", "pdf", "upper-case-svg"],
+)
+def test_render_writes_the_format_of_the_extension(tmp_path: Path, ext: str, check: object) -> None:
+    loss, params = program()
+    target = tmp_path / f"g{ext}"
+    result = render(loss, target, params=params)
+    assert result == target
+    data = target.read_bytes()
+    assert check(data)  # type: ignore[operator]
+    assert [p.name for p in tmp_path.iterdir()] == [target.name]  # no temp files left
+
+
+def test_render_text_formats_match_to_dot_and_to_json(tmp_path: Path) -> None:
+    loss, params = program()
+    render(loss, tmp_path / "g.dot", params=params, rankdir="LR")
+    render(loss, tmp_path / "g.json", params=params)
+    assert (tmp_path / "g.dot").read_text() == to_dot(loss, params=params, rankdir="LR")
+    assert (tmp_path / "g.json").read_text() == to_json(loss, params=params)
+    assert "rankdir=LR" in (tmp_path / "g.dot").read_text()
+    assert '"name": "w"' in (tmp_path / "g.json").read_text()
+
+
+def test_format_overrides_the_extension(tmp_path: Path) -> None:
+    loss, _ = program()
+    render(loss, tmp_path / "graph.txt", format="json")
+    assert json.loads((tmp_path / "graph.txt").read_text())["version"] == 1
+
+
+@pytest.mark.parametrize("name", ["g.txt", "g", "g.jpeg"], ids=["txt", "none", "jpeg"])
+def test_unknown_extension(tmp_path: Path, name: str) -> None:
+    loss, _ = program()
+    with pytest.raises(GradvizError, match="cannot tell the format"):
+        render(loss, tmp_path / name)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unknown_format(tmp_path: Path) -> None:
+    loss, _ = program()
+    with pytest.raises(GradvizError, match="unknown format 'gif'"):
+        render(loss, tmp_path / "g.gif", format="gif")
+
+
+def test_unknown_option() -> None:
+    loss, _ = program()
+    with pytest.raises(TypeError, match="unknown option.*colour"):
+        render(loss, colour="red")
+
+
+def test_render_without_path_returns_a_rendering() -> None:
+    loss, params = program()
+    rendering = render(loss, params=params)
+    assert isinstance(rendering, Rendering)
+    graph = build_graph(loss, params=params)
+    assert rendering.graph == graph
+    assert rendering.dot == to_dot(graph)
+    assert (len(graph.nodes), len(graph.edges)) == (6, 5)
+    assert repr(rendering) == "<gradviz Rendering: 6 nodes, 5 edges>"
+
+
+@pytest.mark.dot
+def test_rendering_displays_svg_in_jupyter(tmp_path: Path) -> None:
+    loss, params = program()
+    rendering = render(loss, params=params)
+    assert isinstance(rendering, Rendering)
+    bundle = rendering._repr_mimebundle_()
+    assert bundle["image/svg+xml"].lstrip().startswith("<?xml")
+    assert "</svg>" in bundle["image/svg+xml"]
+    assert bundle["text/plain"] == repr(rendering)
+    saved = rendering.save(tmp_path / "g.svg")
+    assert saved.read_text() == bundle["image/svg+xml"]
+
+
+def test_rendering_without_dot_still_shows_text(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    loss, _ = program()
+    rendering = render(loss)
+    assert isinstance(rendering, Rendering)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    bundle = rendering._repr_mimebundle_()
+    assert "image/svg+xml" not in bundle
+    assert "Graphviz `dot` was not found" in bundle["text/plain"]
+
+
+def test_render_format_without_path_is_an_error() -> None:
+    loss, _ = program()
+    with pytest.raises(GradvizError, match="format= needs a path"):
+        render(loss, format="svg")
+
+
+@pytest.mark.parametrize(
+    "option",
+    [{"params": {}}, {"show_saved": True}, {"show_attrs": False}],
+    ids=["params", "show_saved", "show_attrs"],
+)
+def test_walk_options_with_a_built_graph_raise(option: dict[str, object]) -> None:
+    loss, _ = program()
+    graph = build_graph(loss)
+    with pytest.raises(GradvizError, match="walk options need tensors"):
+        render(graph, **option)
+    with pytest.raises(GradvizError, match="walk options need tensors"):
+        to_dot(graph, **option)
+
+
+def test_text_entry_points_accept_tensors_or_a_graph() -> None:
+    loss, params = program()
+    graph = build_graph(loss, params=params)
+    assert to_dot(loss, params=params) == to_dot(graph)
+    assert to_json(loss, params=params) == to_json(graph)
+    assert to_dot({"loss": loss}) != to_dot(loss)  # the dict key names the root
+    assert '"name": "loss"' in to_json({"loss": loss})
+
+
+@pytest.mark.dot
+def test_to_svg_accepts_tensors_or_a_graph() -> None:
+    loss, params = program()
+    graph = build_graph(loss, params=params)
+    assert to_svg(loss, params=params) == to_svg(graph)
+    assert "<svg" in to_svg(graph, rankdir="LR")
+
+
+def test_print_tree_accepts_tensors_or_a_graph() -> None:
+    loss, params = program()
+    graph = build_graph(loss, params=params)
+    outputs = []
+    for source, options in ((loss, {"params": params}), (graph, {})):
+        console = Console(width=80, color_system=None, record=False)
+        console.begin_capture()
+        print_tree(source, console=console, **options)
+        outputs.append(console.end_capture())
+    assert outputs[0] == outputs[1]
+    assert "PowBackward0" in outputs[0] and "■ w  (2,) float32" in outputs[0]
+
+
+def test_graph_is_a_graph() -> None:
+    loss, _ = program()
+    assert isinstance(build_graph(loss), Graph)

@@ -1,0 +1,310 @@
+"""DOT text, quoting, and what Graphviz `dot` makes of it (SVG/PNG/PDF)."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from graphviz_autograd.errors import GradvizError, GraphvizNotFoundError
+from graphviz_autograd.model import Edge, Graph, Node, TensorStats
+from graphviz_autograd.renderers.dot import quote, to_dot, to_image, to_svg
+
+HOSTILE = '<script>alert(1)</script>"];x->y;'
+
+
+# --------------------------------------------------------------------------- hand-built graphs
+
+
+def chain() -> Graph:
+    """loss = (w * 2).sum(), before backward."""
+    return Graph(
+        nodes=(
+            Node("n0", "op", op="SumBackward0", shape=(), dtype="float32"),
+            Node("n1", "op", op="MulBackward0", shape=(3,), dtype="float32"),
+            Node("n2", "leaf", op="AccumulateGrad", name="w", is_leaf=True, shape=(3,)),
+        ),
+        edges=(Edge("n1", "n0", 0), Edge("n2", "n1", 0)),
+        roots=("n0",),
+    )
+
+
+def diamond() -> Graph:
+    """loss = sin(x) + cos(x): x is shared by two ops."""
+    return Graph(
+        nodes=(
+            Node("n0", "op", op="AddBackward0", shape=(), dtype="float64"),
+            Node("n1", "op", op="SinBackward0", shape=(), dtype="float64"),
+            Node("n2", "leaf", op="AccumulateGrad", name="x", is_leaf=True, dtype="float64"),
+            Node("n3", "op", op="CosBackward0", shape=(), dtype="float64"),
+        ),
+        edges=(Edge("n1", "n0", 0), Edge("n2", "n1", 0), Edge("n3", "n0", 1), Edge("n2", "n3", 0)),
+        roots=("n0",),
+    )
+
+
+def leaf_grads() -> Graph:
+    """After backward: a small leaf with values and NaN/Inf, a big one without values."""
+    small = TensorStats((2, 2), 2.5, -1.5, 2.0, 0.25, 1, 1, (float("nan"), -1.5, 2.0, float("inf")))
+    big = TensorStats((10, 8), 12.345678, -0.987654, 1.5, 0.0123, 0, 0, None)
+    return Graph(
+        nodes=(
+            Node("n0", "op", op="AddmmBackward0", shape=(4, 10), dtype="float32"),
+            Node("n1", "leaf", op="AccumulateGrad", name="fc.bias", is_leaf=True, shape=(2, 2),
+                 dtype="float32", grad=small),
+            Node("n2", "leaf", op="AccumulateGrad", name="fc.weight", is_leaf=True, shape=(10, 8),
+                 dtype="float32", grad=big),
+            Node("n3", "leaf", op="AccumulateGrad", is_leaf=True, shape=(1,), dtype="float32",
+                 grad=TensorStats((1,), 0.5, -0.5, -0.5, -0.5, 0, 0, (-0.5,))),
+        ),
+        edges=(Edge("n1", "n0", 0), Edge("n2", "n0", 1), Edge("n3", "n0", 2)),
+        roots=("n0",),
+    )  # fmt: skip
+
+
+def saved_and_inputs() -> Graph:
+    """z = w * x with x needing no grad; show_saved after backward (one saved tensor freed)."""
+    return Graph(
+        nodes=(
+            Node("n0", "op", op="MulBackward0", shape=(3,), dtype="float32",
+                 attrs=(("other_sym_sizes", "(3,)"),)),
+            Node("n1", "saved", name="other", requires_grad=False, shape=(3,), dtype="float32"),
+            Node("n2", "saved", name="self", requires_grad=False, freed=True),
+            Node("n3", "leaf", op="AccumulateGrad", name="w", is_leaf=True, shape=(3,),
+                 dtype="float32"),
+            Node("n4", "input", requires_grad=False),
+        ),
+        edges=(
+            Edge("n1", "n0", None, "saved"),
+            Edge("n2", "n0", None, "saved"),
+            Edge("n3", "n0", 0),
+            Edge("n4", "n0", 1),
+        ),
+        roots=("n0",),
+    )  # fmt: skip
+
+
+def two_roots() -> Graph:
+    """{"loss": ..., "aux": ...}: two named roots sharing a leaf; aux retains its grad."""
+    return Graph(
+        nodes=(
+            Node("n0", "op", op="MeanBackward0", name="loss", shape=(), dtype="float32"),
+            Node("n1", "leaf", op="AccumulateGrad", name="w", is_leaf=True, shape=(2,),
+                 dtype="float32"),
+            Node("n2", "op", op="ExpBackward0", name="aux", retains_grad=True, shape=(2,),
+                 dtype="float32", grad=TensorStats((2,), 1.0, 0.5, 0.5, 0.5, 0, 0, (0.5, 0.5))),
+        ),
+        edges=(Edge("n1", "n0", 0), Edge("n1", "n2", 0)),
+        roots=("n0", "n2"),
+    )  # fmt: skip
+
+
+def hostile() -> Graph:
+    """A hostile string everywhere user data can go."""
+    return Graph(
+        nodes=(
+            Node("n0", "op", op=HOSTILE + "Backward", name=HOSTILE, shape=(2,), dtype="float32",
+                 attrs=((HOSTILE, HOSTILE),)),
+            Node("n1", "leaf", op="AccumulateGrad", name=HOSTILE, is_leaf=True, shape=(2,),
+                 dtype="float32"),
+            Node("n2", "saved", name=HOSTILE, requires_grad=False, shape=(2,), dtype="float32"),
+        ),
+        edges=(Edge("n1", "n0", 0), Edge("n2", "n0", None, "saved")),
+        roots=("n0",),
+    )  # fmt: skip
+
+
+GOLDEN_CASES: dict[str, Callable[[], Graph]] = {
+    "chain": chain,
+    "diamond": diamond,
+    "leaf_grads": leaf_grads,
+    "saved_and_inputs": saved_and_inputs,
+    "two_roots": two_roots,
+}
+
+
+# --------------------------------------------------------------------------- golden DOT
+
+
+@pytest.mark.parametrize("case", list(GOLDEN_CASES), ids=list(GOLDEN_CASES))
+def test_golden_dot(case: str, golden: Callable[[str, str], None]) -> None:
+    golden(f"{case}.dot", to_dot(GOLDEN_CASES[case]()))
+
+
+def test_golden_dot_left_to_right_without_legend(golden: Callable[[str, str], None]) -> None:
+    golden("chain_lr_nolegend.dot", to_dot(chain(), rankdir="LR", legend=False))
+
+
+def test_same_graph_same_bytes() -> None:
+    assert to_dot(leaf_grads()) == to_dot(leaf_grads())
+
+
+@pytest.mark.parametrize("rankdir", ["tb", "XY", ""], ids=["lowercase", "unknown", "empty"])
+def test_bad_rankdir(rankdir: str) -> None:
+    with pytest.raises(GradvizError, match="rankdir"):
+        to_dot(chain(), rankdir=rankdir)
+
+
+def test_legend_lists_only_roles_present() -> None:
+    text = to_dot(chain())
+    assert "leaf that requires grad" in text and "op (backward function)" in text
+    assert "tensor saved for backward" not in text and "needs no grad" not in text
+    assert "tensor saved for backward" in to_dot(saved_and_inputs())
+
+
+# --------------------------------------------------------------------------- quoting
+
+
+@pytest.mark.parametrize(
+    ("text", "quoted"),
+    [
+        ("plain", '"plain"'),
+        ("", '""'),
+        ('say "hi"', r'"say \"hi\""'),
+        ("back\\slash", r'"back\\slash"'),
+        ("trailing\\", r'"trailing\\"'),
+        ('\\"', r'"\\\""'),
+        ("two\nlines", r'"two\nlines"'),
+        ("crlf\r\nline", r'"crlf\nline"'),
+        (r"\N", r'"\\N"'),
+        (r"\G \E \T \H \L", r'"\\G \\E \\T \\H \\L"'),
+        (r"\l \r \n", r'"\\l \\r \\n"'),
+        ("<b>html</b>", '"<b>html</b>"'),
+        ("{a|b}", '"{a|b}"'),
+        ("ünïcødé ‖·‖", '"ünïcødé ‖·‖"'),
+    ],
+    ids=[
+        "plain",
+        "empty",
+        "double-quotes",
+        "backslash",
+        "trailing-backslash",
+        "backslash-quote",
+        "newline",
+        "crlf",
+        "node-name-escape",
+        "other-escapes",
+        "line-break-escapes",
+        "html-like",
+        "record-like",
+        "unicode",
+    ],
+)
+def test_quote(text: str, quoted: str) -> None:
+    assert quote(text) == quoted
+
+
+def _node_statements(dot: str) -> list[str]:
+    return [line for line in dot.splitlines() if re.match(r"  n\d+ \[", line)]
+
+
+def _edge_statements(dot: str) -> list[str]:
+    return [line for line in dot.splitlines() if re.match(r"  n\d+ -> n\d+", line)]
+
+
+def test_hostile_names_stay_inside_their_quotes() -> None:
+    graph = hostile()
+    dot = to_dot(graph)
+    nodes = _node_statements(dot)
+    assert [s.split(" ", 3)[2] for s in nodes] == ["n0", "n1", "n2"]
+    assert _edge_statements(dot) == [
+        "  n1 -> n0;",
+        '  n2 -> n0 [style=dashed color="#d9a441" arrowhead=odot];',
+    ]
+    assert len(dot.splitlines()) == 4 + len(nodes) + 2 + 1
+    # With every quoted string emptied, the node statements are our own skeleton.
+    skeletons = [re.sub(r'"(?:[^"\\]|\\.)*"', '""', s) for s in nodes]
+    assert skeletons == [
+        '  n0 [label="" tooltip="" fillcolor="" style=""];',
+        '  n1 [label="" tooltip="" fillcolor="" style=""];',
+        '  n2 [label="" tooltip="" fillcolor="" style="" shape=note fontcolor=""];',
+    ]
+    # ... and the name is there, escaped, in every label.
+    escaped = quote(HOSTILE)[1:-1]
+    assert all(f'[label="{escaped}' in s or f'[label="saved {escaped}' in s for s in nodes)
+
+
+@pytest.mark.dot
+def test_hostile_names_are_inert_in_svg() -> None:
+    svg = to_svg(hostile())
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in svg
+    assert "<script" not in svg
+    assert len(re.findall(r'<g id="node\d+" class="node">', svg)) == 3
+    assert len(re.findall(r'<g id="edge\d+" class="edge">', svg)) == 2
+
+
+@pytest.mark.dot
+@pytest.mark.parametrize(
+    "name",
+    [r"a\Nb", r"a\Gb", "a\\lb", "tail\\", 'say "hi"'],
+    ids=["backslash-N", "backslash-G", "backslash-l", "trailing-backslash", "quotes"],
+)
+def test_escapes_print_literally_in_svg_labels(name: str) -> None:
+    graph = Graph((Node("n0", "leaf", op="AccumulateGrad", name=name, is_leaf=True),), (), ("n0",))
+    svg = to_svg(graph)
+    node = re.search(r'<g id="node1" class="node">.*?</g>\n</g>', svg, re.S)
+    assert node is not None
+    texts = re.findall(r"<text[^>]*>(.*?)</text>", node.group(0))
+    assert texts[0] == name.replace('"', "&quot;")
+
+
+# --------------------------------------------------------------------------- SVG and images
+
+
+@pytest.mark.dot
+def test_svg_is_self_contained_and_has_tooltips() -> None:
+    svg = to_svg(leaf_grads())
+    assert svg.lstrip().startswith("<?xml")
+    assert svg.rstrip().endswith("</svg>")
+    assert "http://" not in svg.replace("http://www.w3.org/", "")
+    assert "https://" not in svg
+    hrefs = re.findall(r'(?:xlink:)?href="([^"]*)"', svg)
+    assert all(h.startswith("#") or h == "" for h in hrefs), hrefs
+    assert "<image" not in svg
+    titles = [html.unescape(t) for t in re.findall(r'xlink:title="([^"]*)"', svg)]
+    bias = next(t for t in titles if t.startswith("n1: fc.bias"))
+    assert "norm 2.5 min -1.5 max 2 mean 0.25 NaN 1 Inf 1" in bias
+    assert "values: [nan, -1.5, 2, inf]" in bias
+    weight = next(t for t in titles if t.startswith("n2: fc.weight"))
+    assert "shape: (10, 8)" in weight and "values" not in weight
+
+
+@pytest.mark.dot
+def test_svg_is_byte_identical_across_runs() -> None:
+    assert to_svg(two_roots()) == to_svg(two_roots())
+    assert to_svg(hostile()) == to_svg(hostile())
+
+
+@pytest.mark.dot
+@pytest.mark.parametrize(
+    ("fmt", "magic"),
+    [("png", b"\x89PNG\r\n\x1a\n"), ("pdf", b"%PDF-"), ("svg", b"<?xml")],
+    ids=["png", "pdf", "svg"],
+)
+def test_to_image_magic_bytes(fmt: str, magic: bytes) -> None:
+    data = to_image(diamond(), fmt)  # type: ignore[arg-type]
+    assert data.startswith(magic)
+    assert len(data) > 200
+
+
+def test_to_image_rejects_unknown_format() -> None:
+    with pytest.raises(GradvizError, match="unknown image format 'gif'"):
+        to_image(chain(), "gif")  # type: ignore[arg-type]
+
+
+def test_missing_dot_raises_with_install_hint(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    with pytest.raises(GraphvizNotFoundError, match="apt-get install graphviz") as info:
+        to_svg(chain())
+    assert "brew install graphviz" in str(info.value)
+    assert "DOT or JSON" in str(info.value)
+    with pytest.raises(GraphvizNotFoundError):
+        to_image(chain(), "png")
+    assert to_dot(chain()).startswith("digraph gradviz {")  # DOT still works

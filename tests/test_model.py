@@ -1,0 +1,103 @@
+"""The data model: frozen records, lookups, value equality. No torch here."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from graphviz_autograd import model
+from graphviz_autograd.model import Edge, Graph, Node, TensorStats
+
+
+def diamond() -> Graph:
+    """loss = sin(x) + cos(x): x feeds two ops that meet again."""
+    return Graph(
+        nodes=(
+            Node("n0", "op", op="AddBackward0", shape=(), dtype="float32"),
+            Node("n1", "op", op="SinBackward0", shape=(), dtype="float32"),
+            Node("n2", "leaf", op="AccumulateGrad", name="x", is_leaf=True, shape=()),
+            Node("n3", "op", op="CosBackward0", shape=(), dtype="float32"),
+        ),
+        edges=(
+            Edge("n1", "n0", 0),
+            Edge("n2", "n1", 0),
+            Edge("n3", "n0", 1),
+            Edge("n2", "n3", 0),
+        ),
+        roots=("n0",),
+    )
+
+
+@pytest.mark.parametrize(
+    ("obj", "attr", "value"),
+    [
+        (Node("n0", "op"), "name", "w"),
+        (Edge("n0", "n1", 0), "slot", 1),
+        (TensorStats((1,), 1.0, 1.0, 1.0, 1.0, 0, 0), "norm", 2.0),
+        (diamond(), "roots", ("n1",)),
+    ],
+    ids=["node", "edge", "stats", "graph"],
+)
+def test_records_are_frozen(obj: object, attr: str, value: object) -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(obj, attr, value)
+
+
+def test_node_defaults() -> None:
+    node = Node("n0", "op", op="MulBackward0")
+    assert (node.is_leaf, node.requires_grad, node.retains_grad, node.freed) == (
+        False,
+        True,
+        False,
+        False,
+    )
+    assert (node.shape, node.dtype, node.grad, node.attrs) == (None, None, None, ())
+
+
+def test_graph_node_looks_up_by_id() -> None:
+    graph = diamond()
+    assert graph.node("n3").op == "CosBackward0"
+    assert graph.node("n2").name == "x"
+    with pytest.raises(KeyError):
+        graph.node("n4")
+
+
+def test_graph_inputs_and_outputs() -> None:
+    graph = diamond()
+    assert graph.inputs("n0") == (Edge("n1", "n0", 0), Edge("n3", "n0", 1))
+    assert graph.outputs("n2") == (Edge("n2", "n1", 0), Edge("n2", "n3", 0))
+    assert graph.inputs("n2") == ()
+    assert graph.outputs("n0") == ()
+
+
+def test_graphs_compare_by_value() -> None:
+    assert diamond() == diamond()
+    assert hash(diamond()) == hash(diamond())
+    other = dataclasses.replace(diamond(), roots=("n1",))
+    assert other != diamond()
+    renamed = Graph(
+        tuple(dataclasses.replace(n, name="y") if n.id == "n2" else n for n in diamond().nodes),
+        diamond().edges,
+        diamond().roots,
+    )
+    assert renamed != diamond()
+
+
+def test_replace_keeps_lookup_working() -> None:
+    graph = dataclasses.replace(diamond(), nodes=diamond().nodes[:2])
+    assert graph.node("n1").op == "SinBackward0"
+    with pytest.raises(KeyError):
+        graph.node("n3")
+
+
+def test_model_imports_no_torch_graphviz_or_rich() -> None:
+    tree = ast.parse(Path(model.__file__).read_text(encoding="utf-8"))
+    imported = {
+        alias.name for n in ast.walk(tree) if isinstance(n, ast.Import) for alias in n.names
+    }
+    imported |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert imported, "the parse found no imports at all"
+    assert {m.split(".")[0] for m in imported} <= {"__future__", "dataclasses", "typing"}

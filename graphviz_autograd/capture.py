@@ -8,7 +8,7 @@ there), then its leaves' ``.grad`` are summarised after. No tensor outlives the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -17,6 +17,7 @@ import torch
 
 from .errors import GradvizError
 from .model import Graph
+from .naming import caller_names
 from .walk import start_walk
 
 __all__ = ["BackwardCall", "Capture", "Keep", "capture"]
@@ -65,7 +66,8 @@ def _wanted(keep: Keep, number: int) -> bool:
 @contextmanager
 def capture(
     *,
-    params: Mapping[str, torch.Tensor] | None = None,
+    params: Mapping[str, torch.Tensor] | Callable[[], Mapping[str, torch.Tensor]] | None = None,
+    auto_names: bool = True,
     show_saved: bool = False,
     show_attrs: bool = False,
     show_inputs: bool = False,
@@ -78,7 +80,10 @@ def capture(
     >>> render(cap.graph, "loss.svg")
 
     Args:
-        params: ``{name: tensor}`` naming leaves, as for `build_graph`.
+        params: ``{name: tensor}`` naming tensors, as for `build_graph`, or a function
+            returning one, called at each backward call. These names win over automatic ones.
+        auto_names: also name tensors by the variables that hold them in the code that called
+            backward (its locals, then its globals; ``nn.Module`` parameters by path).
         show_saved, show_attrs, show_inputs: as for `build_graph`.
         keep: ``"all"`` (default), ``"first"``, ``"last"`` or a 1-based call number; calls
             not kept are not walked, which keeps long training loops cheap.
@@ -95,10 +100,17 @@ def capture(
             return original(tensors, grad_tensors, *args, **kwargs)
         if not isinstance(tensors, torch.Tensor):
             tensors = tuple(tensors)  # a generator would be used up by the walk
+        names: dict[str, torch.Tensor] = {}
+        given = params() if callable(params) else params
+        if given:
+            names.update(given)
+        if auto_names:
+            for name, tensor in caller_names().items():
+                names.setdefault(name, tensor)
         try:
             graph, walker = start_walk(
                 tensors,
-                params=params,
+                params=names,
                 show_saved=show_saved,
                 show_attrs=show_attrs,
                 show_inputs=show_inputs,

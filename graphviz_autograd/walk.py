@@ -58,7 +58,8 @@ def build_graph(
 
     Args:
         outputs: a tensor, or a tuple/list/dict of tensors; a dict's keys name the roots.
-        params: ``{name: tensor}`` naming leaves, e.g. ``dict(model.named_parameters())``.
+        params: ``{name: tensor}`` naming leaves (``dict(model.named_parameters())``) and
+            intermediate tensors (a non-leaf names the node of its ``grad_fn``).
         show_saved: add the tensors each backward function saved, as ``saved`` nodes.
         show_attrs: record each backward function's non-tensor saved attributes.
         show_inputs: add an ``input`` node for each forward input that needs no gradient (a
@@ -95,8 +96,17 @@ def start_walk(
                 "(it was made under torch.no_grad() or inference_mode, from .detach() or .data, "
                 "or only from tensors that do not require grad)"
             )
-    names = {id(t): n for n, t in (params or {}).items() if isinstance(t, torch.Tensor)}
+    # Leaves are found by tensor, ops by grad_fn; the first name given for either wins.
+    names: dict[int, str] = {}
+    fns: list[object] = []  # keep each named grad_fn alive, so its id() stays its own
+    for name, tensor in (params or {}).items():
+        if isinstance(tensor, torch.Tensor):
+            fn = tensor.grad_fn
+            if fn is not None:
+                fns.append(fn)
+            names.setdefault(id(tensor) if fn is None else id(fn), name)
     walker = _Walker(names, show_saved=show_saved, show_attrs=show_attrs, show_inputs=show_inputs)
+    walker.held.extend(fns)
     return walker.run(roots), walker
 
 
@@ -226,7 +236,7 @@ class _Walker:
             id=node_id,
             kind="op",
             op=fn.name(),
-            name=self.names.get(id(root)) if root is not None else None,
+            name=self.names.get(id(fn)),
             retains_grad=retains,
             shape=shape,
             dtype=dtype,

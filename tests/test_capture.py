@@ -134,7 +134,7 @@ def test_backward_that_raises_is_recorded_and_propagates() -> None:
     assert second.error.startswith("RuntimeError: Trying to backward through the graph")
     assert "\n" not in second.error
     assert root_op(second) == "SumBackward0"
-    assert leaf(second.graph, None).grad is not None
+    assert leaf(second.graph, "w").grad is not None
     assert third.error is not None and "implicitly created" in third.error
     assert root_op(third) == "MulBackward0"
 
@@ -172,3 +172,48 @@ def test_leaf_names_come_from_params() -> None:
     assert names == ["bias", "weight"]
     assert model.weight.grad is not None
     assert leaf(cap.graph, "weight").grad.values == tuple(model.weight.grad.flatten().tolist())  # type: ignore[union-attr]
+
+
+def _names(graph: Graph) -> dict[str, str | None]:
+    return {n.id: n.name for n in graph.nodes}
+
+
+def test_auto_names_from_the_calling_frame_and_module_paths() -> None:
+    model = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Tanh(), torch.nn.Linear(3, 1))
+    x = torch.ones(4, 2)
+    with capture() as cap:
+        hidden = model[1](model[0](x))
+        loss = model[2](hidden).sum()
+        loss.backward()
+    names = {n.name for n in cap.graph.nodes}
+    expected = {f"model.{p}" for p, _ in model.named_parameters()}
+    assert expected <= names
+    assert {"loss", "hidden"} <= names
+    leaves = {n.name for n in cap.graph.nodes if n.kind == "leaf"}
+    assert leaves == expected  # torch's own list of parameters is the oracle
+
+
+def test_explicit_params_win_and_auto_names_can_be_off() -> None:
+    w = torch.ones(2, requires_grad=True)
+    with capture(params={"weight": w}) as cap:
+        (w * 3).sum().backward()
+    assert "weight" in _names(cap.graph).values()
+    assert "w" not in _names(cap.graph).values()
+    with capture(auto_names=False) as cap:
+        (w * 3).sum().backward()
+    assert set(_names(cap.graph).values()) == {None}
+
+
+def test_params_may_be_a_function_called_at_each_backward() -> None:
+    w = torch.ones(2, requires_grad=True)
+    calls: list[int] = []
+
+    def names() -> dict[str, torch.Tensor]:
+        calls.append(1)
+        return {"late": w}
+
+    with capture(params=names, auto_names=False) as cap:
+        (w * 3).sum().backward()
+        (w * 4).sum().backward()
+    assert len(calls) == 2
+    assert all("late" in _names(c.graph).values() for c in cap.calls)

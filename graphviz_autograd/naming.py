@@ -1,0 +1,49 @@
+"""Names for tensors, found in the namespaces of the user's own code."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import torch
+
+__all__ = ["caller_names", "names_in"]
+
+_SKIP = (str(Path(torch.__file__).parent), str(Path(__file__).parent))
+
+
+def names_in(namespace: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+    """Tensors bound to names in ``namespace``, and the parameters of the ``nn.Module``s there,
+    by path (``model.0.weight``). Names starting with ``_`` are skipped."""
+    out: dict[str, torch.Tensor] = {}
+    for name, value in list(namespace.items()):
+        if name.startswith("_"):
+            continue
+        if isinstance(value, torch.Tensor):
+            out.setdefault(name, value)
+        elif isinstance(value, torch.nn.Module):
+            for path, param in value.named_parameters():
+                out.setdefault(f"{name}.{path}", param)
+    return out
+
+
+def _user_frame() -> FrameType | None:
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_SKIP):
+        frame = frame.f_back  # type: ignore[assignment]
+    return frame
+
+
+def caller_names() -> dict[str, torch.Tensor]:
+    """Names from the innermost frame outside torch and gradviz: its locals, then its globals."""
+    frame = _user_frame()
+    if frame is None:
+        return {}
+    names = names_in(frame.f_locals)
+    if frame.f_locals is not frame.f_globals:
+        for name, tensor in names_in(frame.f_globals).items():
+            names.setdefault(name, tensor)
+    return names

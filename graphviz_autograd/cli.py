@@ -13,7 +13,7 @@ import sys
 import time
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Final, Optional
+from typing import Annotated, Final, Optional
 
 import typer
 from rich.console import Console
@@ -25,6 +25,7 @@ from .capture import Keep, capture
 from .errors import GradvizError, LayoutTimeoutError
 from .files import write_atomic
 from .model import Graph
+from .naming import names_in
 from .renderers.dot import INSTALL_HINT
 from .renderers.tree import print_graph_tree
 from .runner import graph_globals, run_script, script_traceback
@@ -61,7 +62,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # one message, one line
 
 
 class OutputFormat(str, Enum):
@@ -139,12 +140,14 @@ def _targets(
     return kind, [str(p.with_name(f"{p.stem}-{i}{p.suffix}")) for i in range(1, count + 1)]
 
 
-def _check_writable(path: str) -> None:
+def _check_writable(path: str, *, folder_only: bool = False) -> None:
     parent = Path(path).parent
     if not parent.is_dir():
         raise _fail(f"cannot write {path}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK) or (Path(path).is_dir()):
-        raise _fail(f"cannot write {path}: permission denied or not a file")
+    if not folder_only and Path(path).is_dir():
+        raise _fail(f"cannot write {path}: it is a folder, not a file")
+    if not os.access(parent, os.W_OK):
+        raise _fail(f"cannot write {path}: permission denied")
 
 
 def _write(graph: Graph, kind: Format, target: str, rankdir: str, timeout: float | None) -> None:
@@ -176,8 +179,7 @@ def _run(
     fmt: OutputFormat | None,
     call: str,
     var: str | None,
-    show_saved: bool,
-    show_attrs: bool,
+    options: dict[str, bool],
     rankdir: RankDir,
     layout_timeout: float | None,
 ) -> None:
@@ -185,14 +187,20 @@ def _run(
     kind, paths = _targets(script, output, fmt, 1)
     if kind in ("svg", "png", "pdf") and not _has_dot():
         raise _fail(INSTALL_HINT)
-    if keep != "all":
-        for target in paths:
-            if target != "-":
-                _check_writable(target)
-    options: dict[str, Any] = {"show_saved": show_saved, "show_attrs": show_attrs}
+    for target in paths:
+        if target != "-":  # with --call all only the folder is known yet
+            _check_writable(target, folder_only=keep == "all")
     redirect = contextlib.redirect_stdout(sys.stderr) if "-" in paths else contextlib.nullcontext()
     try:
-        with redirect, capture(keep="all" if var else keep, **options) as cap:
+        with (
+            redirect,
+            capture(
+                keep=keep,
+                show_saved=options["show_saved"],
+                show_attrs=options["show_attrs"],
+                show_inputs=options["show_inputs"],
+            ) as cap,
+        ):
             result = run_script(script, args)
     except GradvizError as exc:
         raise _fail(str(exc)) from None
@@ -201,6 +209,8 @@ def _run(
     if failed is not None:
         if isinstance(failed, KeyboardInterrupt):
             err.print("[yellow]interrupted:[/] writing what was captured so far")
+        elif isinstance(failed, SystemExit):
+            err.print(f"[yellow]the script exited:[/] {escape(str(failed.code))}")
         else:
             sys.stderr.write(script_traceback(failed))
             sys.stderr.flush()
@@ -212,7 +222,8 @@ def _run(
             hint = f"; tensors with a graph: {', '.join(names)}" if names else ""
             raise _fail(f"the script has no global named {var!r}{hint}")
         try:
-            graphs = [build_graph(result.globals[var], **options)]
+            known = names_in(result.globals)
+            graphs = [build_graph(result.globals[var], params=known, **options)]
         except GradvizError as exc:
             raise _fail(f"--var {var}: {exc}") from None
     else:
@@ -238,7 +249,7 @@ def _run(
     try:
         if kind is None:
             for graph in graphs:
-                print_graph_tree(graph, console=Console(highlight=False))
+                print_graph_tree(graph, console=_tree_console())
         else:
             for graph, target in zip(graphs, paths, strict=True):
                 if target != "-":
@@ -252,6 +263,11 @@ def _run(
         raise _fail("interrupted", EXIT_INTERRUPTED) from None
     if failed is not None:
         raise typer.Exit(_exit_code(failed))
+
+
+def _tree_console() -> Console:
+    """stdout for trees; unbounded width when not a terminal, so deep levels are not cut off."""
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 100_000)
 
 
 def _exit_code(exc: BaseException) -> int:
@@ -278,6 +294,10 @@ ShowSaved = Annotated[
 ShowAttrs = Annotated[
     bool, typer.Option("--show-attrs", help="List each op's non-tensor saved attributes.")
 ]
+ShowInputs = Annotated[
+    bool,
+    typer.Option("--show-inputs", help="Draw op inputs that need no grad (constants, numbers)."),
+]
 Call = Annotated[
     str,
     typer.Option(
@@ -293,7 +313,7 @@ Var = Annotated[
         "--var", metavar="NAME", help="Draw the script's global NAME after it ends, instead."
     ),
 ]
-RUN_SETTINGS: Final = {"allow_extra_args": True, "ignore_unknown_options": True}
+RUN_SETTINGS: Final = {"allow_extra_args": True}  # script options go after --
 
 
 @app.command("run", context_settings=RUN_SETTINGS)
@@ -318,6 +338,7 @@ def run_command(
     var: Var = None,
     show_saved: ShowSaved = False,
     show_attrs: ShowAttrs = False,
+    show_inputs: ShowInputs = False,
     rankdir: Annotated[
         RankDir, typer.Option("--rankdir", help="Layout direction: TB puts leaves on top.")
     ] = RankDir.TB,
@@ -329,9 +350,8 @@ def run_command(
     ] = None,
 ) -> None:
     """Run SCRIPT, record its backward calls, and write the graph of one (or all)."""
-    _run(
-        script, args or [], output, fmt, call, var, show_saved, show_attrs, rankdir, layout_timeout
-    )
+    options = {"show_saved": show_saved, "show_attrs": show_attrs, "show_inputs": show_inputs}
+    _run(script, args or [], output, fmt, call, var, options, rankdir, layout_timeout)
 
 
 @app.command("tree", context_settings=RUN_SETTINGS)
@@ -342,20 +362,11 @@ def tree_command(
     var: Var = None,
     show_saved: ShowSaved = False,
     show_attrs: ShowAttrs = False,
+    show_inputs: ShowInputs = False,
 ) -> None:
     """Run SCRIPT and print the graph of a backward call as a tree in the terminal."""
-    _run(
-        script,
-        args or [],
-        None,
-        OutputFormat.tree,
-        call,
-        var,
-        show_saved,
-        show_attrs,
-        RankDir.TB,
-        None,
-    )
+    options = {"show_saved": show_saved, "show_attrs": show_attrs, "show_inputs": show_inputs}
+    _run(script, args or [], None, OutputFormat.tree, call, var, options, RankDir.TB, None)
 
 
 def main() -> None:

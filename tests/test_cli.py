@@ -1,0 +1,533 @@
+"""The installed `gradviz` command, run in a subprocess on tiny scripts written into tmp_path.
+
+Every run pays for importing torch in a new process, so each test makes as few runs as it can.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+
+from graphviz_autograd.style import LEGEND
+
+BIN = Path(sys.executable).parent
+GRADVIZ = BIN / "gradviz"
+
+# Three backward calls, each with ops of its own, so a file tells which call it drew.
+THREE_CALLS = """\
+import torch
+x = torch.ones(3, requires_grad=True)
+(x * 2).sum().backward()
+(x + 1).exp().sum().backward()
+(x - 1).sin().sum().backward()
+"""
+CALL_OPS = {1: "MulBackward0", 2: "ExpBackward0", 3: "SinBackward0"}
+
+NO_BACKWARD = """\
+import torch
+w = torch.ones(2, requires_grad=True)
+loss = (w * 3).sum()
+plain = torch.zeros(2)
+count = 7
+"""
+
+RAISES_AFTER_TWO_CALLS = """\
+import torch
+x = torch.ones(3, requires_grad=True)
+(x * 2).sum().backward()
+(x + 1).exp().sum().backward()
+raise ValueError("boom from the script")
+"""
+
+
+def gradviz(
+    *args: str | Path, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run the installed `gradviz` with ``args`` in ``cwd``; never raises on a non-zero exit."""
+    return subprocess.run(
+        [str(GRADVIZ), *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def script(folder: Path, source: str, name: str = "s.py") -> Path:
+    path = folder / name
+    path.write_text(source, encoding="utf-8")
+    return path
+
+
+def assert_error(result: subprocess.CompletedProcess[str], code: int, *fragments: str) -> str:
+    """Exit ``code``, stderr is exactly one `error:` line holding every fragment; returns it."""
+    assert result.returncode == code, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: "), lines[0]
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+def assert_usage_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "Usage: gradviz" in result.stderr
+    for fragment in fragments:
+        assert fragment in result.stderr
+
+
+def assert_drew_call(path: Path, number: int) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert CALL_OPS[number] in text
+    for other, op in CALL_OPS.items():
+        if other != number:
+            assert op not in text, f"{path.name} should be call {number} only"
+
+
+# --- choosing the call ----------------------------------------------------------------------
+
+
+def test_run_writes_dot_of_the_first_call_by_default(tmp_path: Path) -> None:
+    script(tmp_path, THREE_CALLS)
+    result = gradviz("run", "s.py", "-o", "g.dot", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    text = (tmp_path / "g.dot").read_text(encoding="utf-8")
+    assert text.startswith("digraph") and text.rstrip().endswith("}")
+    assert "SumBackward0" in text
+    assert_drew_call(tmp_path / "g.dot", 1)
+    assert "wrote g.dot" in result.stderr
+    assert sorted(os.listdir(tmp_path)) == ["g.dot", "s.py"]  # no temp file left behind
+
+
+def test_call_last(tmp_path: Path) -> None:
+    script(tmp_path, THREE_CALLS)
+    result = gradviz("run", "s.py", "-o", "g.dot", "--call", "last", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert_drew_call(tmp_path / "g.dot", 3)
+
+
+def test_call_number(tmp_path: Path) -> None:
+    script(tmp_path, THREE_CALLS)
+    result = gradviz("run", "s.py", "-o", "g.dot", "--call", "2", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert_drew_call(tmp_path / "g.dot", 2)
+
+
+@pytest.mark.dot
+def test_call_all_writes_one_numbered_svg_per_call(tmp_path: Path) -> None:
+    script(tmp_path, THREE_CALLS)
+    result = gradviz("run", "s.py", "--call", "all", "-o", "g.svg", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in tmp_path.glob("g*")) == ["g-1.svg", "g-2.svg", "g-3.svg"]
+    for number in (1, 2, 3):
+        path = tmp_path / f"g-{number}.svg"
+        assert "<svg" in path.read_text(encoding="utf-8")
+        assert_drew_call(path, number)
+
+
+def test_call_number_beyond_the_calls_made_is_an_error(tmp_path: Path) -> None:
+    script(tmp_path, THREE_CALLS)
+    result = gradviz("run", "s.py", "-o", "g.dot", "--call", "5", cwd=tmp_path)
+    assert_error(result, 1, "--call 5", "only 3 backward call")
+    assert not (tmp_path / "g.dot").exists()
+
+
+# --- where the output goes ------------------------------------------------------------------
+
+
+@pytest.mark.dot
+def test_default_output_is_the_script_stem_as_svg_in_the_cwd(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    script(tmp_path / "src", THREE_CALLS, name="train.py")
+    result = gradviz("run", "src/train.py", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "<svg" in (tmp_path / "train.svg").read_text(encoding="utf-8")
+    assert not (tmp_path / "src" / "train.svg").exists()
+
+
+def test_json_to_stdout_is_alone_there_and_script_prints_go_to_stderr(tmp_path: Path) -> None:
+    script(tmp_path, 'print("hello from the script")\n' + THREE_CALLS)
+    result = gradviz("run", "s.py", "--format", "json", "-o", "-", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["format"] == "gradviz-graph" and data["version"] == 1
+    assert "MulBackward0" in {node["op"] for node in data["nodes"]}
+    assert "hello from the script" in result.stderr
+    assert os.listdir(tmp_path) == ["s.py"]
+
+
+def test_binary_format_to_stdout_is_refused(tmp_path: Path) -> None:
+    script(tmp_path, THREE_CALLS)
+    result = gradviz("run", "s.py", "--format", "png", "-o", "-", cwd=tmp_path)
+    assert_error(result, 1, "png", "-o")
+    assert result.stdout == ""
+
+
+# --- --var ----------------------------------------------------------------------------------
+
+
+def test_var_renders_a_global_when_backward_never_ran(tmp_path: Path) -> None:
+    script(tmp_path, NO_BACKWARD)
+    result = gradviz("run", "s.py", "--var", "loss", "-o", "g.json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    nodes = json.loads((tmp_path / "g.json").read_text(encoding="utf-8"))["nodes"]
+    assert {"SumBackward0", "MulBackward0"} <= {n["op"] for n in nodes}
+    assert all(n["grad"] is None for n in nodes)
+
+
+def test_var_renders_a_global_with_its_gradients_after_backward(tmp_path: Path) -> None:
+    script(tmp_path, NO_BACKWARD + "loss.backward()\n")
+    result = gradviz("run", "s.py", "--var", "loss", "-o", "g.json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    nodes = json.loads((tmp_path / "g.json").read_text(encoding="utf-8"))["nodes"]
+    (leaf,) = [n for n in nodes if n["is_leaf"]]
+    assert leaf["grad"]["values"] == [3.0, 3.0]
+
+
+def test_var_missing_lists_the_tensors_with_a_graph(tmp_path: Path) -> None:
+    script(tmp_path, NO_BACKWARD)
+    result = gradviz("run", "s.py", "--var", "missing", "-o", "g.dot", cwd=tmp_path)
+    line = assert_error(result, 1, "'missing'", "w, loss")
+    assert "plain" not in line and "count" not in line
+    assert not (tmp_path / "g.dot").exists()
+
+
+def test_no_backward_and_no_var_lists_the_globals_with_a_graph(tmp_path: Path) -> None:
+    script(tmp_path, NO_BACKWARD)
+    result = gradviz("run", "s.py", "-o", "g.dot", cwd=tmp_path)
+    line = assert_error(result, 1, "no backward call", "--var", "w, loss")
+    assert "plain" not in line
+    assert not (tmp_path / "g.dot").exists()
+
+
+# --- how the script runs --------------------------------------------------------------------
+
+
+def test_script_gets_the_arguments_after_double_dash(tmp_path: Path) -> None:
+    script(
+        tmp_path,
+        "import json, sys\n"
+        "from pathlib import Path\n"
+        "Path(__file__).with_name('argv.json').write_text(json.dumps([sys.argv, __name__]))\n"
+        + THREE_CALLS,
+    )
+    result = gradviz("run", "s.py", "-o", "g.dot", "--", "--flag", "x", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    argv, name = json.loads((tmp_path / "argv.json").read_text(encoding="utf-8"))
+    assert argv == ["s.py", "--flag", "x"]
+    assert name == "__main__"
+
+
+def test_backward_with_gradient_on_a_non_scalar_output_is_recorded(tmp_path: Path) -> None:
+    script(
+        tmp_path,
+        "import torch\n"
+        "x = torch.ones(3, requires_grad=True)\n"
+        "y = x.exp() * 2\n"
+        "y.backward(gradient=torch.ones(3))\n",
+    )
+    result = gradviz("run", "s.py", "-o", "g.json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    nodes = json.loads((tmp_path / "g.json").read_text(encoding="utf-8"))["nodes"]
+    assert {"MulBackward0", "ExpBackward0"} <= {n["op"] for n in nodes}
+    (leaf,) = [n for n in nodes if n["is_leaf"]]
+    assert leaf["grad"]["shape"] == [3]
+
+
+def test_torch_autograd_backward_is_recorded(tmp_path: Path) -> None:
+    script(
+        tmp_path,
+        "import torch\n"
+        "x = torch.ones(3, requires_grad=True)\n"
+        "y = (x * x).sum()\n"
+        "torch.autograd.backward(y)\n",
+    )
+    result = gradviz("run", "s.py", "-o", "g.json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    nodes = json.loads((tmp_path / "g.json").read_text(encoding="utf-8"))["nodes"]
+    assert {"SumBackward0", "MulBackward0"} <= {n["op"] for n in nodes}
+    (leaf,) = [n for n in nodes if n["is_leaf"]]
+    assert leaf["grad"]["values"] == [2.0, 2.0, 2.0]
+
+
+# --- errors: one line, a documented exit code, no traceback of ours --------------------------
+
+
+def test_missing_script(tmp_path: Path) -> None:
+    result = gradviz("run", "nope.py", "-o", "g.dot", cwd=tmp_path)
+    assert_error(result, 1, "no such script", "nope.py")
+
+
+def test_syntax_error_in_the_script_names_file_and_line(tmp_path: Path) -> None:
+    script(tmp_path, "x = 1\ndef f(:\n    pass\n")
+    result = gradviz("run", "s.py", "-o", "g.dot", cwd=tmp_path)
+    assert_error(result, 1, "s.py:2", "syntax error")
+
+
+def test_unknown_option_is_a_usage_error(tmp_path: Path) -> None:
+    script(tmp_path, THREE_CALLS)
+    result = gradviz("run", "--bogus", "s.py", "-o", "g.dot", cwd=tmp_path)
+    assert_usage_error(result, "--bogus")
+    assert not (tmp_path / "g.dot").exists()
+
+
+def test_unknown_option_after_the_script_is_a_usage_error_too(tmp_path: Path) -> None:
+    # Script options go after `--`; a typo such as --cal must not silently reach the script.
+    script(tmp_path, THREE_CALLS)
+    result = gradviz("run", "s.py", "-o", "g.dot", "--cal", "last", cwd=tmp_path)
+    assert_usage_error(result, "--cal")
+    assert not (tmp_path / "g.dot").exists()
+
+
+def test_bad_call_value_is_a_usage_error(tmp_path: Path) -> None:
+    script(tmp_path, THREE_CALLS)
+    result = gradviz("run", "s.py", "-o", "g.dot", "--call", "0", cwd=tmp_path)
+    assert_usage_error(result, "'0'", "first, last, all or a call number")
+
+
+def test_output_in_a_missing_folder(tmp_path: Path) -> None:
+    script(tmp_path, THREE_CALLS)
+    result = gradviz("run", "s.py", "-o", "missing/g.dot", cwd=tmp_path)
+    assert_error(result, 1, "cannot write missing/g.dot", "does not exist")
+
+
+def test_output_in_a_missing_folder_with_call_all(tmp_path: Path) -> None:
+    # Checked before the script runs: a long training run must not be lost at the end.
+    script(tmp_path, "open('ran', 'w').close()\n" + THREE_CALLS)
+    result = gradviz("run", "s.py", "--call", "all", "-o", "missing/g.dot", cwd=tmp_path)
+    assert_error(result, 1, "missing/g.dot", "does not exist")
+    assert not (tmp_path / "ran").exists()
+
+
+def test_output_that_is_an_existing_folder(tmp_path: Path) -> None:
+    script(tmp_path, THREE_CALLS)
+    (tmp_path / "g.dot").mkdir()
+    result = gradviz("run", "s.py", "-o", "g.dot", cwd=tmp_path)
+    assert_error(result, 1, "cannot write g.dot", "folder")
+    assert list((tmp_path / "g.dot").iterdir()) == []
+
+
+def test_without_dot_svg_fails_naming_how_to_install_graphviz(tmp_path: Path) -> None:
+    assert not (BIN / "dot").exists()
+    script(tmp_path, THREE_CALLS)
+    env = {**os.environ, "PATH": str(BIN)}
+    result = gradviz("run", "s.py", cwd=tmp_path, env=env)  # the default output is s.svg
+    assert_error(result, 1, "Graphviz", "install graphviz")
+    assert os.listdir(tmp_path) == ["s.py"]
+
+
+@pytest.mark.parametrize("name", ["g.dot", "g.json"])
+def test_without_dot_text_formats_still_work(tmp_path: Path, name: str) -> None:
+    script(tmp_path, THREE_CALLS)
+    result = gradviz("run", "s.py", "-o", name, cwd=tmp_path, env={**os.environ, "PATH": str(BIN)})
+    assert result.returncode == 0, result.stderr
+    assert "MulBackward0" in (tmp_path / name).read_text(encoding="utf-8")
+
+
+# --- the script fails or exits ----------------------------------------------------------------
+
+
+def assert_script_traceback(stderr: str) -> None:
+    assert "Traceback (most recent call last):" in stderr
+    assert 'File "s.py", line 5, in <module>' in stderr
+    assert 'raise ValueError("boom from the script")' in stderr
+    assert "ValueError: boom from the script" in stderr
+    assert "graphviz_autograd" not in stderr  # no frame of ours
+    assert "runner.py" not in stderr and "capture.py" not in stderr
+
+
+def test_script_raises_with_call_all_still_writes_the_calls_made(tmp_path: Path) -> None:
+    script(tmp_path, RAISES_AFTER_TWO_CALLS)
+    result = gradviz("run", "s.py", "--call", "all", "-o", "g.dot", cwd=tmp_path)
+    assert result.returncode == 3
+    assert_script_traceback(result.stderr)
+    assert sorted(p.name for p in tmp_path.glob("g*")) == ["g-1.dot", "g-2.dot"]
+    assert_drew_call(tmp_path / "g-1.dot", 1)
+    assert_drew_call(tmp_path / "g-2.dot", 2)
+
+
+def test_script_raises_with_call_first_still_writes_it(tmp_path: Path) -> None:
+    script(tmp_path, RAISES_AFTER_TWO_CALLS)
+    result = gradviz("run", "s.py", "-o", "g.dot", cwd=tmp_path)
+    assert result.returncode == 3
+    assert_script_traceback(result.stderr)
+    assert_drew_call(tmp_path / "g.dot", 1)
+
+
+def test_script_sys_exit_0_is_success(tmp_path: Path) -> None:
+    script(tmp_path, THREE_CALLS + "import sys\nsys.exit(0)\nraise AssertionError\n")
+    result = gradviz("run", "s.py", "-o", "g.dot", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert_drew_call(tmp_path / "g.dot", 1)
+
+
+def test_script_sys_exit_nonzero_fails_without_a_traceback(tmp_path: Path) -> None:
+    script(tmp_path, THREE_CALLS + "import sys\nsys.exit(4)\n")
+    result = gradviz("run", "s.py", "-o", "g.dot", cwd=tmp_path)
+    assert result.returncode == 3, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "4" in result.stderr
+    assert_drew_call(tmp_path / "g.dot", 1)
+
+
+def test_failed_run_leaves_an_existing_output_untouched(tmp_path: Path) -> None:
+    script(tmp_path, NO_BACKWARD)
+    (tmp_path / "g.dot").write_text("old graph\n", encoding="utf-8")
+    result = gradviz("run", "s.py", "-o", "g.dot", cwd=tmp_path)
+    assert_error(result, 1, "no backward call")
+    assert (tmp_path / "g.dot").read_text(encoding="utf-8") == "old graph\n"
+    assert sorted(os.listdir(tmp_path)) == ["g.dot", "s.py"]
+
+
+def test_ctrl_c_writes_what_was_captured_and_exits_130(tmp_path: Path) -> None:
+    script(
+        tmp_path,
+        "import time\n"
+        "from pathlib import Path\n"
+        "import torch\n"
+        "x = torch.ones(3, requires_grad=True)\n"
+        "(x * 2).sum().backward()\n"
+        "Path(__file__).with_name('marker').write_text('backward done')\n"
+        "time.sleep(30)\n",
+    )
+    proc = subprocess.Popen(
+        [str(GRADVIZ), "run", "s.py", "-o", "g.dot"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "marker").exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the script never reached its backward call"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stderr
+    assert "Traceback" not in stderr
+    text = (tmp_path / "g.dot").read_text(encoding="utf-8")
+    assert text.startswith("digraph") and text.endswith("}\n")
+    assert "MulBackward0" in text
+
+
+def test_deep_chain_of_200000_ops_renders_to_dot(tmp_path: Path) -> None:
+    # Freeing a graph this deep overflows the C stack inside PyTorch unless the walker raised
+    # RLIMIT_STACK; the run must neither crash nor hit Python's recursion limit.
+    script(
+        tmp_path,
+        "import torch\n"
+        "x = torch.ones(2, requires_grad=True)\n"
+        "y = x\n"
+        "for _ in range(200_000):\n"
+        "    y = y * 1.0\n"
+        "y.sum().backward()\n",
+    )
+    result = gradviz("run", "s.py", "-o", "g.dot", cwd=tmp_path, timeout=180)
+    assert result.returncode == 0, result.stderr[-2000:]
+    with (tmp_path / "g.dot").open(encoding="utf-8") as f:
+        lines = sum(1 for _ in f)
+    assert lines > 200_000
+
+
+# --- version, help, tree --------------------------------------------------------------------
+
+
+def test_gradviz_version(tmp_path: Path) -> None:
+    result = gradviz("--version", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"gradviz {version('gradviz')}"
+
+
+def test_python_dash_m_version(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "graphviz_autograd", "--version"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"gradviz {version('gradviz')}"
+
+
+def test_help_shows_examples_and_exit_codes(tmp_path: Path) -> None:
+    result = gradviz("--help", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    for text in ("Examples", "gradviz run train.py", "--call all", "Exit codes", "run", "tree"):
+        assert text in result.stdout
+
+
+def test_run_help_lists_its_options(tmp_path: Path) -> None:
+    result = gradviz("run", "--help", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    for option in ("--output", "--format", "--call", "--var", "--show-saved", "--rankdir"):
+        assert option in result.stdout
+
+
+def test_tree_prints_the_ops_and_the_legend(tmp_path: Path) -> None:
+    script(tmp_path, THREE_CALLS)
+    result = gradviz("tree", "s.py", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "SumBackward0" in result.stdout and "MulBackward0" in result.stdout
+    assert "ExpBackward0" not in result.stdout  # the first call only
+    assert LEGEND["leaf"][1] in result.stdout and LEGEND["op"][1] in result.stdout
+    assert os.listdir(tmp_path) == ["s.py"]
+
+
+def test_tree_of_shared_nodes_is_linear_not_exponential(tmp_path: Path) -> None:
+    script(
+        tmp_path,
+        "import torch\n"
+        "x = torch.ones(2, requires_grad=True)\n"
+        "for _ in range(40):\n"
+        "    x = x + x\n"
+        "x.sum().backward()\n",
+    )
+    result = gradviz("tree", "s.py", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) <= 45, result.stdout
+    # Every level is there, even the deepest (a narrow console must not cut them off).
+    assert sum("AddBackward0" in line for line in lines) == 40
+    assert re.search(r"\bn41\b", result.stdout)  # the leaf, 41 levels down
+
+
+def test_tree_names_tensors_by_the_scripts_variables_and_shows_inputs(tmp_path: Path) -> None:
+    script(
+        tmp_path,
+        "import torch\n"
+        "w = torch.tensor([1.0, 2.0], requires_grad=True)\n"
+        "x = torch.tensor([3.0, 4.0])\n"
+        "z = w * x\n"
+        "loss = z.sum()\n"
+        "loss.backward()\n",
+    )
+    plain = gradviz("tree", "s.py", cwd=tmp_path)
+    assert plain.returncode == 0, plain.stderr
+    assert "loss = SumBackward0" in plain.stdout and "z = MulBackward0" in plain.stdout
+    assert re.search(r"■ w  \(2,\) float32  grad ‖·‖=5 \[3, 4\]", plain.stdout), plain.stdout
+    assert "input (no grad)" not in plain.stdout
+    shown = gradviz("tree", "s.py", "--show-inputs", cwd=tmp_path)
+    assert "input (no grad)" in shown.stdout

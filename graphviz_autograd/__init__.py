@@ -4,18 +4,48 @@ Walk ``grad_fn.next_functions`` from output tensors into a small typed `Graph`, 
 DOT/SVG/PNG/PDF (Graphviz), JSON, or a tree in the terminal.
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from __future__ import annotations
 
-from .api import Rendering, print_tree, render, to_dot, to_json, to_svg
-from .capture import BackwardCall, Capture, capture
+import importlib
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
+
 from .errors import GradvizError, GraphvizNotFoundError, LayoutTimeoutError, NoGraphError
 from .model import Edge, Graph, Node, TensorStats
-from .walk import build_graph
+
+if TYPE_CHECKING:
+    from .api import Rendering, print_tree, render, to_dot, to_json, to_svg
+    from .record import BackwardCall, Capture, capture
+    from .walk import build_graph
 
 try:
     __version__ = version("gradviz")
 except PackageNotFoundError:  # running from a source tree without installing
     __version__ = "0.0.0"
+
+# Loaded on first use, so that `import graphviz_autograd` (and `gradviz --help`) does not wait
+# for torch; the names behave as ordinary imports.
+_LAZY = {
+    "Rendering": "api",
+    "print_tree": "api",
+    "render": "api",
+    "to_dot": "api",
+    "to_json": "api",
+    "to_svg": "api",
+    "BackwardCall": "record",
+    "Capture": "record",
+    "capture": "record",
+    "build_graph": "walk",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "BackwardCall",
@@ -38,3 +68,7 @@ __all__ = [
     "to_json",
     "to_svg",
 ]
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Final, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
 
 from .errors import GradvizError
 from .files import write_atomic
@@ -13,7 +13,9 @@ from .model import Graph
 from .renderers import dot as _dot
 from .renderers import json as _json
 from .renderers import tree as _tree
-from .walk import Outputs, build_graph
+
+if TYPE_CHECKING:
+    from .walk import Outputs
 
 __all__ = [
     "FORMATS",
@@ -46,6 +48,8 @@ def _graph(source: Graph | Outputs, walk_options: Mapping[str, Any]) -> Graph:
                 f"{', '.join(sorted(walk_options))}: walk options need tensors, not a built Graph"
             )
         return source
+    from .walk import build_graph  # torch is imported when tensors are first walked
+
     return build_graph(source, **walk_options)
 
 

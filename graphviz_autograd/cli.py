@@ -13,23 +13,29 @@ import sys
 import time
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Final, Optional
+from typing import TYPE_CHECKING, Annotated, Final, Optional
 
 import typer
 from rich.console import Console
+
+try:  # typer >= 0.16 ships its own copy of click
+    from typer._click.exceptions import ClickException
+except ImportError:  # pragma: no cover
+    from click.exceptions import (  # type: ignore[no-redef,import-not-found,unused-ignore]
+        ClickException,
+    )
 from rich.markup import escape
 
-from . import __version__
 from .api import FORMATS, Format, encode
-from .capture import Keep, capture
 from .errors import GradvizError, LayoutTimeoutError
 from .files import write_atomic
 from .model import Graph
-from .naming import names_in
 from .renderers.dot import INSTALL_HINT
 from .renderers.tree import print_graph_tree
 from .runner import graph_globals, run_script, script_traceback
-from .walk import build_graph
+
+if TYPE_CHECKING:
+    from .record import Keep
 
 __all__ = ["app", "main"]
 
@@ -91,7 +97,9 @@ def _parse_call(value: str) -> Keep:
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"gradviz {__version__}")
+        from importlib.metadata import version
+
+        typer.echo(f"gradviz {version('gradviz')}")
         raise typer.Exit()
 
 
@@ -183,6 +191,11 @@ def _run(
     rankdir: RankDir,
     layout_timeout: float | None,
 ) -> None:
+    # torch loads here, not at start-up, so --help and usage errors answer at once.
+    from .naming import names_in
+    from .record import capture
+    from .walk import build_graph
+
     keep = _parse_call(call)
     kind, paths = _targets(script, output, fmt, 1)
     if kind in ("svg", "png", "pdf") and not _has_dot():
@@ -370,9 +383,18 @@ def tree_command(
 
 
 def main() -> None:
-    """Entry point of the `gradviz` console script."""
+    """Entry point of the `gradviz` console script: usage errors become one line, exit 2."""
     try:
-        app()
-    except KeyboardInterrupt:
+        code = app(standalone_mode=False)
+    except ClickException as exc:
+        ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError":  # help is printed already
+            code = exc.exit_code
+        else:
+            hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+            err.print(f"[red]error:[/] {escape(exc.format_message())}{escape(hint)}")
+            code = exc.exit_code
+    except (KeyboardInterrupt, typer.Abort):
         err.print("[red]interrupted[/]")
-        sys.exit(EXIT_INTERRUPTED)
+        code = EXIT_INTERRUPTED
+    sys.exit(code or 0)

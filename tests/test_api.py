@@ -211,3 +211,26 @@ def test_print_tree_accepts_tensors_or_a_graph() -> None:
 def test_graph_is_a_graph() -> None:
     loss, _ = program()
     assert isinstance(build_graph(loss), Graph)
+
+
+def test_public_functions_are_not_shadowed_by_submodules() -> None:
+    import graphviz_autograd.cli  # noqa: F401  (imports every submodule it uses)
+    import graphviz_autograd.record  # noqa: F401
+
+    assert callable(graphviz_autograd.capture)
+    assert graphviz_autograd.capture.__module__ == "graphviz_autograd.record"
+
+
+def test_import_and_help_do_not_load_torch() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, graphviz_autograd, graphviz_autograd.cli\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+        "graphviz_autograd.render\n"
+        "assert 'torch' not in sys.modules\n"
+        "graphviz_autograd.build_graph\n"
+        "assert 'torch' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -85,7 +85,9 @@ def assert_error(result: subprocess.CompletedProcess[str], code: int, *fragments
 def assert_usage_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
-    assert "Usage: gradviz" in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr  # one clear line
+    assert lines[0].startswith("error: ") and "--help)" in lines[0]
     for fragment in fragments:
         assert fragment in result.stderr
 
@@ -347,7 +349,7 @@ def assert_script_traceback(stderr: str) -> None:
     assert 'raise ValueError("boom from the script")' in stderr
     assert "ValueError: boom from the script" in stderr
     assert "graphviz_autograd" not in stderr  # no frame of ours
-    assert "runner.py" not in stderr and "capture.py" not in stderr
+    assert "runner.py" not in stderr and "record.py" not in stderr
 
 
 def test_script_raises_with_call_all_still_writes_the_calls_made(tmp_path: Path) -> None:

@@ -71,6 +71,12 @@ class Node:
     """Non-tensor saved attributes (``show_attrs``), as (name, text) pairs."""
     freed: bool = False
     """For ``saved`` nodes: the tensor was released by backward."""
+    grads: tuple[TensorStats | None, ...] | None = None
+    """For ops with several forward outputs: the gradient at each (``grad`` is the first)."""
+    order: int | None = None
+    """1-based position in which the engine ran this node in the captured backward."""
+    count: int = 1
+    """How many nodes of the full graph this one stands for (>1 after folding)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +97,8 @@ class Graph:
     nodes: tuple[Node, ...]
     edges: tuple[Edge, ...]
     roots: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+    """Sentences about the graph as drawn, e.g. what folding did and how to undo it."""
     _index: dict[str, int] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

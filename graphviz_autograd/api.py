@@ -55,7 +55,7 @@ def _graph(source: Graph | Outputs, walk_options: Mapping[str, Any]) -> Graph:
 
 def _split(options: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     walk_keys = {"params", "show_saved", "show_attrs", "show_inputs"}
-    render_keys = {"rankdir", "timeout"}
+    render_keys = {"rankdir", "timeout", "show_order"}
     unknown = set(options) - walk_keys - render_keys
     if unknown:
         raise TypeError(f"unknown option(s): {', '.join(sorted(unknown))}")
@@ -162,7 +162,7 @@ def render(
     which Jupyter displays inline.
 
     Options: ``params``, ``show_saved``, ``show_attrs``, ``show_inputs`` (walk, see
-    `build_graph`); ``rankdir``, ``timeout`` (layout seconds) for drawing.
+    `build_graph`); ``rankdir``, ``show_order``, ``timeout`` (layout seconds) for drawing.
     """
     walk, rend = _split(options)
     graph = _graph(source, walk)

@@ -13,7 +13,7 @@ import sys
 import time
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Final, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Final, Optional
 
 import typer
 from rich.console import Console
@@ -158,13 +158,13 @@ def _check_writable(path: str, *, folder_only: bool = False) -> None:
         raise _fail(f"cannot write {path}: permission denied")
 
 
-def _write(graph: Graph, kind: Format, target: str, rankdir: str, timeout: float | None) -> None:
+def _write(graph: Graph, kind: Format, target: str, draw: dict[str, Any]) -> None:
     started = time.monotonic()
     if kind in ("svg", "png", "pdf"):
         with err.status(f"laying out {len(graph.nodes):,} nodes with Graphviz dot…"):
-            data = encode(graph, kind, rankdir=rankdir, timeout=timeout)
+            data = encode(graph, kind, **draw)
     else:
-        data = encode(graph, kind, rankdir=rankdir)
+        data = encode(graph, kind, **{k: v for k, v in draw.items() if k != "timeout"})
     if target == "-":
         out = sys.stdout
         out.write(data if isinstance(data, str) else data.decode())
@@ -188,8 +188,7 @@ def _run(
     call: str,
     var: str | None,
     options: dict[str, bool],
-    rankdir: RankDir,
-    layout_timeout: float | None,
+    draw: dict[str, Any],
 ) -> None:
     # torch loads here, not at start-up, so --help and usage errors answer at once.
     from .naming import names_in
@@ -267,7 +266,7 @@ def _run(
             for graph, target in zip(graphs, paths, strict=True):
                 if target != "-":
                     _check_writable(target)
-                _write(graph, kind, target, rankdir.value, layout_timeout)
+                _write(graph, kind, target, draw)
     except LayoutTimeoutError as exc:
         raise _fail(f"{exc}; try --format dot, or a larger --layout-timeout") from None
     except GradvizError as exc:
@@ -352,6 +351,9 @@ def run_command(
     show_saved: ShowSaved = False,
     show_attrs: ShowAttrs = False,
     show_inputs: ShowInputs = False,
+    show_order: Annotated[
+        bool, typer.Option("--show-order", help="Number nodes in the order backward ran them.")
+    ] = False,
     rankdir: Annotated[
         RankDir, typer.Option("--rankdir", help="Layout direction: TB puts leaves on top.")
     ] = RankDir.TB,
@@ -364,7 +366,8 @@ def run_command(
 ) -> None:
     """Run SCRIPT, record its backward calls, and write the graph of one (or all)."""
     options = {"show_saved": show_saved, "show_attrs": show_attrs, "show_inputs": show_inputs}
-    _run(script, args or [], output, fmt, call, var, options, rankdir, layout_timeout)
+    draw = {"rankdir": rankdir.value, "show_order": show_order, "timeout": layout_timeout}
+    _run(script, args or [], output, fmt, call, var, options, draw)
 
 
 @app.command("tree", context_settings=RUN_SETTINGS)
@@ -379,7 +382,7 @@ def tree_command(
 ) -> None:
     """Run SCRIPT and print the graph of a backward call as a tree in the terminal."""
     options = {"show_saved": show_saved, "show_attrs": show_attrs, "show_inputs": show_inputs}
-    _run(script, args or [], None, OutputFormat.tree, call, var, options, RankDir.TB, None)
+    _run(script, args or [], None, OutputFormat.tree, call, var, options, {})
 
 
 def main() -> None:

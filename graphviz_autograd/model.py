@@ -99,6 +99,8 @@ class Graph:
     roots: tuple[str, ...]
     notes: tuple[str, ...] = ()
     """Sentences about the graph as drawn, e.g. what folding did and how to undo it."""
+    first_nonfinite: str | None = None
+    """The node whose gradient was the first NaN/Inf in backward order (captured graphs)."""
     _index: dict[str, int] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import torch
 
 from .errors import GradvizError
-from .model import Graph
+from .model import Graph, TensorStats
 from .naming import caller_names
+from .stats import summarize
 from .walk import start_walk
 
 __all__ = ["BackwardCall", "Capture", "Keep", "capture"]
@@ -33,7 +34,9 @@ class BackwardCall:
     number: int
     """1-based position among all backward calls inside the capture."""
     graph: Graph
-    """The graph as the engine was about to run it, with the gradients after the call."""
+    """The graph as the engine was about to run it, with the gradients after the call: each
+    op's gradient with respect to its output(s), each leaf's ``.grad``, and the order in which
+    the engine ran the nodes."""
     error: str | None = None
     """The exception backward raised, if it did (the graph is still recorded)."""
 
@@ -61,6 +64,52 @@ def _wanted(keep: Keep, number: int) -> bool:
     if keep == "first":
         return number == 1
     return number == keep
+
+
+class _Hooks:
+    """Node hooks that note, for each node the engine runs, when it ran and the gradient with
+    respect to each of its forward outputs (``grad_outputs``). Removed by `remove`."""
+
+    def __init__(self, fns: list[tuple[int, Any]]) -> None:
+        self.order: dict[int, int] = {}
+        self.grads: dict[int, tuple[TensorStats | None, ...]] = {}
+        self.handles = [fn.register_hook(self._hook(index)) for index, fn in fns]
+
+    def _hook(self, index: int) -> Callable[[Any, Any], None]:
+        def hook(grad_inputs: Any, grad_outputs: Any) -> None:
+            self.order[index] = len(self.order) + 1
+            self.grads[index] = tuple(None if g is None else summarize(g) for g in grad_outputs)
+
+        return hook
+
+    def remove(self) -> None:
+        for handle in self.handles:
+            handle.remove()
+        self.handles.clear()
+
+    def apply(self, graph: Graph) -> Graph:
+        """``graph`` with each node's execution order and, for ops, its gradient(s)."""
+        nodes = list(graph.nodes)
+        first_bad: tuple[int, str] | None = None
+        for index, order in self.order.items():
+            node = nodes[index]
+            grads = self.grads.get(index, ())
+            if node.kind == "op":
+                node = replace(
+                    node,
+                    order=order,
+                    grad=grads[0] if grads else None,
+                    grads=grads if len(grads) > 1 else None,
+                )
+            else:  # a leaf keeps its accumulated .grad; the hook saw only this call's part
+                node = replace(node, order=order)
+            nodes[index] = node
+            if any(g is not None and (g.nan or g.inf) for g in grads):
+                if first_bad is None or order < first_bad[0]:
+                    first_bad = (order, node.id)
+        return replace(
+            graph, nodes=tuple(nodes), first_nonfinite=first_bad[1] if first_bad else None
+        )
 
 
 @contextmanager
@@ -118,13 +167,16 @@ def capture(
         except GradvizError:  # nothing to draw: let torch raise its own error
             return original(tensors, grad_tensors, *args, **kwargs)
         error = None
+        hooks = _Hooks(walker.fns)
         try:
             return original(tensors, grad_tensors, *args, **kwargs)
         except BaseException as exc:
             error = f"{type(exc).__name__}: {exc}".splitlines()[0]
             raise
         finally:
-            call = BackwardCall(number, walker.refresh(graph), error)
+            hooks.remove()
+            walker.fns.clear()
+            call = BackwardCall(number, hooks.apply(walker.refresh(graph)), error)
             if keep == "last":
                 result.calls[:] = [call]
             else:

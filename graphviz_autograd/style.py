@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import math
 from typing import Final, Literal
 
 from .model import Graph, Node
 
-__all__ = ["LEGEND", "Role", "role", "roles_present"]
+__all__ = [
+    "GRAD_RAMP",
+    "LEGEND",
+    "NONFINITE",
+    "Role",
+    "grad_shades",
+    "role",
+    "roles_present",
+]
 
 Role = Literal["output", "leaf", "input", "op", "saved"]
 
@@ -30,3 +39,41 @@ def roles_present(graph: Graph) -> list[Role]:
     roots = frozenset(graph.roots)
     present = {role(roots, n) for n in graph.nodes}
     return [r for r in LEGEND if r in present]
+
+
+GRAD_RAMP: Final = ("#f2f0f7", "#dadaeb", "#bcbddc", "#9e9ac8", "#807dba", "#6a51a3", "#54278f")
+"""Fill colours of op nodes by gradient norm, small to large on a log scale."""
+DARK_SHADES: Final = frozenset(GRAD_RAMP[-2:])
+"""Shades dark enough to need white text."""
+NONFINITE: Final = "#ff6b6b"
+"""Fill colour of a node whose gradient has NaN or Inf entries."""
+
+
+def grad_shades(graph: Graph) -> dict[str, str]:
+    """Op node id -> fill colour by its gradient norm, log-scaled over the graph's range.
+
+    Roots are left out: they keep the output colour.
+
+    Empty when no op carries a gradient (a graph walked outside `capture`). NaN/Inf gradients
+    get `NONFINITE`; a zero norm the palest shade.
+    """
+    norms: dict[str, float] = {}
+    shades: dict[str, str] = {}
+    roots = frozenset(graph.roots)  # outputs keep their own colour
+    for node in graph.nodes:
+        g = node.grad
+        if node.kind != "op" or g is None or node.id in roots:
+            continue
+        if g.nan or g.inf:
+            shades[node.id] = NONFINITE
+        elif g.norm is not None and g.norm > 0 and math.isfinite(g.norm):
+            norms[node.id] = math.log10(g.norm)
+        else:
+            shades[node.id] = GRAD_RAMP[0]
+    if norms:
+        lo, hi = min(norms.values()), max(norms.values())
+        top = len(GRAD_RAMP) - 1
+        for node_id, value in norms.items():
+            step = top if hi == lo else round((value - lo) / (hi - lo) * top)
+            shades[node_id] = GRAD_RAMP[step]
+    return shades

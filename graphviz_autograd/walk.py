@@ -128,6 +128,8 @@ class _Walker:
         self.held: list[object] = []
         # (node index, tensor) for every node whose tensor can carry a .grad: see `refresh`.
         self.tensors: list[tuple[int, torch.Tensor]] = []
+        # (node index, autograd node) for every op and leaf: where `record` hangs its hooks.
+        self.fns: list[tuple[int, Any]] = []
 
     def run(self, roots: list[tuple[str | None, torch.Tensor]]) -> Graph:
         # Stack items: (grad_fn or leaf tensor or None, consumer index or -1, slot).
@@ -188,6 +190,8 @@ class _Walker:
                     seen[key] = index
                     self.held.append(obj)
                     root = root_tensors.get(key)
+                    if fn is not None:
+                        self.fns.append((index, fn))
                     if leaf is not None:
                         self.held.append(leaf)
                         self.tensors.append((index, leaf))

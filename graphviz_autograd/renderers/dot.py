@@ -14,7 +14,16 @@ from typing import Final, Literal
 from ..errors import GradvizError, GraphvizNotFoundError, LayoutTimeoutError
 from ..labels import details, grad_line, subtitle, title
 from ..model import Graph, Node
-from ..style import LEGEND, Role, role, roles_present
+from ..style import (
+    DARK_SHADES,
+    GRAD_RAMP,
+    LEGEND,
+    NONFINITE,
+    Role,
+    grad_shades,
+    role,
+    roles_present,
+)
 
 __all__ = ["IMAGE_FORMATS", "NODE_STYLE", "quote", "run_dot", "to_dot", "to_image", "to_svg"]
 
@@ -44,25 +53,37 @@ def quote(text: str) -> str:
     return '"' + text.replace("\n", "\\n") + '"'
 
 
-def _label(node: Node) -> str:
-    lines = [title(node), subtitle(node), grad_line(node.grad)]
+def _label(node: Node, *, show_order: bool, first_bad: bool) -> str:
+    head = title(node)
+    if show_order and node.order is not None:
+        head = f"#{node.order} {head}"
+    lines = [head, subtitle(node), grad_line(node.grad)]
+    if first_bad:
+        lines.append("⚠ first NaN/Inf in backward")
     return "\n".join(line for line in lines if line)
 
 
-def to_dot(graph: Graph, *, rankdir: str = "TB", legend: bool = True) -> str:
+def to_dot(
+    graph: Graph, *, rankdir: str = "TB", legend: bool = True, show_order: bool = False
+) -> str:
     """DOT source for ``graph``: same graph, same bytes.
+
+    Op nodes that carry a gradient (captured graphs) are shaded by its norm on a log scale;
+    NaN/Inf gradients are red, and the first of them in backward order has a thick red border.
 
     Args:
         rankdir: ``TB`` (leaves on top, loss at the bottom) or ``LR``, ``BT``, ``RL``.
         legend: draw the colour legend for the roles present under the graph.
+        show_order: prefix each label with the position (``#3``) in which backward ran it.
     """
     if rankdir not in ("TB", "LR", "BT", "RL"):
         raise GradvizError(f"rankdir must be TB, LR, BT or RL, not {rankdir!r}")
     roots = frozenset(graph.roots)
+    shades = grad_shades(graph)
     out = [
         "digraph gradviz {",
         f'  graph [rankdir={rankdir} fontname="Helvetica" fontsize=10 ranksep=0.35 nodesep=0.25'
-        + (f" labelloc=b labeljust=l label=<{_legend(graph)}>" if legend else "")
+        + (f" labelloc=b labeljust=l label=<{_legend(graph, shades)}>" if legend else "")
         + "];",
         '  node [shape=box fontname="Helvetica" fontsize=10 height=0.3 margin="0.12,0.04" '
         "penwidth=0.8];",
@@ -70,9 +91,15 @@ def to_dot(graph: Graph, *, rankdir: str = "TB", legend: bool = True) -> str:
     ]
     for node in graph.nodes:
         r = role(roots, node)
+        first_bad = node.id == graph.first_nonfinite
+        fill = shades.get(node.id, LEGEND[r][0])
+        extra = ' fontcolor="white"' if fill in DARK_SHADES else ""
+        if first_bad:
+            extra += ' color="#d00000" penwidth=3'
+        label = _label(node, show_order=show_order, first_bad=first_bad)
         out.append(
-            f"  {node.id} [label={quote(_label(node))} tooltip={quote(chr(10).join(details(node)))}"
-            f' fillcolor="{LEGEND[r][0]}" {NODE_STYLE[r]}];'
+            f"  {node.id} [label={quote(label)} tooltip={quote(chr(10).join(details(node)))}"
+            f' fillcolor="{fill}" {NODE_STYLE[r]}{extra}];'
         )
     for edge in graph.edges:
         out.append(f"  {edge.src} -> {edge.dst}{_SAVED_EDGE if edge.kind == 'saved' else ''};")
@@ -80,9 +107,16 @@ def to_dot(graph: Graph, *, rankdir: str = "TB", legend: bool = True) -> str:
     return "\n".join(out) + "\n"
 
 
-def _legend(graph: Graph) -> str:
+def _legend(graph: Graph, shades: dict[str, str]) -> str:
     """An HTML-like table of the roles in ``graph``: our own fixed text only, never user data."""
-    cells = "".join(
+    ramp = ""
+    if shades:
+        ramp = "".join(f'<td bgcolor="{c}" border="1"> </td>' for c in GRAD_RAMP) + (
+            '<td align="left">op shaded by its gradient norm (log scale)</td>'
+        )
+        if NONFINITE in shades.values():
+            ramp += f'<td bgcolor="{NONFINITE}" border="1"> </td><td align="left">NaN/Inf</td>'
+    cells = ramp + "".join(
         f'<td bgcolor="{LEGEND[r][0]}" border="1"> </td>'
         f'<td align="left">{html.escape(LEGEND[r][1])}</td>'
         for r in roles_present(graph)
@@ -116,15 +150,23 @@ def run_dot(source: str, fmt: ImageFormat, *, timeout: float | None = None) -> b
     return proc.stdout
 
 
-def to_svg(graph: Graph, *, rankdir: str = "TB", timeout: float | None = None) -> str:
+def to_svg(
+    graph: Graph, *, rankdir: str = "TB", show_order: bool = False, timeout: float | None = None
+) -> str:
     """A self-contained SVG of ``graph``; each node has a tooltip with its details."""
-    return run_dot(to_dot(graph, rankdir=rankdir), "svg", timeout=timeout).decode()
+    source = to_dot(graph, rankdir=rankdir, show_order=show_order)
+    return run_dot(source, "svg", timeout=timeout).decode()
 
 
 def to_image(
-    graph: Graph, fmt: ImageFormat, *, rankdir: str = "TB", timeout: float | None = None
+    graph: Graph,
+    fmt: ImageFormat,
+    *,
+    rankdir: str = "TB",
+    show_order: bool = False,
+    timeout: float | None = None,
 ) -> bytes:
     """``graph`` as SVG, PNG or PDF bytes."""
     if fmt not in IMAGE_FORMATS:
         raise GradvizError(f"unknown image format {fmt!r}: use one of {', '.join(IMAGE_FORMATS)}")
-    return run_dot(to_dot(graph, rankdir=rankdir), fmt, timeout=timeout)
+    return run_dot(to_dot(graph, rankdir=rankdir, show_order=show_order), fmt, timeout=timeout)

@@ -55,6 +55,11 @@ def node_dict(node: Node) -> dict[str, Any]:
         "dtype": node.dtype,
         "grad": _stats(node.grad),
     }
+    out["order"] = node.order
+    if node.grads is not None:
+        out["grads"] = [_stats(g) for g in node.grads]
+    if node.count != 1:
+        out["count"] = node.count
     if node.retains_grad:
         out["retains_grad"] = True
     if node.attrs:
@@ -78,6 +83,8 @@ def graph_dict(graph: Graph) -> dict[str, Any]:
         "format": "gradviz-graph",
         "version": SCHEMA_VERSION,
         "roots": list(graph.roots),
+        "first_nonfinite": graph.first_nonfinite,
+        "notes": list(graph.notes),
         "nodes": [node_dict(n) for n in graph.nodes],
         "edges": [edge_dict(e) for e in graph.edges],
     }
@@ -96,6 +103,8 @@ def to_json(graph: Graph) -> str:
         "{\n"
         f'  "format": "gradviz-graph",\n  "version": {SCHEMA_VERSION},\n'
         f'  "roots": {dump(list(graph.roots))},\n'
+        f'  "first_nonfinite": {dump(graph.first_nonfinite)},\n'
+        f'  "notes": {dump(list(graph.notes))},\n'
         f'  "nodes": {block([dump(node_dict(n)) for n in graph.nodes])},\n'
         f'  "edges": {block([dump(edge_dict(e)) for e in graph.edges])}\n'
         "}\n"

@@ -18,7 +18,7 @@ from ..style import LEGEND, Role, role, roles_present
 __all__ = ["legend_text", "node_text", "print_graph_tree", "to_tree"]
 
 
-def node_text(node: Node, node_role: Role) -> Text:
+def node_text(node: Node, node_role: Role, *, first_bad: bool = False) -> Text:
     """One tree line for ``node``: a colour swatch, title, shape, gradient and id.
 
     Built from `Text` parts, never from markup, so names such as ``[bold]`` print as they are.
@@ -35,6 +35,8 @@ def node_text(node: Node, node_role: Role) -> Text:
         text.append(
             f"  {grad}", style="red" if node.grad and (node.grad.nan or node.grad.inf) else "green"
         )
+    if first_bad:
+        text.append("  ⚠ first NaN/Inf in backward", style="bold red")
     text.append(f"  {node.id}", style="dim")
     return text
 
@@ -57,7 +59,11 @@ def to_tree(graph: Graph) -> Tree | Group:
             node_id, parent, count = stack.pop()
             node = graph.node(node_id)
             seen = node_id in shown
-            line = _ref(node) if seen else node_text(node, role(roots, node))
+            line = (
+                _ref(node)
+                if seen
+                else node_text(node, role(roots, node), first_bad=node.id == graph.first_nonfinite)
+            )
             if count > 1:
                 line.append(f"  ×{count}", style="dim")
             branch = parent.add(line)

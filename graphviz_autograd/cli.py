@@ -211,6 +211,7 @@ def _run(
                 show_saved=options["show_saved"],
                 show_attrs=options["show_attrs"],
                 show_inputs=options["show_inputs"],
+                source=options["source"],
             ) as cap,
         ):
             result = run_script(script, args)
@@ -306,6 +307,14 @@ ShowSaved = Annotated[
 ShowAttrs = Annotated[
     bool, typer.Option("--show-attrs", help="List each op's non-tensor saved attributes.")
 ]
+WithSource = Annotated[
+    bool,
+    typer.Option(
+        "--source/--no-source",
+        help="Record the line of your code that made each op (anomaly mode; on until the "
+        "chosen call is recorded).",
+    ),
+]
 ShowInputs = Annotated[
     bool,
     typer.Option("--show-inputs", help="Draw op inputs that need no grad (constants, numbers)."),
@@ -351,6 +360,7 @@ def run_command(
     show_saved: ShowSaved = False,
     show_attrs: ShowAttrs = False,
     show_inputs: ShowInputs = False,
+    source: WithSource = True,
     show_order: Annotated[
         bool, typer.Option("--show-order", help="Number nodes in the order backward ran them.")
     ] = False,
@@ -365,7 +375,12 @@ def run_command(
     ] = None,
 ) -> None:
     """Run SCRIPT, record its backward calls, and write the graph of one (or all)."""
-    options = {"show_saved": show_saved, "show_attrs": show_attrs, "show_inputs": show_inputs}
+    options = {
+        "show_saved": show_saved,
+        "show_attrs": show_attrs,
+        "show_inputs": show_inputs,
+        "source": source,
+    }
     draw = {"rankdir": rankdir.value, "show_order": show_order, "timeout": layout_timeout}
     _run(script, args or [], output, fmt, call, var, options, draw)
 
@@ -379,9 +394,15 @@ def tree_command(
     show_saved: ShowSaved = False,
     show_attrs: ShowAttrs = False,
     show_inputs: ShowInputs = False,
+    source: WithSource = True,
 ) -> None:
     """Run SCRIPT and print the graph of a backward call as a tree in the terminal."""
-    options = {"show_saved": show_saved, "show_attrs": show_attrs, "show_inputs": show_inputs}
+    options = {
+        "show_saved": show_saved,
+        "show_attrs": show_attrs,
+        "show_inputs": show_inputs,
+        "source": source,
+    }
     _run(script, args or [], None, OutputFormat.tree, call, var, options, {})
 
 

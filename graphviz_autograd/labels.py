@@ -5,9 +5,20 @@ Everything here returns unescaped text; each renderer quotes it for its own form
 
 from __future__ import annotations
 
-from .model import Node, TensorStats
+import os
 
-__all__ = ["details", "fmt_float", "fmt_shape", "grad_line", "subtitle", "title"]
+from .model import Node, Source, TensorStats
+
+__all__ = [
+    "details",
+    "fmt_bytes",
+    "fmt_float",
+    "fmt_shape",
+    "grad_line",
+    "source_text",
+    "subtitle",
+    "title",
+]
 
 
 def fmt_float(value: float | None) -> str:
@@ -86,4 +97,28 @@ def details(node: Node) -> list[str]:
     elif node.kind == "leaf":
         lines.append("grad: None (no backward yet)")
     lines.extend(f"{k}: {v}" for k, v in node.attrs)
+    if node.module:
+        lines.append(f"module: {node.module}")
+    if node.source:
+        lines.append(f"at {source_text(node.source)}")
+    for t in node.saved:
+        what = "freed" if t.freed else f"{fmt_shape(t.shape)} {t.dtype} {fmt_bytes(t.bytes)}"
+        lines.append(f"saved {t.name}: {what}")
     return lines
+
+
+def source_text(source: Source) -> str:
+    """``train.py:12: loss = model(x)`` (the file's name only)."""
+    return f"{os.path.basename(source.file)}:{source.line}: {source.code}"
+
+
+def fmt_bytes(n: int | None) -> str:
+    """``1.5 MiB``; ``?`` when unknown."""
+    if n is None:
+        return "?"
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"  # pragma: no cover

@@ -9,7 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
-__all__ = ["Edge", "EdgeKind", "Graph", "Node", "NodeKind", "TensorStats", "NODE_KINDS"]
+__all__ = [
+    "NODE_KINDS",
+    "Edge",
+    "EdgeKind",
+    "Graph",
+    "Node",
+    "NodeKind",
+    "SavedTensor",
+    "Source",
+    "TensorStats",
+]
 
 NodeKind = Literal["op", "leaf", "input", "saved"]
 """What a node stands for:
@@ -50,6 +60,29 @@ class TensorStats:
 
 
 @dataclass(frozen=True, slots=True)
+class Source:
+    """Where the forward op that made a node was called: the innermost frame outside torch."""
+
+    file: str
+    line: int
+    code: str
+    """The source line, stripped."""
+
+
+@dataclass(frozen=True, slots=True)
+class SavedTensor:
+    """A tensor an op saved for backward, described without keeping it."""
+
+    name: str
+    """Attribute name without the ``_saved_`` prefix: ``self``, ``other``, ``result``."""
+    shape: tuple[int, ...] | None
+    dtype: str | None
+    bytes: int | None
+    """Size of the storage it keeps alive (a view pins its whole base); None once freed."""
+    freed: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Node:
     """One vertex of the graph: an op, a leaf, a no-grad input or a saved tensor."""
 
@@ -77,6 +110,12 @@ class Node:
     """1-based position in which the engine ran this node in the captured backward."""
     count: int = 1
     """How many nodes of the full graph this one stands for (>1 after folding)."""
+    source: Source | None = None
+    """The forward call site (``source=True``, recorded under anomaly mode)."""
+    saved: tuple[SavedTensor, ...] = ()
+    """The tensors this op saved for backward (``show_saved``)."""
+    module: str | None = None
+    """Qualified path of the innermost ``nn.Module`` running when the op was made."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +140,8 @@ class Graph:
     """Sentences about the graph as drawn, e.g. what folding did and how to undo it."""
     first_nonfinite: str | None = None
     """The node whose gradient was the first NaN/Inf in backward order (captured graphs)."""
+    saved_bytes: int | None = None
+    """Bytes held by saved tensors, each storage counted once (``show_saved``)."""
     _index: dict[str, int] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

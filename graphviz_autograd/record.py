@@ -120,6 +120,7 @@ def capture(
     show_saved: bool = False,
     show_attrs: bool = False,
     show_inputs: bool = False,
+    source: bool = False,
     keep: Keep = "all",
 ) -> Iterator[Capture]:
     """Record every backward call made inside the ``with`` block.
@@ -134,6 +135,9 @@ def capture(
         auto_names: also name tensors by the variables that hold them in the code that called
             backward (its locals, then its globals; ``nn.Module`` parameters by path).
         show_saved, show_attrs, show_inputs: as for `build_graph`.
+        source: record each op's forward call site. This turns on anomaly mode (without NaN
+            checks) for the block, which slows the forward pass; once the calls to keep are
+            recorded (``keep="first"`` or N), it is turned off again.
         keep: ``"all"`` (default), ``"first"``, ``"last"`` or a 1-based call number; calls
             not kept are not walked, which keeps long training loops cheap.
     """
@@ -141,6 +145,10 @@ def capture(
         raise GradvizError(f"call numbers start at 1, not {keep}")
     result = Capture()
     original = torch.autograd.backward
+    anomaly = (torch.is_anomaly_enabled(), torch.is_anomaly_check_nan_enabled())
+
+    def done_with_sources() -> None:
+        torch.autograd.set_detect_anomaly(*anomaly)
 
     def backward(tensors: Any, grad_tensors: Any = None, *args: Any, **kwargs: Any) -> Any:
         result.count += 1
@@ -163,6 +171,7 @@ def capture(
                 show_saved=show_saved,
                 show_attrs=show_attrs,
                 show_inputs=show_inputs,
+                source=source,
             )
         except GradvizError:  # nothing to draw: let torch raise its own error
             return original(tensors, grad_tensors, *args, **kwargs)
@@ -181,9 +190,16 @@ def capture(
                 result.calls[:] = [call]
             else:
                 result.calls.append(call)
+            if source and (keep == "first" or (isinstance(keep, int) and number >= keep)):
+                done_with_sources()  # no later graph is kept: stop paying for tracebacks
 
     torch.autograd.backward = backward
+    if source:
+        # Anomaly mode stores the forward traceback in each node's metadata["traceback_"].
+        torch.autograd.set_detect_anomaly(True, check_nan=False)
     try:
         yield result
     finally:
         torch.autograd.backward = original
+        if source:
+            done_with_sources()

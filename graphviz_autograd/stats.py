@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Final
 
 import torch
@@ -26,6 +27,13 @@ def summarize(tensor: torch.Tensor) -> TensorStats:
     summarised by magnitude, sparse ones by their stored values.
     """
     shape = tuple(tensor.shape)
+    if (
+        tensor.is_floating_point()
+        and tensor.layout == torch.strided
+        and tensor.numel() <= MAX_VALUES
+        and not tensor.is_meta
+    ):  # the common case in hooks over long chains: keep it short
+        return _small(shape, _flat(tensor.tolist()))
     with torch.no_grad():
         t = tensor.detach()
         if t.layout != torch.strided:
@@ -34,6 +42,8 @@ def summarize(tensor: torch.Tensor) -> TensorStats:
             t = t.abs()
         if t.device.type == "meta":
             return TensorStats(shape, None, None, None, None, 0, 0)
+        if t.numel() <= MAX_VALUES:  # few values: one copy, then plain Python (fast)
+            return _small(shape, [float(v) for v in t.reshape(-1).tolist()])
         # float64 keeps float16/bfloat16 sums exact enough; MPS has no float64.
         t = t.reshape(-1).to(torch.float32 if t.device.type == "mps" else torch.float64)
         nan_mask = torch.isnan(t)
@@ -53,3 +63,45 @@ def summarize(tensor: torch.Tensor) -> TensorStats:
             inf,
             values,
         )
+
+
+def _small(shape: tuple[int, ...], values: list[float]) -> TensorStats:
+    finite = [v for v in values if math.isfinite(v)]
+    if len(finite) == len(values):
+        return (
+            TensorStats(
+                shape,
+                math.sqrt(math.fsum(v * v for v in values)),
+                min(values),
+                max(values),
+                math.fsum(values) / len(values) if values else None,
+                0,
+                0,
+                tuple(values),
+            )
+            if values
+            else TensorStats(shape, None, None, None, None, 0, 0, ())
+        )
+    nan = sum(1 for v in values if math.isnan(v))
+    inf = len(values) - len(finite) - nan
+    if not finite:
+        return TensorStats(shape, None, None, None, None, nan, inf, tuple(values))
+    return TensorStats(
+        shape,
+        math.sqrt(math.fsum(v * v for v in finite)),
+        min(finite),
+        max(finite),
+        math.fsum(finite) / len(finite),
+        nan,
+        inf,
+        tuple(values),
+    )
+
+
+def _flat(values: object) -> list[float]:
+    """``tensor.tolist()`` flattened: a float for 0-d tensors, nested lists otherwise."""
+    if not isinstance(values, list):
+        return [values]  # type: ignore[list-item]
+    while values and isinstance(values[0], list):
+        values = [v for row in values for v in row]
+    return values

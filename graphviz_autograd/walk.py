@@ -6,6 +6,8 @@ many paths is visited once and a chain of a million ops is no harder than a chai
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Final, TypeAlias
@@ -13,7 +15,7 @@ from typing import Any, Final, TypeAlias
 import torch
 
 from .errors import GradvizError, NoGraphError
-from .model import Edge, Graph, Node
+from .model import Edge, Graph, Node, SavedTensor, Source
 from .stats import dtype_name, summarize
 
 __all__ = ["Outputs", "build_graph", "named_outputs", "start_walk"]
@@ -53,6 +55,7 @@ def build_graph(
     show_saved: bool = False,
     show_attrs: bool = False,
     show_inputs: bool = False,
+    source: bool = False,
 ) -> Graph:
     """Walk the autograd graph behind ``outputs`` into a `Graph`.
 
@@ -64,6 +67,8 @@ def build_graph(
         show_attrs: record each backward function's non-tensor saved attributes.
         show_inputs: add an ``input`` node for each forward input that needs no gradient (a
             ``None`` slot of ``next_functions``: a constant tensor, or a Python number).
+        source: record each op's forward call site. Only ops created under anomaly mode carry
+            one (``torch.autograd.set_detect_anomaly(True)``, or ``capture(source=True)``).
 
     Raises:
         NoGraphError: an output has no graph (no ``grad_fn`` and no ``requires_grad``).
@@ -75,6 +80,7 @@ def build_graph(
         show_saved=show_saved,
         show_attrs=show_attrs,
         show_inputs=show_inputs,
+        source=source,
     )[0]
 
 
@@ -85,6 +91,7 @@ def start_walk(
     show_saved: bool = False,
     show_attrs: bool = False,
     show_inputs: bool = False,
+    source: bool = False,
 ) -> tuple[Graph, _Walker]:
     """`build_graph`, plus the walker, whose `refresh` re-reads the gradients after a backward."""
     roots = named_outputs(outputs)
@@ -105,7 +112,13 @@ def start_walk(
             if fn is not None:
                 fns.append(fn)
             names.setdefault(id(tensor) if fn is None else id(fn), name)
-    walker = _Walker(names, show_saved=show_saved, show_attrs=show_attrs, show_inputs=show_inputs)
+    walker = _Walker(
+        names,
+        show_saved=show_saved,
+        show_attrs=show_attrs,
+        show_inputs=show_inputs,
+        source=source,
+    )
     walker.held.extend(fns)
     return walker.run(roots), walker
 
@@ -114,9 +127,18 @@ class _Walker:
     """One walk: the stack, the seen-map and the nodes and edges found so far."""
 
     def __init__(
-        self, names: dict[int, str], *, show_saved: bool, show_attrs: bool, show_inputs: bool
+        self,
+        names: dict[int, str],
+        *,
+        show_saved: bool,
+        show_attrs: bool,
+        show_inputs: bool,
+        source: bool,
     ) -> None:
         self.names = names
+        self.source = source
+        # (device, data_ptr) -> bytes of each storage a saved tensor keeps alive, counted once.
+        self.storages: dict[tuple[str, int], int] = {}
         self.show_inputs = show_inputs
         self.show_saved = show_saved
         self.show_attrs = show_attrs
@@ -155,7 +177,8 @@ class _Walker:
         if len(self.nodes) > DEEP_GRAPH:
             _allow_deep_free()
         self.held.clear()
-        return Graph(tuple(self.nodes), tuple(self.edges), tuple(root_ids))
+        saved_bytes = sum(self.storages.values()) if self.show_saved else None
+        return Graph(tuple(self.nodes), tuple(self.edges), tuple(root_ids), saved_bytes=saved_bytes)
 
     def refresh(self, graph: Graph) -> Graph:
         """``graph`` with the current ``.grad`` of its tensors; then forget those tensors."""
@@ -246,8 +269,21 @@ class _Walker:
             dtype=dtype,
             grad=summarize(root.grad) if retains and root.grad is not None else None,  # type: ignore[union-attr]
             attrs=attrs if self.show_attrs else (),
+            source=_source_of(fn) if self.source else None,
+            saved=tuple(self._describe(name, tensor) for name, tensor in saved),
         )
         return node, saved
+
+    def _describe(self, name: str, tensor: torch.Tensor | None) -> SavedTensor:
+        if tensor is None:
+            return SavedTensor(name, None, None, None, freed=True)
+        try:
+            storage = tensor.untyped_storage()
+            nbytes = storage.nbytes()
+            self.storages[(str(tensor.device), storage.data_ptr())] = nbytes
+        except (RuntimeError, NotImplementedError):  # sparse, nested or meta tensors
+            nbytes = tensor.numel() * tensor.element_size()
+        return SavedTensor(name, tuple(tensor.shape), dtype_name(tensor.dtype), nbytes, freed=False)
 
 
 def _saved_node(node_id: str, name: str, tensor: torch.Tensor | None) -> Node:
@@ -260,6 +296,29 @@ def _saved_node(node_id: str, name: str, tensor: torch.Tensor | None) -> Node:
         dtype=None if tensor is None else dtype_name(tensor.dtype),
         freed=tensor is None,
     )
+
+
+_TORCH_DIR: Final = os.path.dirname(torch.__file__) + os.sep
+_PACKAGE_DIR: Final = os.path.dirname(__file__) + os.sep
+_FRAME = re.compile(r'\s*File "(?P<file>[^"]+)", line (?P<line>\d+), in [^\n]*\n(?P<code>.*)', re.S)
+
+
+def _source_of(fn: Any) -> Source | None:
+    """The innermost frame outside torch of the forward traceback that anomaly mode stored in
+    ``fn.metadata["traceback_"]`` (formatted frames, outermost first)."""
+    try:
+        frames = fn.metadata.get("traceback_")
+    except (AttributeError, RuntimeError):
+        return None
+    for frame in reversed(frames or ()):
+        match = _FRAME.match(frame)
+        if match is None:
+            continue
+        file = match["file"]
+        if file.startswith((_TORCH_DIR, _PACKAGE_DIR)):
+            continue
+        return Source(file, int(match["line"]), match["code"].strip())
+    return None
 
 
 def _is_accumulate(fn: Any) -> bool:

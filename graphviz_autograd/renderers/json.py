@@ -42,7 +42,7 @@ def _stats(stats: TensorStats | None) -> dict[str, Any] | None:
     return out
 
 
-def node_dict(node: Node) -> dict[str, Any]:
+def node_dict(node: Node, *, saved_lists: bool = False) -> dict[str, Any]:
     """One node as a JSON-ready dict: the version-1 keys, then optional extras."""
     out: dict[str, Any] = {
         "id": node.id,
@@ -60,6 +60,17 @@ def node_dict(node: Node) -> dict[str, Any]:
         out["grads"] = [_stats(g) for g in node.grads]
     if node.count != 1:
         out["count"] = node.count
+    if node.source is not None:
+        src = node.source
+        out["source"] = {"file": src.file, "line": src.line, "code": src.code}
+    if node.module is not None:
+        out["module"] = node.module
+    if node.saved or (saved_lists and node.kind == "op"):
+        out["saved"] = [
+            {"name": t.name, "shape": None if t.shape is None else list(t.shape),
+             "dtype": t.dtype, "bytes": t.bytes, "freed": t.freed}
+            for t in node.saved
+        ]  # fmt: skip
     if node.retains_grad:
         out["retains_grad"] = True
     if node.attrs:
@@ -85,7 +96,8 @@ def graph_dict(graph: Graph) -> dict[str, Any]:
         "roots": list(graph.roots),
         "first_nonfinite": graph.first_nonfinite,
         "notes": list(graph.notes),
-        "nodes": [node_dict(n) for n in graph.nodes],
+        **({} if graph.saved_bytes is None else {"saved_bytes": graph.saved_bytes}),
+        "nodes": [node_dict(n, saved_lists=graph.saved_bytes is not None) for n in graph.nodes],
         "edges": [edge_dict(e) for e in graph.edges],
     }
 
@@ -99,13 +111,9 @@ def to_json(graph: Graph) -> str:
     def block(items: list[str]) -> str:
         return "[\n    " + ",\n    ".join(items) + "\n  ]" if items else "[]"
 
-    return (
-        "{\n"
-        f'  "format": "gradviz-graph",\n  "version": {SCHEMA_VERSION},\n'
-        f'  "roots": {dump(list(graph.roots))},\n'
-        f'  "first_nonfinite": {dump(graph.first_nonfinite)},\n'
-        f'  "notes": {dump(list(graph.notes))},\n'
-        f'  "nodes": {block([dump(node_dict(n)) for n in graph.nodes])},\n'
-        f'  "edges": {block([dump(edge_dict(e)) for e in graph.edges])}\n'
-        "}\n"
-    )
+    doc = graph_dict(graph)
+    nodes, edges = doc.pop("nodes"), doc.pop("edges")
+    lines = [f"  {dump(key)}: {dump(value)}" for key, value in doc.items()]
+    lines.append(f'  "nodes": {block([dump(n) for n in nodes])}')
+    lines.append(f'  "edges": {block([dump(e) for e in edges])}')
+    return "{\n" + ",\n".join(lines) + "\n}\n"

@@ -7,15 +7,17 @@ A DAG is not a tree: a node reached again is printed once, then as a dim back-re
 
 from __future__ import annotations
 
+import os
+
 from rich.console import Console, Group
 from rich.text import Text
 from rich.tree import Tree
 
-from ..labels import grad_line, subtitle, title
+from ..labels import fmt_bytes, grad_line, subtitle, title
 from ..model import Graph, Node
 from ..style import LEGEND, Role, role, roles_present
 
-__all__ = ["legend_text", "node_text", "print_graph_tree", "to_tree"]
+__all__ = ["legend_text", "node_text", "print_graph_tree", "saved_summary", "to_tree"]
 
 
 def node_text(node: Node, node_role: Role, *, first_bad: bool = False) -> Text:
@@ -38,6 +40,8 @@ def node_text(node: Node, node_role: Role, *, first_bad: bool = False) -> Text:
     if first_bad:
         text.append("  ⚠ first NaN/Inf in backward", style="bold red")
     text.append(f"  {node.id}", style="dim")
+    if node.source is not None:
+        text.append(f"  {os.path.basename(node.source.file)}:{node.source.line}", style="dim")
     return text
 
 
@@ -90,9 +94,26 @@ def legend_text(graph: Graph) -> Text:
     return text
 
 
+def saved_summary(graph: Graph, *, top: int = 5) -> Text:
+    """Total bytes saved for backward, then the ``top`` ops that save the most."""
+    text = Text(f"saved for backward: {fmt_bytes(graph.saved_bytes)}", style="bold")
+    held = [(sum(t.bytes or 0 for t in n.saved if not t.freed), n) for n in graph.nodes if n.saved]
+    held = [(b, n) for b, n in held if b > 0]
+    held.sort(key=lambda pair: (-pair[0], int(pair[1].id[1:]) if pair[1].id[1:].isdigit() else 0))
+    for nbytes, node in held[:top]:
+        text.append(f"\n  {fmt_bytes(nbytes):>10}  ")
+        text.append(title(node))
+        text.append(f"  {node.id}", style="dim")
+    if not held and graph.saved_bytes:
+        text.append("  (freed by backward)", style="dim")
+    return text
+
+
 def print_graph_tree(graph: Graph, *, console: Console | None = None, legend: bool = True) -> None:
-    """Print ``graph`` as a tree, then the legend."""
+    """Print ``graph`` as a tree, the saved-memory summary (``show_saved``), the legend."""
     console = console or Console()
     console.print(to_tree(graph))
+    if graph.saved_bytes is not None:
+        console.print(saved_summary(graph))
     if legend:
         console.print(legend_text(graph))

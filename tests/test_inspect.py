@@ -1,0 +1,116 @@
+"""Source lines and saved-tensor memory: what each node can tell about where it came from."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from rich.console import Console
+
+from graphviz_autograd import build_graph, capture, to_dot, to_json
+from graphviz_autograd.model import Graph, Node
+from graphviz_autograd.renderers.tree import print_graph_tree
+
+HERE = str(Path(__file__).resolve())
+
+
+def op(graph: Graph, name: str) -> Node:
+    return next(n for n in graph.nodes if n.op == name)
+
+
+def line_of(text: str) -> int:
+    return next(i for i, line in enumerate(Path(HERE).read_text().splitlines(), 1) if text in line)
+
+
+def test_capture_records_the_forward_line_of_each_op() -> None:
+    w = torch.ones(3, requires_grad=True)
+    with capture(source=True) as cap:
+        y = (w * 2).sin()  # the-sin-line
+        y.sum().backward()
+    sin = op(cap.graph, "SinBackward0")
+    assert sin.source is not None
+    assert Path(sin.source.file).resolve() == Path(HERE)
+    assert sin.source.line == line_of("# the-sin-line")
+    assert sin.source.code.startswith("y = (w * 2).sin()")
+    doc = json.loads(to_json(cap.graph))
+    jsin = next(n for n in doc["nodes"] if n["op"] == "SinBackward0")
+    assert jsin["source"] == {
+        "file": sin.source.file,
+        "line": sin.source.line,
+        "code": sin.source.code,
+    }
+    assert "the-sin-line" in to_dot(cap.graph)  # in the tooltip
+    assert not torch.is_anomaly_enabled()  # restored after the block
+
+
+def test_module_ops_point_at_the_users_call_not_into_torch() -> None:
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.ReLU())
+    with capture(source=True) as cap:
+        out = model(torch.ones(1, 2))  # the-model-line
+        out.sum().backward()
+    relu = op(cap.graph, "ReluBackward0")
+    assert relu.source is not None and relu.source.line == line_of("# the-model-line")
+
+
+def test_sources_stop_after_the_kept_call() -> None:
+    w = torch.ones(2, requires_grad=True)
+    with capture(source=True, keep="first") as cap:
+        (w * 2).sum().backward()
+        assert not torch.is_anomaly_enabled()  # nothing later is kept: no cost later
+        (w * 3).sum().backward()
+    assert len(cap.calls) == 1
+    assert op(cap.graph, "MulBackward0").source is not None
+
+
+def test_build_graph_reads_sources_only_when_asked_and_recorded() -> None:
+    w = torch.ones(2, requires_grad=True)
+    plain = (w * 2).sum()
+    assert op(build_graph(plain, source=True), "MulBackward0").source is None
+    with torch.autograd.set_detect_anomaly(True, check_nan=False):
+        traced = (w * 2).sum()
+    assert op(build_graph(traced), "MulBackward0").source is None
+    assert op(build_graph(traced, source=True), "MulBackward0").source is not None
+
+
+def test_saved_tensors_with_bytes_and_a_total_that_counts_shared_storage_once() -> None:
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 32), torch.nn.ReLU(), torch.nn.Linear(32, 1))
+    x = torch.randn(16, 8)
+    loss = model(x).pow(2).mean()
+    g = build_graph(loss, show_saved=True)
+    relu = op(g, "ReluBackward0")
+    (result,) = relu.saved
+    assert (result.name, result.shape, result.dtype, result.freed) == (
+        "result",
+        (16, 32),
+        "float32",
+        False,
+    )
+    assert result.bytes == 16 * 32 * 4
+    per_node = sum(t.bytes or 0 for n in g.nodes for t in n.saved)
+    # the ReLU output is saved by ReLU and again (as mat1) by the next Linear: counted once
+    assert g.saved_bytes is not None and g.saved_bytes == per_node - 16 * 32 * 4
+    doc = json.loads(to_json(g))
+    assert doc["saved_bytes"] == g.saved_bytes
+    jrelu = next(n for n in doc["nodes"] if n["op"] == "ReluBackward0")
+    assert jrelu["saved"] == [
+        {"name": "result", "shape": [16, 32], "dtype": "float32", "bytes": 2048, "freed": False}
+    ]
+    loss.backward()
+    after = build_graph(loss, show_saved=True)
+    assert all(t.freed and t.bytes is None for n in after.nodes for t in n.saved)
+    assert after.saved_bytes == 0
+
+
+def test_tree_ends_with_the_ops_that_save_the_most() -> None:
+    a = torch.randn(64, 64, requires_grad=True)
+    loss = (a.exp() * 3).sum()
+    g = build_graph(loss, show_saved=True)
+    console = Console(width=100, color_system=None)
+    console.begin_capture()
+    print_graph_tree(g, console=console, legend=False)
+    text = console.end_capture()
+    tail = text.split("saved for backward: ")[1]
+    assert tail.startswith("16.0 KiB")  # exp's result; the multiply saves a number
+    assert "ExpBackward0" in tail

@@ -201,3 +201,34 @@ def test_mlp_grad_matches_fresh_autograd(pname: str, mlp_ns: dict[str, Any]) -> 
     assert fresh_loss.item() == pytest.approx(mlp_ns["loss"].item())
     (fresh,) = torch.autograd.grad(fresh_loss, [params[pname]])
     assert torch.allclose(params[pname].grad, fresh, rtol=1e-5, atol=1e-6)
+
+
+# --- (g) gradient flow: the gradient recorded at every node, against retain_grad() -------------
+
+
+def test_gradient_flow_records_what_retain_grad_would_give(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from graphviz_autograd import capture
+
+    with capture() as cap:
+        ns, _ = run_sample("gradient_flow", capsys)
+    model, x, target = ns["model"], ns["x"], ns["target"]
+    # The oracle: the same forward with retain_grad() on every activation.
+    for p in model.parameters():
+        p.grad = None
+    h, acts = x, []
+    for layer in model:
+        h = layer(h)
+        h.retain_grad()
+        acts.append(h)
+    torch.nn.functional.mse_loss(h, target).backward()
+    recorded = [n for n in cap.graph.nodes if n.op in ("AddmmBackward0", "TanhBackward0")]
+    # nodes are numbered from the loss back: the last layer's output first
+    expected = [a.grad for a in reversed(acts)]
+    assert len(recorded) == len(expected) == 7
+    for node, grad in zip(recorded, expected, strict=True):
+        assert node.grad is not None and grad is not None
+        assert node.grad.norm == pytest.approx(float(grad.norm()), rel=1e-5)
+    # and the gradient does fade toward the first layer
+    assert recorded[-1].grad.norm < recorded[0].grad.norm / 100  # type: ignore[union-attr]

@@ -34,7 +34,12 @@ def fmt_shape(shape: tuple[int, ...] | None) -> str:
 
 
 def title(node: Node) -> str:
-    """The first line of a node's label: its name, else what it is."""
+    """The first line of a node's label: its name, else what it is; ``×N`` when folded."""
+    text = _title(node)
+    return f"{text} ×{node.count}" if node.count > 1 else text
+
+
+def _title(node: Node) -> str:
     if node.kind == "leaf":
         return node.name or "leaf"
     if node.kind == "input":

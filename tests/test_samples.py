@@ -17,7 +17,15 @@ import pytest
 import torch
 
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "samples"
-SAMPLE_NAMES = ["accumulate", "exp_square", "no_grad_input", "neurons", "linear_regression", "mlp"]
+SAMPLE_NAMES = [
+    "accumulate",
+    "exp_square",
+    "no_grad_input",
+    "neurons",
+    "linear_regression",
+    "mlp",
+    "gradient_flow",
+]
 
 
 def run_sample(name: str, capsys: pytest.CaptureFixture[str]) -> tuple[dict[str, Any], str]:

@@ -80,10 +80,12 @@ def to_dot(
         raise GradvizError(f"rankdir must be TB, LR, BT or RL, not {rankdir!r}")
     roots = frozenset(graph.roots)
     shades = grad_shades(graph)
+    notes = quote("\n".join(graph.notes)) if graph.notes and not legend else ""
     out = [
         "digraph gradviz {",
         f'  graph [rankdir={rankdir} fontname="Helvetica" fontsize=10 ranksep=0.35 nodesep=0.25'
         + (f" labelloc=b labeljust=l label=<{_legend(graph, shades)}>" if legend else "")
+        + (f" labelloc=b label={notes}" if notes else "")
         + "];",
         '  node [shape=box fontname="Helvetica" fontsize=10 height=0.3 margin="0.12,0.04" '
         "penwidth=0.8];",
@@ -108,7 +110,7 @@ def to_dot(
 
 
 def _legend(graph: Graph, shades: dict[str, str]) -> str:
-    """An HTML-like table of the roles in ``graph``: our own fixed text only, never user data."""
+    """An HTML-like table of the roles in ``graph`` (fixed text), under ``graph.notes``."""
     ramp = ""
     if shades:
         ramp = "".join(f'<td bgcolor="{c}" border="1"> </td>' for c in GRAD_RAMP) + (
@@ -121,7 +123,12 @@ def _legend(graph: Graph, shades: dict[str, str]) -> str:
         f'<td align="left">{html.escape(LEGEND[r][1])}</td>'
         for r in roles_present(graph)
     )
-    return f'<table border="0" cellspacing="4" cellpadding="2"><tr>{cells}</tr></table>'
+    table = f'<table border="0" cellspacing="4" cellpadding="2"><tr>{cells}</tr></table>'
+    if not graph.notes:
+        return table
+    # The notes (what folding did) go above the legend, escaped: they are data.
+    rows = "".join(f'<tr><td align="left">{html.escape(note)}</td></tr>' for note in graph.notes)
+    return f'<table border="0" cellpadding="2">{rows}<tr><td>{table}</td></tr></table>'
 
 
 def run_dot(source: str, fmt: ImageFormat, *, timeout: float | None = None) -> bytes:

@@ -25,6 +25,7 @@ except ImportError:  # pragma: no cover
         ClickException,
     )
 from rich.markup import escape
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from .api import FORMATS, Format, encode
 from .errors import GradvizError, LayoutTimeoutError
@@ -161,7 +162,17 @@ def _check_writable(path: str, *, folder_only: bool = False) -> None:
 def _write(graph: Graph, kind: Format, target: str, draw: dict[str, Any]) -> None:
     started = time.monotonic()
     if kind in ("svg", "png", "pdf"):
-        with err.status(f"laying out {len(graph.nodes):,} nodes with Graphviz dot…"):
+        # A spinner with the elapsed time (only on a terminal); Ctrl-C stops `dot` at once.
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        ) as progress:
+            progress.add_task(
+                f"laying out {len(graph.nodes):,} nodes with Graphviz dot", total=None
+            )
             data = encode(graph, kind, **draw)
     else:
         data = encode(graph, kind, **{k: v for k, v in draw.items() if k != "timeout"})

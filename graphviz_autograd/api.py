@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
 
 from .errors import GradvizError
 from .files import write_atomic
+from .fold import DEFAULT_MAX_NODES, fold
 from .model import Graph
 from .renderers import dot as _dot
 from .renderers import json as _json
@@ -55,7 +56,7 @@ def _graph(source: Graph | Outputs, walk_options: Mapping[str, Any]) -> Graph:
 
 def _split(options: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     walk_keys = {"params", "show_saved", "show_attrs", "show_inputs"}
-    render_keys = {"rankdir", "timeout", "show_order"}
+    render_keys = {"rankdir", "timeout", "show_order", "max_nodes"}
     unknown = set(options) - walk_keys - render_keys
     if unknown:
         raise TypeError(f"unknown option(s): {', '.join(sorted(unknown))}")
@@ -66,26 +67,32 @@ def _split(options: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
 def to_dot(source: Graph | Outputs, **options: Any) -> str:
     """DOT text for a `Graph` or for the graph behind output tensors."""
     walk, rend = _split(options)
-    rend.pop("timeout", None)
-    return _dot.to_dot(_graph(source, walk), **rend)
+    return encode(_graph(source, walk), "dot", **rend)  # type: ignore[return-value]
 
 
 def to_svg(source: Graph | Outputs, **options: Any) -> str:
     """SVG text (needs Graphviz `dot`)."""
     walk, rend = _split(options)
-    return _dot.to_svg(_graph(source, walk), **rend)
+    return encode(_graph(source, walk), "svg", **rend)  # type: ignore[return-value]
 
 
 def to_json(source: Graph | Outputs, **options: Any) -> str:
     """JSON text, schema ``gradviz-graph`` version 1."""
-    walk, _ = _split(options)
-    return _json.to_json(_graph(source, walk))
+    walk, rend = _split(options)
+    return encode(_graph(source, walk), "json", **rend)  # type: ignore[return-value]
 
 
 def print_tree(source: Graph | Outputs, *, console: Any = None, **options: Any) -> None:
-    """Print the graph as a tree in the terminal, from the outputs toward the leaves."""
-    walk, _ = _split(options)
-    _tree.print_graph_tree(_graph(source, walk), console=console)
+    """Print the graph as a tree in the terminal, from the outputs toward the leaves.
+
+    Graphs past ``max_nodes`` (default 1,500; 0 never) are folded first, as for pictures.
+    """
+    walk, rend = _split(options)
+    max_nodes = rend.get("max_nodes")
+    graph = fold(
+        _graph(source, walk), max_nodes=DEFAULT_MAX_NODES if max_nodes is None else max_nodes
+    )
+    _tree.print_graph_tree(graph, console=console)
 
 
 def format_for(path: str | os.PathLike[str], fmt: str | None = None) -> Format:
@@ -103,8 +110,18 @@ def format_for(path: str | os.PathLike[str], fmt: str | None = None) -> Format:
     return FORMATS[suffix]
 
 
-def encode(graph: Graph, fmt: Format, **render_options: Any) -> str | bytes:
-    """``graph`` in format ``fmt``: text for svg/dot/json, bytes for png/pdf."""
+def encode(
+    graph: Graph, fmt: Format, *, max_nodes: int | None = None, **render_options: Any
+) -> str | bytes:
+    """``graph`` in format ``fmt``: text for svg/dot/json, bytes for png/pdf.
+
+    ``max_nodes``: fold the graph to at most this many nodes first (0: never). By default,
+    pictures (svg/png/pdf) are folded to `DEFAULT_MAX_NODES`, so that layout takes seconds;
+    DOT and JSON keep the full graph.
+    """
+    if max_nodes is None:
+        max_nodes = DEFAULT_MAX_NODES if fmt in ("svg", "png", "pdf") else 0
+    graph = fold(graph, max_nodes=max_nodes)
     if fmt == "dot":
         render_options.pop("timeout", None)
         return _dot.to_dot(graph, **render_options)
@@ -162,7 +179,9 @@ def render(
     which Jupyter displays inline.
 
     Options: ``params``, ``show_saved``, ``show_attrs``, ``show_inputs`` (walk, see
-    `build_graph`); ``rankdir``, ``show_order``, ``timeout`` (layout seconds) for drawing.
+    `build_graph`); ``rankdir``, ``show_order``, ``timeout`` (layout seconds), ``max_nodes``
+    (fold pictures to at most this many nodes; default 1,500, 0 never; DOT and JSON are
+    folded only when it is given) for drawing.
     """
     walk, rend = _split(options)
     graph = _graph(source, walk)

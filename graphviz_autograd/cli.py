@@ -30,6 +30,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from .api import FORMATS, Format, encode
 from .errors import GradvizError, LayoutTimeoutError
 from .files import write_atomic
+from .fold import DEFAULT_MAX_NODES, fold
 from .model import Graph
 from .renderers.dot import INSTALL_HINT
 from .renderers.tree import print_graph_tree
@@ -272,7 +273,9 @@ def _run(
     kind, paths = _targets(script, output, fmt, len(graphs))
     try:
         if kind is None:
+            budget = draw.get("max_nodes")
             for graph in graphs:
+                graph = fold(graph, max_nodes=DEFAULT_MAX_NODES if budget is None else budget)
                 print_graph_tree(graph, console=_tree_console())
         else:
             for graph, target in zip(graphs, paths, strict=True):
@@ -318,12 +321,23 @@ ShowSaved = Annotated[
 ShowAttrs = Annotated[
     bool, typer.Option("--show-attrs", help="List each op's non-tensor saved attributes.")
 ]
+MaxNodes = Annotated[
+    Optional[int],  # noqa: UP045
+    typer.Option(
+        "--max-nodes",
+        metavar="N",
+        min=0,
+        help=f"Fold bigger graphs (runs of one op, repeated branches and blocks) to at most N "
+        f"nodes before drawing; 0: never. Default {DEFAULT_MAX_NODES:,} for pictures and the "
+        "tree; DOT and JSON are folded only when this is given.",
+    ),
+]
 WithSource = Annotated[
     bool,
     typer.Option(
         "--source/--no-source",
-        help="Record the line of your code that made each op (anomaly mode; on until the "
-        "chosen call is recorded).",
+        help="Record the line of your code that made each op (PyTorch's anomaly mode, on until "
+        "the chosen call is recorded; slows the forward pass, ~0.2 ms per op).",
     ),
 ]
 ShowInputs = Annotated[
@@ -371,10 +385,11 @@ def run_command(
     show_saved: ShowSaved = False,
     show_attrs: ShowAttrs = False,
     show_inputs: ShowInputs = False,
-    source: WithSource = True,
+    source: WithSource = False,
     show_order: Annotated[
         bool, typer.Option("--show-order", help="Number nodes in the order backward ran them.")
     ] = False,
+    max_nodes: MaxNodes = None,
     rankdir: Annotated[
         RankDir, typer.Option("--rankdir", help="Layout direction: TB puts leaves on top.")
     ] = RankDir.TB,
@@ -392,7 +407,12 @@ def run_command(
         "show_inputs": show_inputs,
         "source": source,
     }
-    draw = {"rankdir": rankdir.value, "show_order": show_order, "timeout": layout_timeout}
+    draw = {
+        "rankdir": rankdir.value,
+        "show_order": show_order,
+        "timeout": layout_timeout,
+        "max_nodes": max_nodes,
+    }
     _run(script, args or [], output, fmt, call, var, options, draw)
 
 
@@ -405,7 +425,8 @@ def tree_command(
     show_saved: ShowSaved = False,
     show_attrs: ShowAttrs = False,
     show_inputs: ShowInputs = False,
-    source: WithSource = True,
+    source: WithSource = False,
+    max_nodes: MaxNodes = None,
 ) -> None:
     """Run SCRIPT and print the graph of a backward call as a tree in the terminal."""
     options = {
@@ -414,7 +435,7 @@ def tree_command(
         "show_inputs": show_inputs,
         "source": source,
     }
-    _run(script, args or [], None, OutputFormat.tree, call, var, options, {})
+    _run(script, args or [], None, OutputFormat.tree, call, var, options, {"max_nodes": max_nodes})
 
 
 def main() -> None:

@@ -535,7 +535,7 @@ def test_tree_names_tensors_by_the_scripts_variables_and_shows_inputs(tmp_path: 
     assert "input (no grad)" in shown.stdout
 
 
-def test_source_lines_are_on_by_default_and_can_be_turned_off(tmp_path: Path) -> None:
+def test_source_lines_are_off_by_default_and_on_with_source(tmp_path: Path) -> None:
     script(
         tmp_path,
         "import torch\n"
@@ -543,13 +543,13 @@ def test_source_lines_are_on_by_default_and_can_be_turned_off(tmp_path: Path) ->
         "y = (w * 3).exp()\n"
         "y.sum().backward()\n",
     )
-    on = gradviz("run", "s.py", "-o", "g.json", cwd=tmp_path)
+    on = gradviz("run", "s.py", "-o", "g.json", "--source", cwd=tmp_path)
     assert on.returncode == 0, on.stderr
     nodes = json.loads((tmp_path / "g.json").read_text())["nodes"]
     exp = next(n for n in nodes if n["op"] == "ExpBackward0")
     assert exp["source"]["line"] == 3 and exp["source"]["code"] == "y = (w * 3).exp()"
-    tree = gradviz("tree", "s.py", cwd=tmp_path)
+    tree = gradviz("tree", "s.py", "--source", cwd=tmp_path)
     assert "s.py:3" in tree.stdout
-    off = gradviz("run", "s.py", "-o", "h.json", "--no-source", cwd=tmp_path)
+    off = gradviz("run", "s.py", "-o", "h.json", cwd=tmp_path)
     assert off.returncode == 0, off.stderr
     assert all("source" not in n for n in json.loads((tmp_path / "h.json").read_text())["nodes"])

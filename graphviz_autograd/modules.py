@@ -1,0 +1,451 @@
+"""Which ``nn.Module`` made each autograd node.
+
+Inside ``with tag_modules(): out = model(x)``, every node the forward creates gets the qualified
+path of the innermost module whose ``forward`` was running (``"model.encoder.layers.1.linear1"``)
+in ``node.metadata["gradviz.module"]``; `module_of` reads it back. Nodes made outside any module
+(the loss, say) and leaves (``AccumulateGrad``) get no tag.
+
+How it works, all undone when the block ends:
+
+- Global module forward pre/post hooks (they apply to every module, including ones created
+  before the block) keep a stack of running modules. At each push and pop the tagger notes the
+  thread's autograd sequence number (``torch.autograd._get_sequence_nr()``, the number the next
+  node will get), so the forward is cut into intervals ``[start, next start)`` each owned by one
+  module path: the innermost running module at that time.
+- A `TorchFunctionMode`, on the thread's mode stack only while an outermost module forward runs
+  (the loss, backward and optimizer pay nothing), sees each torch call the user's Python code
+  makes inside it. When a call created nodes (the sequence number moved), the tagger walks back
+  from the call's tensors through ``next_functions`` and tags every untagged node numbered
+  inside the current forward by looking its number up in the intervals. The walk stops at
+  tagged nodes and at nodes numbered before the outermost module started, so each node is
+  visited about once. Nodes the mode never sees directly (the internals of composite ops like
+  ``cross_entropy``, custom ``autograd.Function`` nodes, ops inside
+  ``F.multi_head_attention_forward``) are reached from a later call or from the module's
+  output, and still get the module that was running when they were made.
+- The post hook is registered with ``always_call=True``, so a forward that raises still pops its
+  module; it pops by identity (everything above the module too), so an interrupted inner forward
+  cannot leave a stale entry under a finished outer one. (A ``KeyboardInterrupt`` is not an
+  ``Exception``: torch skips the hook then, and the stack is reset when the block ends.)
+- ``watch_ops=False`` leaves the mode out: nodes are then found only by walking back from each
+  module's output, which is cheaper and misses what no module output leads back to.
+
+Only path strings are stored: neither the metadata nor the tagger's caches keep a module alive
+(caches hold weak references). Paths come from a namespace (by default the locals and globals of
+the code that enters the block): ``named_modules(prefix=variable)`` for every module there.
+A module not found there is named from its parent on the stack (``<parent path>.<name in
+parent>``), else ``<ClassName>#<n>`` (numbered in order of first appearance).
+
+Limits: only the thread that entered the block is tagged (sequence numbers are per thread);
+nodes made inside a module's forward that no later torch call nor the module's output leads back
+to (a tensor only stored on ``self``, made by an op the mode does not see) stay untagged; ops run
+by the module's own forward hooks (registered on the module) belong to the parent module; inside
+a ``torch.compile``d module the hooks and the mode stand aside (they are not traced), so its nodes
+get the compiled module's path as a whole. With the default namespace in a function, reading
+its locals leaves CPython's (< 3.13) snapshot dict on that frame, as ``locals()`` does: a module
+deleted from the function's variables then lives until the function returns or its locals are
+read again. Pass ``namespace=`` to avoid this.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+import weakref
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import Any, Final
+
+import torch
+from torch._C._autograd import _get_sequence_nr
+from torch.nn.modules.module import (
+    register_module_forward_hook,
+    register_module_forward_pre_hook,
+)
+from torch.overrides import TorchFunctionMode
+from torch.utils.hooks import RemovableHandle
+
+from .errors import GradvizError
+
+__all__ = ["METADATA_KEY", "ModuleTagger", "module_of", "module_paths", "tag_modules"]
+
+METADATA_KEY: Final = "gradviz.module"
+"""The key in ``node.metadata`` holding the qualified path of the module that made the node."""
+
+Namespace = Mapping[str, Any] | Callable[[], Mapping[str, Any]]
+"""Where module variable names come from: a mapping, or a function returning one (called each
+time an unknown module is met, so it can see variables bound after the block started)."""
+
+_SKIP = (
+    str(Path(torch.__file__).parent) + os.sep,  # the separator: not torchvision
+    str(Path(__file__).parent) + os.sep,
+    str(Path(contextlib.__file__ or "contextlib.py")),
+)
+_compiling = torch.compiler.is_compiling
+_OUTPUT_DEPTH = 4  # how deep into nested tuples/lists/dicts to look for tensors
+
+
+# ---------------------------------------------------------------------------------------------
+# Names
+
+
+def _module_items(pairs: Iterable[tuple[str, Any]]) -> Iterator[tuple[str, torch.nn.Module]]:
+    """``(path, module)`` for every module reachable from ``pairs`` (variable name, value).
+
+    Modules that no other module in ``pairs`` contains come first, so ``model.encoder`` wins
+    over a second variable ``encoder = model.encoder``; otherwise the first path seen wins
+    (``named_modules`` order). Names starting with ``_`` are skipped."""
+    found = [
+        (name, value)
+        for name, value in pairs
+        if not name.startswith("_") and isinstance(value, torch.nn.Module)
+    ]
+    if not found:
+        return
+    inner: set[int] = set()
+    for _, module in found:
+        inner.update(id(sub) for sub in module.modules() if sub is not module)
+    roots = [pair for pair in found if id(pair[1]) not in inner]
+    rest = [pair for pair in found if id(pair[1]) in inner]
+    seen: set[int] = set()
+    for name, module in roots + rest:
+        for path, sub in module.named_modules(prefix=name):
+            if id(sub) not in seen:
+                seen.add(id(sub))
+                yield path, sub
+
+
+def module_paths(namespace: Mapping[str, Any]) -> dict[int, str]:
+    """``id(module) -> qualified path`` for every ``nn.Module`` reachable from the values of
+    ``namespace`` through ``named_modules(prefix=<variable name>)``: ``"model.0"``,
+    ``"model.encoder.layers.1.linear1"``. Ids are only meaningful while the modules live."""
+    return {id(module): path for path, module in _module_items(list(namespace.items()))}
+
+
+def _user_frame() -> FrameType | None:
+    """The innermost frame outside torch, gradviz and contextlib."""
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_SKIP):
+        frame = frame.f_back
+    return frame
+
+
+def _frame_pairs(frame: FrameType) -> list[tuple[str, Any]]:
+    """A frame's locals, then its globals not shadowed by a local."""
+    local = frame.f_locals
+    pairs = list(local.items())
+    if local is not frame.f_globals:
+        pairs.extend((k, v) for k, v in frame.f_globals.items() if k not in local)
+    return pairs
+
+
+def _ref(module: torch.nn.Module) -> Callable[[], torch.nn.Module | None]:
+    try:
+        return weakref.ref(module)
+    except TypeError:  # a module class with __slots__ and no __weakref__: do not cache it
+        return lambda: None
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading tags
+
+
+def module_of(grad_fn: object) -> str | None:
+    """The qualified path of the innermost module whose forward made ``grad_fn``, or ``None``
+    (made outside any module or outside a `tag_modules` block, a leaf's ``AccumulateGrad``,
+    or ``None`` itself)."""
+    metadata = getattr(grad_fn, "metadata", None)
+    if not isinstance(metadata, dict):
+        return None
+    value = metadata.get(METADATA_KEY)
+    return value if isinstance(value, str) else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Tagging
+
+
+def _tensors(value: Any, depth: int = 0) -> Iterator[torch.Tensor]:
+    """Tensors in ``value``: itself, or inside nested tuples, lists and dict values."""
+    if isinstance(value, torch.Tensor):
+        yield value
+    elif depth < _OUTPUT_DEPTH:
+        if isinstance(value, (tuple, list)):
+            for item in value:
+                yield from _tensors(item, depth + 1)
+        elif isinstance(value, dict):
+            for item in value.values():
+                yield from _tensors(item, depth + 1)
+
+
+def _grad_fns(value: Any) -> Iterable[Any]:
+    if isinstance(value, torch.Tensor):
+        return (value.grad_fn,)
+    return [t.grad_fn for t in _tensors(value)]
+
+
+class _Mode(TorchFunctionMode):
+    """Tags the nodes each torch call made while a module's forward is running. On the thread's
+    mode stack only from the start of an outermost forward to its end."""
+
+    def __init__(self, tagger: ModuleTagger) -> None:
+        super().__init__()
+        self.tagger = tagger
+
+    def __torch_function__(
+        self,
+        func: Callable[..., Any],
+        types: Any,
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+    ) -> Any:
+        if kwargs is None:
+            kwargs = {}
+        if _compiling():
+            return func(*args, **kwargs)
+        before = _get_sequence_nr()
+        out = func(*args, **kwargs)
+        after = _get_sequence_nr()
+        if after != before and self.tagger._starts:
+            # None: an in-place call such as ``x[i] = y``
+            self.tagger._sweep(_grad_fns(args if out is None else out), after)
+        return out
+
+
+def _push_mode(mode: TorchFunctionMode) -> None:
+    torch._C._push_on_torch_function_stack(mode)
+
+
+def _remove_mode(mode: TorchFunctionMode) -> None:
+    """Take ``mode`` off the thread's torch function mode stack, wherever it is: a mode someone
+    pushed after ours and left there stays."""
+    size = torch._C._len_torch_function_stack()
+    for index in range(size - 1, -1, -1):
+        if torch._C._get_function_stack_at(index) is mode:
+            break
+    else:
+        return
+    above = [torch._C._pop_torch_function_stack() for _ in range(size - 1 - index)]
+    torch._C._pop_torch_function_stack()
+    for other in reversed(above):
+        torch._C._push_on_torch_function_stack(other)
+
+
+class ModuleTagger:
+    """Context manager: tag every autograd node made inside an ``nn.Module`` forward with the
+    module's qualified path (see the module docstring). ``tag_modules()`` makes one.
+
+    ``namespace`` names the modules: a mapping (a script's globals), a function returning one,
+    or ``None`` for the locals and globals of the code that enters the ``with`` block.
+
+    ``watch_ops=False`` leaves out the `TorchFunctionMode`: nodes are then found only from each
+    module's output, which is cheaper but misses nodes no module output leads back to (an
+    auxiliary loss kept on ``self``, a tensor appended to a list).
+    """
+
+    def __init__(self, namespace: Namespace | None = None, *, watch_ops: bool = True) -> None:
+        self._namespace = namespace
+        self._watch_ops = watch_ops
+        self._frame: FrameType | None = None  # the code that entered the block, inside it
+        self._thread = 0
+        self._handles: list[RemovableHandle] = []
+        self._mode = _Mode(self)
+        self._mode_pushed = False
+        # running modules, innermost last: (module, path)
+        self._stack: list[tuple[torch.nn.Module, str]] = []
+        # while the stack is not empty: node numbers >= _starts[i] (and < _starts[i + 1])
+        # were made while _owners[i] was the innermost running module
+        self._starts: list[int] = []
+        self._owners: list[str] = []
+        # id(module) -> (weak ref, path), for every module met so far
+        self._known: dict[int, tuple[Callable[[], torch.nn.Module | None], str]] = {}
+        # the same for the namespace's modules, built when first needed
+        self._named: dict[int, tuple[Callable[[], torch.nn.Module | None], str]] | None = None
+        # id(parent) -> (weak ref, {id(sub): relative name})
+        self._children: dict[int, tuple[Callable[[], torch.nn.Module | None], dict[int, str]]] = {}
+        self._anonymous: dict[str, int] = {}
+
+    # -- context manager -----------------------------------------------------------------------
+
+    @property
+    def active(self) -> bool:
+        """Whether the hooks are installed (inside the ``with`` block)."""
+        return bool(self._handles)
+
+    def __enter__(self) -> ModuleTagger:
+        if self._handles:
+            raise GradvizError("this ModuleTagger is already active")
+        self._thread = threading.get_ident()
+        if self._namespace is None:
+            self._frame = _user_frame()
+        self._handles = [
+            register_module_forward_pre_hook(self._pre_hook),
+            register_module_forward_hook(self._post_hook, always_call=True),
+        ]
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+        self._end_forward()  # a forward left by KeyboardInterrupt, say
+        self._known.clear()
+        self._named = None
+        self._children.clear()
+        self._anonymous.clear()
+        self._frame = None
+
+    # -- hooks ---------------------------------------------------------------------------------
+
+    def _pre_hook(self, module: torch.nn.Module, args: Any) -> None:
+        if _compiling() or threading.get_ident() != self._thread:
+            return None
+        try:
+            path = self._resolve(module)
+        except Exception:  # never break the user's forward over a name
+            path = self._anonymous_name(module)
+        if not self._stack:
+            self._starts[:] = [_get_sequence_nr()]
+            self._owners[:] = [path]
+            if self._watch_ops and not self._mode_pushed:
+                _push_mode(self._mode)
+                self._mode_pushed = True
+        else:
+            self._mark(path)
+        self._stack.append((module, path))
+        return None
+
+    def _post_hook(self, module: torch.nn.Module, args: Any, output: Any) -> None:
+        if _compiling() or threading.get_ident() != self._thread:
+            return None
+        stack = self._stack
+        for index in range(len(stack) - 1, -1, -1):
+            if stack[index][0] is module:
+                break
+        else:
+            return None  # its forward began before the block, or our pre hook did not run
+        if self._mode_pushed:
+            with torch._C.DisableTorchFunction():  # our own ``.grad_fn`` reads skip the mode
+                self._sweep(_grad_fns(output))
+        else:
+            self._sweep(_grad_fns(output))
+        del stack[index:]
+        if stack:
+            self._mark(stack[-1][1])
+        else:
+            self._end_forward()
+        return None
+
+    def _end_forward(self) -> None:
+        self._stack.clear()
+        self._starts.clear()
+        self._owners.clear()
+        if self._mode_pushed:
+            self._mode_pushed = False
+            _remove_mode(self._mode)
+
+    def _mark(self, path: str) -> None:
+        """From the next node on, ``path`` is the innermost running module."""
+        now = _get_sequence_nr()
+        if self._starts[-1] == now:
+            self._owners[-1] = path
+        else:
+            self._starts.append(now)
+            self._owners.append(path)
+
+    def _sweep(self, nodes: Iterable[Any], high: int | None = None) -> None:
+        """Tag the untagged nodes made during the current outermost forward (numbered below
+        ``high``, by default the next number) that ``nodes`` (``grad_fn`` or ``None`` each)
+        lead back to."""
+        starts = self._starts
+        if not starts:
+            return
+        low = starts[0]
+        if high is None:
+            high = _get_sequence_nr()
+        owners = self._owners
+        todo = list(nodes)
+        while todo:
+            node = todo.pop()
+            if node is None:
+                continue
+            number = node._sequence_nr()
+            if number < low or number >= high:  # older, or AccumulateGrad (2**64 - 1)
+                continue
+            metadata = node.metadata
+            if METADATA_KEY in metadata:
+                continue
+            metadata[METADATA_KEY] = owners[bisect_right(starts, number) - 1]
+            for next_node, _ in node.next_functions:
+                if next_node is not None:
+                    todo.append(next_node)
+
+    # -- names ---------------------------------------------------------------------------------
+
+    def _resolve(self, module: torch.nn.Module) -> str:
+        key = id(module)
+        hit = self._known.get(key)
+        if hit is not None and hit[0]() is module:
+            return hit[1]
+        path = self._lookup(module, rebuild=False)
+        if path is None and self._stack:
+            path = self._in_parent(self._stack[-1], module)
+        if path is None:
+            path = self._lookup(module, rebuild=True)
+        if path is None:
+            path = self._anonymous_name(module)
+        self._known[key] = (_ref(module), path)
+        return path
+
+    def _lookup(self, module: torch.nn.Module, *, rebuild: bool) -> str | None:
+        if self._named is None or rebuild:
+            self._named = {id(sub): (_ref(sub), path) for path, sub in _module_items(self._pairs())}
+        hit = self._named.get(id(module))
+        return hit[1] if hit is not None and hit[0]() is module else None
+
+    def _pairs(self) -> list[tuple[str, Any]]:
+        namespace = self._namespace
+        if namespace is None:
+            return _frame_pairs(self._frame) if self._frame is not None else []
+        if not isinstance(namespace, Mapping):
+            namespace = namespace()
+        return list(namespace.items())
+
+    def _in_parent(
+        self, parent: tuple[torch.nn.Module, str], module: torch.nn.Module
+    ) -> str | None:
+        owner, owner_path = parent
+        hit = self._children.get(id(owner))
+        fresh = hit is None or hit[0]() is not owner
+        while True:
+            if fresh or hit is None:
+                names = {id(sub): name for name, sub in owner.named_modules() if sub is not owner}
+                hit = (_ref(owner), names)
+                self._children[id(owner)] = hit
+            name = hit[1].get(id(module))
+            if name is not None:
+                return f"{owner_path}.{name}"
+            if fresh:
+                return None
+            fresh = True  # the map may predate the child: build it once more
+
+    def _anonymous_name(self, module: torch.nn.Module) -> str:
+        kind = type(module).__name__
+        number = self._anonymous.get(kind, 0) + 1
+        self._anonymous[kind] = number
+        return f"{kind}#{number}"
+
+
+def tag_modules(namespace: Namespace | None = None, *, watch_ops: bool = True) -> ModuleTagger:
+    """``with tag_modules(): out = model(x)``: tag every autograd node made inside an
+    ``nn.Module`` forward with the module's qualified path; read it with `module_of`.
+    ``namespace`` defaults to the locals and globals of the code entering the block."""
+    return ModuleTagger(namespace, watch_ops=watch_ops)

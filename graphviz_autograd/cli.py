@@ -224,6 +224,8 @@ def _run(
                 show_attrs=options["show_attrs"],
                 show_inputs=options["show_inputs"],
                 source=options["source"],
+                modules=options["modules"],
+                namespace=_script_globals,
             ) as cap,
         ):
             result = run_script(script, args)
@@ -292,6 +294,11 @@ def _run(
         raise typer.Exit(_exit_code(failed))
 
 
+def _script_globals() -> dict[str, Any]:
+    """The running script's globals: where module variable names come from."""
+    return vars(sys.modules["__main__"])
+
+
 def _tree_console() -> Console:
     """stdout for trees; unbounded width when not a terminal, so deep levels are not cut off."""
     return Console(highlight=False, width=None if sys.stdout.isatty() else 100_000)
@@ -340,6 +347,13 @@ WithSource = Annotated[
         "the chosen call is recorded; slows the forward pass, ~0.2 ms per op).",
     ),
 ]
+WithModules = Annotated[
+    bool,
+    typer.Option(
+        "--modules/--no-modules",
+        help="Group ops by the nn.Module that made them (on until the chosen call is recorded).",
+    ),
+]
 ShowInputs = Annotated[
     bool,
     typer.Option("--show-inputs", help="Draw op inputs that need no grad (constants, numbers)."),
@@ -386,6 +400,7 @@ def run_command(
     show_attrs: ShowAttrs = False,
     show_inputs: ShowInputs = False,
     source: WithSource = False,
+    modules: WithModules = True,
     show_order: Annotated[
         bool, typer.Option("--show-order", help="Number nodes in the order backward ran them.")
     ] = False,
@@ -406,6 +421,7 @@ def run_command(
         "show_attrs": show_attrs,
         "show_inputs": show_inputs,
         "source": source,
+        "modules": modules,
     }
     draw = {
         "rankdir": rankdir.value,
@@ -426,6 +442,7 @@ def tree_command(
     show_attrs: ShowAttrs = False,
     show_inputs: ShowInputs = False,
     source: WithSource = False,
+    modules: WithModules = True,
     max_nodes: MaxNodes = None,
 ) -> None:
     """Run SCRIPT and print the graph of a backward call as a tree in the terminal."""
@@ -434,6 +451,7 @@ def tree_command(
         "show_attrs": show_attrs,
         "show_inputs": show_inputs,
         "source": source,
+        "modules": modules,
     }
     _run(script, args or [], None, OutputFormat.tree, call, var, options, {"max_nodes": max_nodes})
 

@@ -8,6 +8,7 @@ there), then its leaves' ``.grad`` are summarised after. No tensor outlives the 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -17,6 +18,7 @@ import torch
 
 from .errors import GradvizError
 from .model import Graph, TensorStats
+from .modules import ModuleTagger
 from .naming import caller_names
 from .stats import summarize
 from .walk import start_walk
@@ -121,6 +123,8 @@ def capture(
     show_attrs: bool = False,
     show_inputs: bool = False,
     source: bool = False,
+    modules: bool = False,
+    namespace: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
     keep: Keep = "all",
 ) -> Iterator[Capture]:
     """Record every backward call made inside the ``with`` block.
@@ -138,6 +142,10 @@ def capture(
         source: record each op's forward call site. This turns on anomaly mode (without NaN
             checks) for the block, which slows the forward pass; once the calls to keep are
             recorded (``keep="first"`` or N), it is turned off again.
+        modules: record which ``nn.Module`` made each op (`modules.ModuleTagger`); also only
+            until the kept calls are recorded.
+        namespace: where module variable names come from (default: the locals and globals of
+            the code that enters the block).
         keep: ``"all"`` (default), ``"first"``, ``"last"`` or a 1-based call number; calls
             not kept are not walked, which keeps long training loops cheap.
     """
@@ -145,10 +153,15 @@ def capture(
         raise GradvizError(f"call numbers start at 1, not {keep}")
     result = Capture()
     original = torch.autograd.backward
-    anomaly = (torch.is_anomaly_enabled(), torch.is_anomaly_check_nan_enabled())
-
-    def done_with_sources() -> None:
-        torch.autograd.set_detect_anomaly(*anomaly)
+    # What only the forward passes of kept calls need: closed once no later call is kept.
+    forward_aids = contextlib.ExitStack()
+    if source:
+        # Anomaly mode stores the forward traceback in each node's metadata["traceback_"].
+        anomaly = (torch.is_anomaly_enabled(), torch.is_anomaly_check_nan_enabled())
+        forward_aids.callback(torch.autograd.set_detect_anomaly, *anomaly)
+        torch.autograd.set_detect_anomaly(True, check_nan=False)
+    if modules:
+        forward_aids.enter_context(ModuleTagger(namespace))
 
     def backward(tensors: Any, grad_tensors: Any = None, *args: Any, **kwargs: Any) -> Any:
         result.count += 1
@@ -172,6 +185,7 @@ def capture(
                 show_attrs=show_attrs,
                 show_inputs=show_inputs,
                 source=source,
+                modules=modules,
             )
         except GradvizError:  # nothing to draw: let torch raise its own error
             return original(tensors, grad_tensors, *args, **kwargs)
@@ -190,16 +204,12 @@ def capture(
                 result.calls[:] = [call]
             else:
                 result.calls.append(call)
-            if source and (keep == "first" or (isinstance(keep, int) and number >= keep)):
-                done_with_sources()  # no later graph is kept: stop paying for tracebacks
+            if keep == "first" or (isinstance(keep, int) and number >= keep):
+                forward_aids.close()  # no later graph is kept: stop paying for them
 
     torch.autograd.backward = backward
-    if source:
-        # Anomaly mode stores the forward traceback in each node's metadata["traceback_"].
-        torch.autograd.set_detect_anomaly(True, check_nan=False)
     try:
         yield result
     finally:
         torch.autograd.backward = original
-        if source:
-            done_with_sources()
+        forward_aids.close()

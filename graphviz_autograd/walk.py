@@ -16,6 +16,7 @@ import torch
 
 from .errors import GradvizError, NoGraphError
 from .model import Edge, Graph, Node, SavedTensor, Source
+from .modules import module_of
 from .stats import dtype_name, summarize
 
 __all__ = ["Outputs", "build_graph", "named_outputs", "start_walk"]
@@ -56,6 +57,7 @@ def build_graph(
     show_attrs: bool = False,
     show_inputs: bool = False,
     source: bool = False,
+    modules: bool = False,
 ) -> Graph:
     """Walk the autograd graph behind ``outputs`` into a `Graph`.
 
@@ -69,6 +71,9 @@ def build_graph(
             ``None`` slot of ``next_functions``: a constant tensor, or a Python number).
         source: record each op's forward call site. Only ops created under anomaly mode carry
             one (``torch.autograd.set_detect_anomaly(True)``, or ``capture(source=True)``).
+        modules: record the ``nn.Module`` that made each op; only ops created under
+            `modules.tag_modules` (or ``capture(modules=True)``) carry one. A leaf named like a
+            parameter of such a module (``model.0.weight``) is placed in it.
 
     Raises:
         NoGraphError: an output has no graph (no ``grad_fn`` and no ``requires_grad``).
@@ -81,6 +86,7 @@ def build_graph(
         show_attrs=show_attrs,
         show_inputs=show_inputs,
         source=source,
+        modules=modules,
     )[0]
 
 
@@ -92,6 +98,7 @@ def start_walk(
     show_attrs: bool = False,
     show_inputs: bool = False,
     source: bool = False,
+    modules: bool = False,
 ) -> tuple[Graph, _Walker]:
     """`build_graph`, plus the walker, whose `refresh` re-reads the gradients after a backward."""
     roots = named_outputs(outputs)
@@ -118,6 +125,7 @@ def start_walk(
         show_attrs=show_attrs,
         show_inputs=show_inputs,
         source=source,
+        modules=modules,
     )
     walker.held.extend(fns)
     return walker.run(roots), walker
@@ -134,9 +142,11 @@ class _Walker:
         show_attrs: bool,
         show_inputs: bool,
         source: bool,
+        modules: bool,
     ) -> None:
         self.names = names
         self.source = source
+        self.modules = modules
         # (device, data_ptr) -> bytes of each storage a saved tensor keeps alive, counted once.
         self.storages: dict[tuple[str, int], int] = {}
         self.show_inputs = show_inputs
@@ -174,11 +184,22 @@ class _Walker:
                 )
             if node.id not in root_ids:
                 root_ids.append(node.id)
+        if self.modules:
+            self._place_leaves()
         if len(self.nodes) > DEEP_GRAPH:
             _allow_deep_free()
         self.held.clear()
         saved_bytes = sum(self.storages.values()) if self.show_saved else None
         return Graph(tuple(self.nodes), tuple(self.edges), tuple(root_ids), saved_bytes=saved_bytes)
+
+    def _place_leaves(self) -> None:
+        """Put each leaf named ``<module path>.<param>`` into that module, if ops ran there."""
+        paths = {n.module for n in self.nodes if n.module}
+        for i, node in enumerate(self.nodes):
+            if node.kind == "leaf" and node.name and "." in node.name:
+                owner = node.name.rsplit(".", 1)[0]
+                if owner in paths:
+                    self.nodes[i] = replace(node, module=owner)
 
     def refresh(self, graph: Graph) -> Graph:
         """``graph`` with the current ``.grad`` of its tensors; then forget those tensors."""
@@ -270,6 +291,7 @@ class _Walker:
             grad=summarize(root.grad) if retains and root.grad is not None else None,  # type: ignore[union-attr]
             attrs=attrs if self.show_attrs else (),
             source=_source_of(fn) if self.source else None,
+            module=module_of(fn) if self.modules else None,
             saved=tuple(self._describe(name, tensor) for name, tensor in saved),
         )
         return node, saved

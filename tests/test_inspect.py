@@ -114,3 +114,26 @@ def test_tree_ends_with_the_ops_that_save_the_most() -> None:
     tail = text.split("saved for backward: ")[1]
     assert tail.startswith("16.0 KiB")  # exp's result; the multiply saves a number
     assert "ExpBackward0" in tail
+
+
+def test_capture_with_modules_groups_ops_by_module() -> None:
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 1))
+    model.add_module('<b>"x"</b>', torch.nn.Tanh())  # a hostile name stays inert text
+    with capture(modules=True) as cap:
+        loss = model(torch.ones(2, 3)).sum()
+        loss.backward()
+    g = cap.graph
+    assert op(g, "ReluBackward0").module == "model.1"
+    assert op(g, "TanhBackward0").module == 'model.<b>"x"</b>'
+    assert by_kind_name(g, "model.0.weight").module == "model.0"  # leaves join their module
+    assert op(g, "SumBackward0").module is None  # made outside any module
+    dot = to_dot(g)
+    assert 'subgraph cluster_m0 { label="model"' in dot
+    assert 'label="model.<b>\\"x\\"</b>"' in dot
+    assert dot.count("subgraph cluster_") == 5  # model and its four children
+    doc = json.loads(to_json(g))
+    assert {n.get("module") for n in doc["nodes"]} >= {"model.0", "model.1", "model.2"}
+
+
+def by_kind_name(graph: Graph, name: str) -> Node:
+    return next(n for n in graph.nodes if n.name == name)

@@ -103,10 +103,52 @@ def to_dot(
             f"  {node.id} [label={quote(label)} tooltip={quote(chr(10).join(details(node)))}"
             f' fillcolor="{fill}" {NODE_STYLE[r]}{extra}];'
         )
+    out.extend(_clusters(graph))
     for edge in graph.edges:
         out.append(f"  {edge.src} -> {edge.dst}{_SAVED_EDGE if edge.kind == 'saved' else ''};")
     out.append("}")
     return "\n".join(out) + "\n"
+
+
+def _clusters(graph: Graph) -> list[str]:
+    """Nested ``cluster`` subgraphs, one per module path (``model``, ``model.0``, ...), each
+    listing the nodes made directly inside it. Empty when no node carries a module."""
+    members: dict[str, list[str]] = {}
+    for node in graph.nodes:
+        if node.module:
+            members.setdefault(node.module, []).append(node.id)
+    if not members:
+        return []
+    # every prefix of a module path is a module too (named_modules paths)
+    paths: set[str] = set()
+    for path in members:
+        parts = path.split(".")
+        paths.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+    ordered = sorted(paths, key=lambda p: (p.count("."), p))
+    number = {p: i for i, p in enumerate(ordered)}
+    children: dict[str, list[str]] = {p: [] for p in ordered}
+    tops: list[str] = []
+    for path in ordered:
+        parent = path.rsplit(".", 1)[0] if "." in path else ""
+        (children[parent] if parent in children else tops).append(path)
+    lines: list[str] = []
+    # Iterative pre-order; a None marks where a cluster closes.
+    stack: list[tuple[str | None, int]] = [(p, 1) for p in reversed(tops)]
+    while stack:
+        item, depth = stack.pop()
+        pad = "  " * depth
+        if item is None:
+            lines.append(pad + "}")
+            continue
+        path = item
+        lines.append(
+            f"{pad}subgraph cluster_m{number[path]} {{ label={quote(path)} "
+            'style="rounded,dashed" color="#999999" fontcolor="#555555" fontsize=9 labelloc=t;'
+        )
+        lines.extend(f"{pad}  {node_id};" for node_id in members.get(path, ()))
+        stack.append((None, depth))
+        stack.extend((child, depth + 1) for child in reversed(children[path]))
+    return lines
 
 
 def _legend(graph: Graph, shades: dict[str, str]) -> str:

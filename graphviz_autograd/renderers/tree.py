@@ -42,6 +42,8 @@ def node_text(node: Node, node_role: Role, *, first_bad: bool = False) -> Text:
     text.append(f"  {node.id}", style="dim")
     if node.source is not None:
         text.append(f"  {os.path.basename(node.source.file)}:{node.source.line}", style="dim")
+    if node.module is not None:
+        text.append(f"  [{node.module}]", style="dim cyan")
     return text
 
 

@@ -28,6 +28,7 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from .api import FORMATS, Format, encode
+from .collapse import collapse_modules
 from .errors import GradvizError, LayoutTimeoutError
 from .files import write_atomic
 from .fold import DEFAULT_MAX_NODES, fold
@@ -272,6 +273,9 @@ def _run(
             code = _exit_code(failed) if failed else EXIT_ERROR
             raise _fail(what + hint, code)
 
+    depth = draw.pop("depth", None)
+    if depth is not None:
+        graphs = [collapse_modules(g, depth) for g in graphs]
     kind, paths = _targets(script, output, fmt, len(graphs))
     try:
         if kind is None:
@@ -347,6 +351,15 @@ WithSource = Annotated[
         "the chosen call is recorded; slows the forward pass, ~0.2 ms per op).",
     ),
 ]
+Depth = Annotated[
+    Optional[int],  # noqa: UP045
+    typer.Option(
+        "--depth",
+        metavar="N",
+        min=1,
+        help="Draw each module nested deeper than N levels as one node (model.encoder is 2).",
+    ),
+]
 WithModules = Annotated[
     bool,
     typer.Option(
@@ -405,6 +418,7 @@ def run_command(
         bool, typer.Option("--show-order", help="Number nodes in the order backward ran them.")
     ] = False,
     max_nodes: MaxNodes = None,
+    depth: Depth = None,
     rankdir: Annotated[
         RankDir, typer.Option("--rankdir", help="Layout direction: TB puts leaves on top.")
     ] = RankDir.TB,
@@ -428,6 +442,7 @@ def run_command(
         "show_order": show_order,
         "timeout": layout_timeout,
         "max_nodes": max_nodes,
+        "depth": depth,
     }
     _run(script, args or [], output, fmt, call, var, options, draw)
 
@@ -444,6 +459,7 @@ def tree_command(
     source: WithSource = False,
     modules: WithModules = True,
     max_nodes: MaxNodes = None,
+    depth: Depth = None,
 ) -> None:
     """Run SCRIPT and print the graph of a backward call as a tree in the terminal."""
     options = {
@@ -453,7 +469,16 @@ def tree_command(
         "source": source,
         "modules": modules,
     }
-    _run(script, args or [], None, OutputFormat.tree, call, var, options, {"max_nodes": max_nodes})
+    _run(
+        script,
+        args or [],
+        None,
+        OutputFormat.tree,
+        call,
+        var,
+        options,
+        {"max_nodes": max_nodes, "depth": depth},
+    )
 
 
 def main() -> None:

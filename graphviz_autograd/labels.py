@@ -46,6 +46,8 @@ def _title(node: Node) -> str:
         return node.name or "input (no grad)"
     if node.kind == "saved":
         return f"saved {node.name}"
+    if node.op == "module":  # a collapsed module (--depth)
+        return f"module {node.name}"
     if node.name:
         return f"{node.name} = {node.op}"
     return node.op or "?"

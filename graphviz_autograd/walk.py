@@ -193,13 +193,18 @@ class _Walker:
         return Graph(tuple(self.nodes), tuple(self.edges), tuple(root_ids), saved_bytes=saved_bytes)
 
     def _place_leaves(self) -> None:
-        """Put each leaf named ``<module path>.<param>`` into that module, if ops ran there."""
+        """Put each leaf named like a parameter (``model.0.weight``) into the innermost module
+        on its path in which ops ran (``model.0``, else ``model``)."""
         paths = {n.module for n in self.nodes if n.module}
         for i, node in enumerate(self.nodes):
-            if node.kind == "leaf" and node.name and "." in node.name:
-                owner = node.name.rsplit(".", 1)[0]
+            if node.kind != "leaf" or not node.name:
+                continue
+            owner = node.name
+            while "." in owner:
+                owner = owner.rsplit(".", 1)[0]
                 if owner in paths:
                     self.nodes[i] = replace(node, module=owner)
+                    break
 
     def refresh(self, graph: Graph) -> Graph:
         """``graph`` with the current ``.grad`` of its tensors; then forget those tensors."""

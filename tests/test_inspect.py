@@ -137,3 +137,31 @@ def test_capture_with_modules_groups_ops_by_module() -> None:
 
 def by_kind_name(graph: Graph, name: str) -> Node:
     return next(n for n in graph.nodes if n.name == name)
+
+
+def test_depth_collapses_each_deeper_module_into_one_node() -> None:
+    from graphviz_autograd.collapse import collapse_modules
+
+    torch.manual_seed(0)
+    layer = torch.nn.TransformerEncoderLayer(16, 2, 32, batch_first=True)
+    encoder = torch.nn.TransformerEncoder(layer, num_layers=2, enable_nested_tensor=False)
+    with capture(modules=True) as cap:
+        loss = encoder(torch.randn(2, 3, 16)).pow(2).mean()
+        loss.backward()
+    full = cap.graph
+    small = collapse_modules(full, 2)
+    modules = [n for n in small.nodes if n.op == "module"]
+    assert sorted(n.name for n in modules) == ["encoder.layers.0", "encoder.layers.1"]
+    inside = {
+        m.name: sum(1 for n in full.nodes if n.module and n.module.startswith(f"{m.name}"))
+        for m in modules
+    }
+    assert all(m.count == inside[m.name] for m in modules)  # every node inside is counted
+    ids = {n.id for n in small.nodes}
+    assert all(e.src in ids and e.dst in ids for e in small.edges)
+    assert small.roots == full.roots
+    assert "deeper than 2 levels" in small.notes[-1]
+    layer1 = next(m for m in modules if m.name == "encoder.layers.1")
+    assert any(
+        e.dst == layer1.id for e in small.edges if small.node(e.src).name == "encoder.layers.0"
+    )

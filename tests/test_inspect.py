@@ -165,3 +165,19 @@ def test_depth_collapses_each_deeper_module_into_one_node() -> None:
     assert any(
         e.dst == layer1.id for e in small.edges if small.node(e.src).name == "encoder.layers.0"
     )
+
+
+def test_tree_groups_ops_under_their_module() -> None:
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 1))
+    with capture(modules=True) as cap:
+        model(torch.ones(2, 3)).sum().backward()
+    console = Console(width=120, color_system=None)
+    console.begin_capture()
+    print_graph_tree(cap.graph, console=console, legend=False)
+    lines = console.end_capture().splitlines()
+    headers = [i for i, line in enumerate(lines) if "▣ " in line]
+    assert [lines[i].split("▣ ")[1] for i in headers] == ["model.2", "model.1", "model.0"]
+    relu = next(i for i, line in enumerate(lines) if "ReluBackward0" in line)
+    assert relu == headers[1] + 1  # right under its module's header
+    indent = lines[relu].index("■")
+    assert indent > lines[headers[1]].index("▣")  # nested one level below the header

@@ -1,8 +1,9 @@
 """`Graph` -> a rich `Tree`, from the roots toward the leaves.
 
-A DAG is not a tree: a node reached again is printed once, then as a dim back-reference
-(``↑ n4 MulBackward0``), and an input used twice by one op (``x + x``) is listed once with
-``×2``, so `x = x + x` forty times prints 41 nodes, not 2**40.
+Ops made inside an ``nn.Module`` are grouped under a ``▣ model.0`` header where the path
+enters that module. A DAG is not a tree: a node reached again is printed once, then as a dim
+back-reference (``↑ n4 MulBackward0``), and an input used twice by one op (``x + x``) is
+listed once with ``×2``, so `x = x + x` forty times prints 41 nodes, not 2**40.
 """
 
 from __future__ import annotations
@@ -42,8 +43,6 @@ def node_text(node: Node, node_role: Role, *, first_bad: bool = False) -> Text:
     text.append(f"  {node.id}", style="dim")
     if node.source is not None:
         text.append(f"  {os.path.basename(node.source.file)}:{node.source.line}", style="dim")
-    if node.module is not None:
-        text.append(f"  [{node.module}]", style="dim cyan")
     return text
 
 
@@ -59,11 +58,19 @@ def to_tree(graph: Graph) -> Tree | Group:
     trees: list[Tree] = []
     for root_id in graph.roots:
         top = Tree(Text(), guide_style="dim")
+        # Module groups: (id of the parent branch, module) -> its "▣ module" header branch.
+        headers: dict[tuple[int, str], Tree] = {}
         # Depth-first in print order, so a back-reference always points up the page.
-        stack: list[tuple[str, Tree, int]] = [(root_id, top, 1)]
+        stack: list[tuple[str, Tree, int, str | None]] = [(root_id, top, 1, None)]
         while stack:
-            node_id, parent, count = stack.pop()
+            node_id, parent, count, outer = stack.pop()
             node = graph.node(node_id)
+            module = node.module or outer
+            if node.module and node.module != outer:  # entering a module: group under it
+                key = (id(parent), node.module)
+                if key not in headers:
+                    headers[key] = parent.add(Text(f"▣ {node.module}", style="bold cyan"))
+                parent = headers[key]
             seen = node_id in shown
             line = (
                 _ref(node)
@@ -76,7 +83,7 @@ def to_tree(graph: Graph) -> Tree | Group:
             if seen:
                 continue
             shown.add(node_id)
-            stack.extend((src, branch, n) for src, n in reversed(inputs[node_id].items()))
+            stack.extend((src, branch, n, module) for src, n in reversed(inputs[node_id].items()))
         trees.append(top.children[0])
     return trees[0] if len(trees) == 1 else Group(*trees)
 

@@ -1,0 +1,96 @@
+"""What `gradviz run` costs on top of `python`: a 300-step MLP training, and a 1M-op chain.
+
+    .venv/bin/python benchmarks/capture_overhead.py [--runs 3] [--skip-chain]
+
+1. ``python mlp_train.py`` against ``gradviz run mlp_train.py -o /tmp/x.dot`` (default options),
+   wall time of each through subprocess, best of ``--runs`` (interleaved), and the ratio.
+2. ``gradviz run make_graph.py -o x.dot -- chain-1e6``: a script building a 1,000,000-op chain
+   and calling backward on it; exit code, wall time and peak RSS.
+
+The commands inherit this process's stack limit, as a user's shell would give it (printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from clitools import HERE, fmt_mb, fmt_s, gradviz_exe, run, stack_limit
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=3, help="runs of each command (best kept)")
+    parser.add_argument("--skip-chain", action="store_true", help="skip the 1M-op chain")
+    parser.add_argument("--timeout", type=float, default=1800.0, help="per command, seconds")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="set OMP_NUM_THREADS=N for every command (default: inherit); on a small shared "
+        "machine 1 makes the MLP timings far less noisy",
+    )
+    args = parser.parse_args(argv)
+    if args.threads is not None:
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)
+
+    gradviz, python = gradviz_exe(), sys.executable
+    script = str(HERE / "mlp_train.py")
+    tmp = Path(tempfile.mkdtemp(prefix="gradviz-bench-"))
+    threads = os.environ.get("OMP_NUM_THREADS", "not set")
+    print(f"RLIMIT_STACK (soft) of the commands: {stack_limit()}; OMP_NUM_THREADS: {threads}")
+
+    plain_cmd = [python, script]
+    gradviz_cmd = [gradviz, "run", script, "-o", str(tmp / "x.dot")]
+    plain, captured = [], []
+    for i in range(args.runs):  # interleaved, so a busy moment hurts both alike
+        for cmd, runs in ((plain_cmd, plain), (gradviz_cmd, captured)):
+            result = run(cmd, timeout=args.timeout)
+            if not result.ok:
+                print(f"FAILED: {' '.join(cmd)}: exit {result.exit}: {result.stderr_tail}")
+                return 1
+            runs.append(result.wall_s)
+        print(f"  run {i + 1}: python {fmt_s(plain[-1])}, gradviz run {fmt_s(captured[-1])}")
+    best_plain, best_captured = min(plain), min(captured)
+    print()
+    print("| 300-step MLP training | best wall | runs |")
+    print("|---|---:|---|")
+    print(f"| `python mlp_train.py` | {fmt_s(best_plain)} | {', '.join(map(fmt_s, plain))} |")
+    print(
+        f"| `gradviz run mlp_train.py -o x.dot` | {fmt_s(best_captured)} | "
+        f"{', '.join(map(fmt_s, captured))} |"
+    )
+    print()
+    print(
+        f"capture overhead: {best_captured / best_plain:.2f}x "
+        f"(+{best_captured - best_plain:.2f} s; budget 1.5x)"
+    )
+
+    if not args.skip_chain:
+        out = tmp / "chain.dot"
+        cmd = [gradviz, "run", str(HERE / "make_graph.py"), "-o", str(out), "--", "chain-1e6"]
+        print()
+        print("1,000,000-op chain: gradviz run make_graph.py -o chain.dot -- chain-1e6")
+        plain_chain = run([python, str(HERE / "make_graph.py"), "chain-1e6"], timeout=args.timeout)
+        print(
+            f"  for scale, python make_graph.py chain-1e6 alone: exit {plain_chain.exit}, wall "
+            f"{fmt_s(plain_chain.wall_s)}, peak RSS {fmt_mb(plain_chain.peak_rss_mb)}"
+        )
+        result = run(cmd, timeout=args.timeout)
+        size = f"{out.stat().st_size / 2**20:,.0f} MiB" if out.exists() else "no file"
+        print(
+            f"  exit {result.exit}, wall {fmt_s(result.wall_s)}, peak RSS "
+            f"{fmt_mb(result.peak_rss_mb)}, output {size}"
+        )
+        if result.stderr_tail:
+            print(f"  stderr: {result.stderr_tail}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -33,12 +33,13 @@ from .errors import GradvizError, LayoutTimeoutError
 from .files import write_atomic
 from .fold import DEFAULT_MAX_NODES, fold
 from .model import Graph
-from .renderers.dot import INSTALL_HINT
+from .renderers.dot import INSTALL_HINT, find_dot
 from .renderers.tree import print_graph_tree
 from .runner import graph_globals, run_script, script_traceback
 
 if TYPE_CHECKING:
     from .record import Keep
+    from .walk import WalkOptions
 
 __all__ = ["app", "main"]
 
@@ -200,7 +201,7 @@ def _run(
     fmt: OutputFormat | None,
     call: str,
     var: str | None,
-    options: dict[str, bool],
+    options: WalkOptions,
     draw: dict[str, Any],
 ) -> None:
     # torch loads here, not at start-up, so --help and usage errors answer at once.
@@ -210,7 +211,7 @@ def _run(
 
     keep = _parse_call(call)
     kind, paths = _targets(script, output, fmt, 1)
-    if kind in ("svg", "png", "pdf") and not _has_dot():
+    if kind in ("svg", "png", "pdf") and find_dot() is None:
         raise _fail(INSTALL_HINT)
     for target in paths:
         if target != "-":  # with --call all only the folder is known yet
@@ -219,15 +220,7 @@ def _run(
     try:
         with (
             redirect,
-            capture(
-                keep=keep,
-                show_saved=options["show_saved"],
-                show_attrs=options["show_attrs"],
-                show_inputs=options["show_inputs"],
-                source=options["source"],
-                modules=options["modules"],
-                namespace=_script_globals,
-            ) as cap,
+            capture(keep=keep, namespace=_script_globals, **options) as cap,
         ):
             result = run_script(script, args)
     except GradvizError as exc:
@@ -310,12 +303,6 @@ def _tree_console() -> Console:
 
 def _exit_code(exc: BaseException) -> int:
     return EXIT_INTERRUPTED if isinstance(exc, KeyboardInterrupt) else EXIT_SCRIPT_FAILED
-
-
-def _has_dot() -> bool:
-    import shutil
-
-    return shutil.which("dot") is not None
 
 
 Script = Annotated[
@@ -430,7 +417,7 @@ def run_command(
     ] = None,
 ) -> None:
     """Run SCRIPT, record its backward calls, and write the graph of one (or all)."""
-    options = {
+    options: WalkOptions = {
         "show_saved": show_saved,
         "show_attrs": show_attrs,
         "show_inputs": show_inputs,
@@ -462,7 +449,7 @@ def tree_command(
     depth: Depth = None,
 ) -> None:
     """Run SCRIPT and print the graph of a backward call as a tree in the terminal."""
-    options = {
+    options: WalkOptions = {
         "show_saved": show_saved,
         "show_attrs": show_attrs,
         "show_inputs": show_inputs,

@@ -10,7 +10,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any, Final, TypeAlias
+from typing import Any, Final, TypeAlias, TypedDict
 
 import torch
 
@@ -19,10 +19,21 @@ from .model import Edge, Graph, Node, SavedTensor, Source
 from .modules import module_of
 from .stats import dtype_name, summarize
 
-__all__ = ["Outputs", "build_graph", "named_outputs", "start_walk"]
+__all__ = ["Outputs", "WalkOptions", "build_graph", "named_outputs", "start_walk"]
 
 Outputs: TypeAlias = torch.Tensor | Sequence[torch.Tensor] | Mapping[str, torch.Tensor]
 """A tensor, a tuple/list of tensors, or a dict of named tensors."""
+
+
+class WalkOptions(TypedDict, total=False):
+    """The switches of `build_graph` (and `capture`), as one value to pass along."""
+
+    show_saved: bool
+    show_attrs: bool
+    show_inputs: bool
+    source: bool
+    modules: bool
+
 
 DEEP_GRAPH: Final = 20_000
 """Past this many nodes, make room to free the graph later (see `_allow_deep_free`)."""

@@ -25,7 +25,16 @@ from ..style import (
     roles_present,
 )
 
-__all__ = ["IMAGE_FORMATS", "NODE_STYLE", "quote", "run_dot", "to_dot", "to_image", "to_svg"]
+__all__ = [
+    "IMAGE_FORMATS",
+    "NODE_STYLE",
+    "find_dot",
+    "quote",
+    "run_dot",
+    "to_dot",
+    "to_image",
+    "to_svg",
+]
 
 ImageFormat = Literal["svg", "png", "pdf"]
 IMAGE_FORMATS: Final[tuple[ImageFormat, ...]] = ("svg", "png", "pdf")
@@ -173,6 +182,11 @@ def _legend(graph: Graph, shades: dict[str, str]) -> str:
     return f'<table border="0" cellpadding="2">{rows}<tr><td>{table}</td></tr></table>'
 
 
+def find_dot() -> str | None:
+    """Path of the Graphviz `dot` program, or None when it is not installed."""
+    return shutil.which("dot")
+
+
 def run_dot(source: str, fmt: ImageFormat, *, timeout: float | None = None) -> bytes:
     """Lay out DOT ``source`` with Graphviz `dot` and return the ``fmt`` output.
 
@@ -181,7 +195,7 @@ def run_dot(source: str, fmt: ImageFormat, *, timeout: float | None = None) -> b
         LayoutTimeoutError: layout took longer than ``timeout`` seconds (the process is killed).
         GradvizError: `dot` failed.
     """
-    exe = shutil.which("dot")
+    exe = find_dot()
     if exe is None:
         raise GraphvizNotFoundError(INSTALL_HINT)
     try:

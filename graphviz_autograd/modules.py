@@ -215,23 +215,25 @@ class _Mode(TorchFunctionMode):
         return out
 
 
-def _push_mode(mode: TorchFunctionMode) -> None:
+def push_mode(mode: TorchFunctionMode) -> None:
     torch._C._push_on_torch_function_stack(mode)
 
 
-def _remove_mode(mode: TorchFunctionMode) -> None:
+def remove_mode(mode: TorchFunctionMode) -> bool:
     """Take ``mode`` off the thread's torch function mode stack, wherever it is: a mode someone
-    pushed after ours and left there stays."""
+    pushed after ours and left there stays. False when it is not there (not pushed, or taken
+    off by torch while it handles a call: the mode is removed then, and pushed back after)."""
     size = torch._C._len_torch_function_stack()
     for index in range(size - 1, -1, -1):
         if torch._C._get_function_stack_at(index) is mode:
             break
     else:
-        return
+        return False
     above = [torch._C._pop_torch_function_stack() for _ in range(size - 1 - index)]
     torch._C._pop_torch_function_stack()
     for other in reversed(above):
         torch._C._push_on_torch_function_stack(other)
+    return True
 
 
 class ModuleTagger:
@@ -316,7 +318,7 @@ class ModuleTagger:
             self._starts[:] = [_get_sequence_nr()]
             self._owners[:] = [path]
             if self._watch_ops and not self._mode_pushed:
-                _push_mode(self._mode)
+                push_mode(self._mode)
                 self._mode_pushed = True
         else:
             self._mark(path)
@@ -350,7 +352,7 @@ class ModuleTagger:
         self._owners.clear()
         if self._mode_pushed:
             self._mode_pushed = False
-            _remove_mode(self._mode)
+            remove_mode(self._mode)
 
     def _mark(self, path: str) -> None:
         """From the next node on, ``path`` is the innermost running module."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -12,7 +13,10 @@ import torch
 
 __all__ = ["caller_names", "names_in"]
 
-_SKIP = (str(Path(torch.__file__).parent), str(Path(__file__).parent))
+_SKIP = (
+    str(Path(torch.__file__).parent) + os.sep,  # the separator: not torchvision
+    str(Path(__file__).parent) + os.sep,
+)
 
 
 def names_in(namespace: Mapping[str, Any]) -> dict[str, torch.Tensor]:

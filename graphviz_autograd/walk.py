@@ -6,8 +6,6 @@ many paths is visited once and a chain of a million ops is no harder than a chai
 
 from __future__ import annotations
 
-import os
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Final, TypeAlias, TypedDict
@@ -15,8 +13,9 @@ from typing import Any, Final, TypeAlias, TypedDict
 import torch
 
 from .errors import GradvizError, NoGraphError
-from .model import Edge, Graph, Node, SavedTensor, Source
+from .model import Edge, Graph, Node, SavedTensor
 from .modules import module_of
+from .sources import SourceReader
 from .stats import dtype_name, summarize
 
 __all__ = ["Outputs", "WalkOptions", "build_graph", "named_outputs", "start_walk"]
@@ -80,8 +79,9 @@ def build_graph(
         show_attrs: record each backward function's non-tensor saved attributes.
         show_inputs: add an ``input`` node for each forward input that needs no gradient (a
             ``None`` slot of ``next_functions``: a constant tensor, or a Python number).
-        source: record each op's forward call site. Only ops created under anomaly mode carry
-            one (``torch.autograd.set_detect_anomaly(True)``, or ``capture(source=True)``).
+        source: record each op's forward call site. Only ops created inside
+            ``capture(source=True)`` (`sources.SourceTagger`) or under anomaly mode
+            (``torch.autograd.set_detect_anomaly(True)``) carry one.
         modules: record the ``nn.Module`` that made each op; only ops created under
             `modules.tag_modules` (or ``capture(modules=True)``) carry one. A leaf named like a
             parameter of such a module (``model.0.weight``) is placed in it.
@@ -156,7 +156,7 @@ class _Walker:
         modules: bool,
     ) -> None:
         self.names = names
-        self.source = source
+        self.source = SourceReader() if source else None
         self.modules = modules
         # (device, data_ptr) -> bytes of each storage a saved tensor keeps alive, counted once.
         self.storages: dict[tuple[str, int], int] = {}
@@ -306,7 +306,7 @@ class _Walker:
             dtype=dtype,
             grad=summarize(root.grad) if retains and root.grad is not None else None,  # type: ignore[union-attr]
             attrs=attrs if self.show_attrs else (),
-            source=_source_of(fn) if self.source else None,
+            source=self.source(fn) if self.source else None,
             module=module_of(fn) if self.modules else None,
             saved=tuple(self._describe(name, tensor) for name, tensor in saved),
         )
@@ -334,29 +334,6 @@ def _saved_node(node_id: str, name: str, tensor: torch.Tensor | None) -> Node:
         dtype=None if tensor is None else dtype_name(tensor.dtype),
         freed=tensor is None,
     )
-
-
-_TORCH_DIR: Final = os.path.dirname(torch.__file__) + os.sep
-_PACKAGE_DIR: Final = os.path.dirname(__file__) + os.sep
-_FRAME = re.compile(r'\s*File "(?P<file>[^"]+)", line (?P<line>\d+), in [^\n]*\n(?P<code>.*)', re.S)
-
-
-def _source_of(fn: Any) -> Source | None:
-    """The innermost frame outside torch of the forward traceback that anomaly mode stored in
-    ``fn.metadata["traceback_"]`` (formatted frames, outermost first)."""
-    try:
-        frames = fn.metadata.get("traceback_")
-    except (AttributeError, RuntimeError):
-        return None
-    for frame in reversed(frames or ()):
-        match = _FRAME.match(frame)
-        if match is None:
-            continue
-        file = match["file"]
-        if file.startswith((_TORCH_DIR, _PACKAGE_DIR)):
-            continue
-        return Source(file, int(match["line"]), match["code"].strip())
-    return None
 
 
 def _is_accumulate(fn: Any) -> bool:

@@ -5,6 +5,7 @@ Every run pays for importing torch in a new process, so each test makes as few r
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -433,6 +434,87 @@ def test_ctrl_c_writes_what_was_captured_and_exits_130(tmp_path: Path) -> None:
     assert "MulBackward0" in text
 
 
+# Quick to record, slow to lay out: unfolded, `dot` takes over 10 s on this one wide rank.
+WIDE = """\
+import torch
+x = torch.ones(1, requires_grad=True)
+torch.stack([x * float(i) for i in range(4000)]).sum().backward()
+"""
+
+
+def proc_stat(pid: int) -> tuple[str, str, int, float, str] | None:
+    """(command, state, parent pid, CPU seconds, start time) of process ``pid``; None if gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    head, _, tail = text.rpartition(")")  # the command may hold spaces and parentheses
+    fields = tail.split()
+    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return head.partition("(")[2], fields[0], int(fields[1]), cpu, fields[19]
+
+
+def dot_children(parent: int) -> dict[int, tuple[float, str]]:
+    """The running `dot` children of ``parent``: pid -> (CPU seconds used, start time)."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        stat = proc_stat(int(entry)) if entry.isdigit() else None
+        if stat and stat[0] == "dot" and stat[2] == parent and stat[1] not in "ZX":
+            found[int(entry)] = (stat[3], stat[4])
+    return found
+
+
+def still_running(pid: int, start: str) -> bool:
+    stat = proc_stat(pid)
+    return stat is not None and stat[4] == start and stat[1] not in "ZX"  # zombies are dead
+
+
+@pytest.mark.dot
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds `dot` through /proc")
+@pytest.mark.parametrize("sent_to", ["gradviz", "group"])
+def test_ctrl_c_during_layout_exits_130_leaving_no_file_and_no_dot(
+    tmp_path: Path, sent_to: str
+) -> None:
+    # "gradviz": only gradviz gets SIGINT, so it must stop `dot` itself; "group": the whole
+    # process group gets it, as with Ctrl-C in a terminal, so `dot` gets it too.
+    script(tmp_path, WIDE)
+    proc = subprocess.Popen(
+        [str(GRADVIZ), "run", "s.py", "-o", "g.svg", "--max-nodes", "0"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, to signal and to clean up
+    )
+    try:
+        dots: dict[int, tuple[float, str]] = {}
+        deadline = time.monotonic() + 120
+        # Laying out, not starting or reading its input: a `dot` child that has used some CPU.
+        while not any(cpu >= 0.3 for cpu, _ in dots.values()):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "dot never started laying out"
+            time.sleep(0.05)
+            dots = dot_children(proc.pid)
+        if sent_to == "group":
+            os.killpg(proc.pid, signal.SIGINT)
+        else:
+            proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+        assert proc.returncode == 130, stderr
+        assert "interrupted" in stderr
+        assert "Traceback" not in stderr and "wrote" not in stderr
+        assert os.listdir(tmp_path) == ["s.py"]  # no g.svg, no temporary file
+        # Left alone, `dot` would lay out for seconds more; killed, it is gone (or a zombie).
+        deadline = time.monotonic() + 5
+        while any(still_running(pid, start) for pid, (_, start) in dots.items()):
+            assert time.monotonic() < deadline, f"dot {sorted(dots)} outlived gradviz"
+            time.sleep(0.05)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of the group, dot included
+        proc.wait()
+
+
 def test_deep_chain_of_200000_ops_renders_to_dot(tmp_path: Path) -> None:
     # Freeing a graph this deep overflows the C stack inside PyTorch unless the walker raised
     # RLIMIT_STACK; the run must neither crash nor hit Python's recursion limit.
@@ -535,7 +617,7 @@ def test_tree_names_tensors_by_the_scripts_variables_and_shows_inputs(tmp_path: 
     assert "input (no grad)" in shown.stdout
 
 
-def test_source_lines_are_off_by_default_and_on_with_source(tmp_path: Path) -> None:
+def test_source_lines_are_on_by_default_and_off_with_no_source(tmp_path: Path) -> None:
     script(
         tmp_path,
         "import torch\n"
@@ -543,13 +625,13 @@ def test_source_lines_are_off_by_default_and_on_with_source(tmp_path: Path) -> N
         "y = (w * 3).exp()\n"
         "y.sum().backward()\n",
     )
-    on = gradviz("run", "s.py", "-o", "g.json", "--source", cwd=tmp_path)
+    on = gradviz("run", "s.py", "-o", "g.json", cwd=tmp_path)
     assert on.returncode == 0, on.stderr
     nodes = json.loads((tmp_path / "g.json").read_text())["nodes"]
     exp = next(n for n in nodes if n["op"] == "ExpBackward0")
     assert exp["source"]["line"] == 3 and exp["source"]["code"] == "y = (w * 3).exp()"
-    tree = gradviz("tree", "s.py", "--source", cwd=tmp_path)
+    tree = gradviz("tree", "s.py", cwd=tmp_path)
     assert "s.py:3" in tree.stdout
-    off = gradviz("run", "s.py", "-o", "h.json", cwd=tmp_path)
+    off = gradviz("run", "s.py", "-o", "h.json", "--no-source", cwd=tmp_path)
     assert off.returncode == 0, off.stderr
     assert all("source" not in n for n in json.loads((tmp_path / "h.json").read_text())["nodes"])

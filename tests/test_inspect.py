@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
+from typing import Any
 
 import torch
 from rich.console import Console
 
 from graphviz_autograd import build_graph, capture, to_dot, to_json
 from graphviz_autograd.model import Graph, Node
+from graphviz_autograd.naming import caller_names
 from graphviz_autograd.renderers.tree import print_graph_tree
 
 HERE = str(Path(__file__).resolve())
@@ -41,7 +44,19 @@ def test_capture_records_the_forward_line_of_each_op() -> None:
         "code": sin.source.code,
     }
     assert "the-sin-line" in to_dot(cap.graph)  # in the tooltip
-    assert not torch.is_anomaly_enabled()  # restored after the block
+    assert not torch.is_anomaly_enabled()  # no anomaly mode needed
+    assert torch._C._len_torch_function_stack() == 0  # and nothing left behind
+
+
+def test_ops_inside_a_composite_op_get_the_line_that_called_it() -> None:
+    logits = torch.randn(4, 3, requires_grad=True)
+    target = torch.tensor([0, 2, 1, 0])
+    with capture(source=True) as cap:
+        loss = torch.nn.functional.cross_entropy(logits, target)  # the-loss-line
+        loss.backward()
+    ops = [n for n in cap.graph.nodes if n.kind == "op"]
+    assert {n.op for n in ops} >= {"NllLossBackward0", "LogSoftmaxBackward0"}
+    assert {n.source.line if n.source else None for n in ops} == {line_of("# the-loss-line")}
 
 
 def test_module_ops_point_at_the_users_call_not_into_torch() -> None:
@@ -57,10 +72,31 @@ def test_sources_stop_after_the_kept_call() -> None:
     w = torch.ones(2, requires_grad=True)
     with capture(source=True, keep="first") as cap:
         (w * 2).sum().backward()
-        assert not torch.is_anomaly_enabled()  # nothing later is kept: no cost later
-        (w * 3).sum().backward()
+        later = w * 3  # nothing later is kept: no tagging later
+        later.sum().backward()
     assert len(cap.calls) == 1
     assert op(cap.graph, "MulBackward0").source is not None
+    assert op(build_graph(later, source=True), "MulBackward0").source is None
+    assert torch._C._len_torch_function_stack() == 0
+
+
+def test_source_tagger_leaves_the_users_own_mode_in_place() -> None:
+    class Counting(torch.overrides.TorchFunctionMode):
+        calls = 0
+
+        def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+            Counting.calls += 1
+            return func(*args, **(kwargs or {}))
+
+    w = torch.ones(2, requires_grad=True)
+    with capture(source=True) as cap:
+        with Counting():
+            y = (w * 2).sum()
+        y.backward()
+    assert Counting.calls >= 2
+    # the innermost frame outside torch is the user's own mode, as with anomaly mode
+    assert op(cap.graph, "MulBackward0").source.file == HERE  # type: ignore[union-attr]
+    assert torch._C._len_torch_function_stack() == 0
 
 
 def test_build_graph_reads_sources_only_when_asked_and_recorded() -> None:
@@ -70,7 +106,7 @@ def test_build_graph_reads_sources_only_when_asked_and_recorded() -> None:
     with torch.autograd.set_detect_anomaly(True, check_nan=False):
         traced = (w * 2).sum()
     assert op(build_graph(traced), "MulBackward0").source is None
-    assert op(build_graph(traced, source=True), "MulBackward0").source is not None
+    assert op(build_graph(traced, source=True), "MulBackward0").source is not None  # anomaly
 
 
 def test_saved_tensors_with_bytes_and_a_total_that_counts_shared_storage_once() -> None:
@@ -181,3 +217,18 @@ def test_tree_groups_ops_under_their_module() -> None:
     assert relu == headers[1] + 1  # right under its module's header
     indent = lines[relu].index("■")
     assert indent > lines[headers[1]].index("▣")  # nested one level below the header
+
+
+def names_seen_from(filename: str) -> dict[str, torch.Tensor]:
+    """`caller_names()` called by a function whose code says it lives in ``filename``."""
+    namespace: dict[str, Any] = {"torch": torch, "caller_names": caller_names}
+    code = "def f():\n    inner = torch.ones(1)\n    return caller_names()\n"
+    exec(compile(code, filename, "exec"), namespace)
+    names: dict[str, torch.Tensor] = namespace["f"]()
+    return names
+
+
+def test_caller_names_skips_frames_in_torch_but_not_in_a_sibling_like_torchvision() -> None:
+    torch_dir = str(Path(torch.__file__).parent)
+    assert "inner" in names_seen_from(f"{torch_dir}vision{os.sep}x.py")
+    assert "inner" not in names_seen_from(f"{torch_dir}{os.sep}x.py")

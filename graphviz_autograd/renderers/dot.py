@@ -198,19 +198,23 @@ def run_dot(source: str, fmt: ImageFormat, *, timeout: float | None = None) -> b
     exe = find_dot()
     if exe is None:
         raise GraphvizNotFoundError(INSTALL_HINT)
-    try:
-        # subprocess.run kills `dot` on timeout and on any exception, Ctrl-C included.
-        proc = subprocess.run(
-            [exe, f"-T{fmt}"], input=source.encode(), capture_output=True, timeout=timeout
-        )
-    except subprocess.TimeoutExpired:
-        raise LayoutTimeoutError(
-            f"Graphviz layout took longer than {timeout:g} s and was stopped"
-        ) from None
+    with subprocess.Popen(
+        [exe, f"-T{fmt}"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as proc:
+        try:
+            out, errors = proc.communicate(source.encode(), timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise LayoutTimeoutError(
+                f"Graphviz layout took longer than {timeout:g} s and was stopped"
+            ) from None
+        finally:
+            if proc.returncode is None:  # timeout, Ctrl-C or another error: stop `dot` now
+                proc.kill()
+                proc.wait()
     if proc.returncode != 0:
-        message = proc.stderr.decode(errors="replace").strip().splitlines()
+        message = errors.decode(errors="replace").strip().splitlines()
         raise GradvizError(f"Graphviz dot failed: {message[-1] if message else proc.returncode}")
-    return proc.stdout
+    return out
 
 
 def to_svg(

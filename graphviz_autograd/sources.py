@@ -1,0 +1,191 @@
+"""Where in the user's code each autograd node was made.
+
+Inside ``with SourceTagger(): ...``, every node a forward op creates gets the call site of that
+op in ``node.metadata["gradviz.source"]``: ``(file, line)`` of the innermost frame outside torch
+and gradviz. `source_of` reads it back as a `Source`, with the line's text from `linecache`.
+
+How it works: a `TorchFunctionMode` sees each torch call the user's Python code makes. When a
+call created nodes (the thread's autograd sequence number moved), the tagger looks up the call
+site once and walks back from the call's outputs through ``next_functions``, tagging every node
+numbered inside the call. So the internals of a composite op (``cross_entropy`` makes
+``log_softmax`` and ``nll_loss`` nodes) get the line that called it.
+
+This costs one Python call per torch call (about 10 µs on these machines), against the
+formatted traceback per node that anomaly mode stores (about 60 µs). Without a tagger, nodes
+made under anomaly mode (``torch.autograd.set_detect_anomaly(True)``) still have a source:
+`source_of` falls back to the traceback in ``metadata["traceback_"]``.
+
+Limits: only the thread that entered the block is tagged; ops the mode never sees (inside a
+``torch.compile``d function, or run by C++ with no Python call, like a custom Function's
+``forward`` body when no torch call in it reaches Python) get the site of the call that leads
+to them, or none.
+"""
+
+from __future__ import annotations
+
+import linecache
+import os
+import re
+import sys
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, Final
+
+import torch
+from torch._C._autograd import _get_sequence_nr
+from torch.overrides import TorchFunctionMode
+
+from .model import Source
+from .modules import push_mode, remove_mode
+
+__all__ = ["METADATA_KEY", "SourceTagger", "SourceReader"]
+
+METADATA_KEY: Final = "gradviz.source"
+"""The key in ``node.metadata`` holding ``(file, line)`` of the call that made the node."""
+
+_TORCH_DIR: Final = os.path.dirname(torch.__file__) + os.sep
+_PACKAGE_DIR: Final = os.path.dirname(__file__) + os.sep
+_SKIP: Final = (_TORCH_DIR, _PACKAGE_DIR)
+_compiling = torch.compiler.is_compiling
+
+
+def _call_site() -> tuple[str, int] | None:
+    """``(file, line)`` of the innermost frame outside torch and gradviz."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        code = frame.f_code
+        if not code.co_filename.startswith(_SKIP):
+            return code.co_filename, frame.f_lineno
+        frame = frame.f_back  # type: ignore[assignment]
+    return None
+
+
+def _grad_fns(value: Any, todo: list[Any]) -> None:
+    """Append the ``grad_fn`` of each tensor in ``value`` (a tensor, or a tuple/list of them)."""
+    if isinstance(value, torch.Tensor):
+        todo.append(value.grad_fn)
+    elif isinstance(value, (tuple, list)):
+        for item in value:
+            if isinstance(item, torch.Tensor):
+                todo.append(item.grad_fn)
+
+
+class _Mode(TorchFunctionMode):
+    off = False
+    """Set when tagging stopped while the mode could not leave the stack: it passes calls on."""
+
+    def __torch_function__(
+        self,
+        func: Callable[..., Any],
+        types: Any,
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+    ) -> Any:
+        if self.off:
+            return func(*args, **kwargs) if kwargs else func(*args)
+        before = _get_sequence_nr()
+        out = func(*args, **kwargs) if kwargs else func(*args)
+        after = _get_sequence_nr()
+        if after != before and not _compiling():
+            site = _call_site()
+            if site is not None:
+                todo: list[Any] = []
+                _grad_fns(args if out is None else out, todo)  # None: ``x[i] = y``
+                _tag(todo, site, before, after)
+        return out
+
+
+def _tag(todo: list[Any], site: tuple[str, int], low: int, high: int) -> None:
+    """Tag the untagged nodes numbered in ``[low, high)`` that ``todo`` leads back to."""
+    while todo:
+        node = todo.pop()
+        if node is None:
+            continue
+        number = node._sequence_nr()
+        if number < low or number >= high:  # made before this call, or an AccumulateGrad
+            continue
+        metadata = node.metadata
+        if METADATA_KEY in metadata:
+            continue
+        metadata[METADATA_KEY] = site
+        for next_node, _ in node.next_functions:
+            todo.append(next_node)
+
+
+class SourceTagger:
+    """Context manager: tag every autograd node made inside the block, on this thread, with the
+    call site of the torch call that made it.
+
+    `close` stops tagging early. Called while torch is handing a call to the mode (from inside
+    ``loss.backward()``, which goes through the mode), it cannot take the mode off the stack:
+    the mode then passes every call straight on until a later `close` (the block's end)."""
+
+    def __init__(self) -> None:
+        self._mode: _Mode | None = None
+
+    @property
+    def active(self) -> bool:
+        return self._mode is not None and not self._mode.off
+
+    def __enter__(self) -> SourceTagger:
+        if self._mode is None:
+            self._mode = _Mode()
+            push_mode(self._mode)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop tagging, and take the mode off the stack if it is there (idempotent)."""
+        if self._mode is not None:
+            self._mode.off = True
+            if remove_mode(self._mode):
+                self._mode = None
+
+
+_FRAME = re.compile(r'\s*File "(?P<file>[^"]+)", line (?P<line>\d+), in [^\n]*\n(?P<code>.*)', re.S)
+
+
+class SourceReader:
+    """Reads the `Source` of autograd nodes, one `Source` per call site."""
+
+    def __init__(self) -> None:
+        self._sites: dict[tuple[str, int], Source] = {}
+
+    def __call__(self, fn: Any) -> Source | None:
+        """The call site that made ``fn``: the tag of a `SourceTagger`, else the innermost
+        frame outside torch of the traceback anomaly mode stored; None when neither is there."""
+        try:
+            metadata = fn.metadata
+        except (AttributeError, RuntimeError):
+            return None
+        site = metadata.get(METADATA_KEY)
+        if site is not None:
+            return self._source(*site)
+        return self._from_traceback(metadata.get("traceback_"))
+
+    def _source(self, file: str, line: int) -> Source:
+        source = self._sites.get((file, line))
+        if source is None:
+            code = linecache.getline(file, line).strip()
+            source = self._sites[file, line] = Source(file, line, code)
+        return source
+
+    def _from_traceback(self, frames: list[str] | None) -> Source | None:
+        """The innermost frame outside torch and gradviz of a formatted forward traceback
+        (outermost first)."""
+        for frame in reversed(frames or ()):
+            match = _FRAME.match(frame)
+            if match is None:
+                continue
+            file = match["file"]
+            if file.startswith(_SKIP):
+                continue
+            return Source(file, int(match["line"]), match["code"].strip())
+        return None

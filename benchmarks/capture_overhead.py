@@ -44,30 +44,35 @@ def main(argv: list[str] | None = None) -> int:
     threads = os.environ.get("OMP_NUM_THREADS", "not set")
     print(f"RLIMIT_STACK (soft) of the commands: {stack_limit()}; OMP_NUM_THREADS: {threads}")
 
-    plain_cmd = [python, script]
-    gradviz_cmd = [gradviz, "run", script, "-o", str(tmp / "x.dot")]
-    plain, captured = [], []
-    for i in range(args.runs):  # interleaved, so a busy moment hurts both alike
-        for cmd, runs in ((plain_cmd, plain), (gradviz_cmd, captured)):
+    commands = [
+        ("`python mlp_train.py`", [python, script]),
+        ("`gradviz run mlp_train.py -o x.dot`", [gradviz, "run", script, "-o", str(tmp / "x.dot")]),
+        (
+            "`gradviz run mlp_train.py -o x.dot --no-source`",
+            [gradviz, "run", script, "-o", str(tmp / "y.dot"), "--no-source"],
+        ),
+    ]
+    walls: list[list[float]] = [[] for _ in commands]
+    for i in range(args.runs):  # interleaved, so a busy moment hurts all alike
+        for (_, cmd), runs in zip(commands, walls, strict=True):
             result = run(cmd, timeout=args.timeout)
             if not result.ok:
                 print(f"FAILED: {' '.join(cmd)}: exit {result.exit}: {result.stderr_tail}")
                 return 1
             runs.append(result.wall_s)
-        print(f"  run {i + 1}: python {fmt_s(plain[-1])}, gradviz run {fmt_s(captured[-1])}")
-    best_plain, best_captured = min(plain), min(captured)
+        print(f"  run {i + 1}: " + ", ".join(fmt_s(runs[-1]) for runs in walls))
+    best = [min(runs) for runs in walls]
     print()
-    print("| 300-step MLP training | best wall | runs |")
-    print("|---|---:|---|")
-    print(f"| `python mlp_train.py` | {fmt_s(best_plain)} | {', '.join(map(fmt_s, plain))} |")
-    print(
-        f"| `gradviz run mlp_train.py -o x.dot` | {fmt_s(best_captured)} | "
-        f"{', '.join(map(fmt_s, captured))} |"
-    )
+    print("| 300-step MLP training | best wall | ÷ python | runs |")
+    print("|---|---:|---:|---|")
+    for (title, _), runs, wall in zip(commands, walls, best, strict=True):
+        print(
+            f"| {title} | {fmt_s(wall)} | {wall / best[0]:.2f}x | {', '.join(map(fmt_s, runs))} |"
+        )
     print()
     print(
-        f"capture overhead: {best_captured / best_plain:.2f}x "
-        f"(+{best_captured - best_plain:.2f} s; budget 1.5x)"
+        f"capture overhead, default options (source lines on): {best[1] / best[0]:.2f}x "
+        f"(+{best[1] - best[0]:.2f} s); with --no-source: {best[2] / best[0]:.2f}x; budget 1.5x"
     )
 
     if not args.skip_chain:

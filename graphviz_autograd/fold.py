@@ -289,7 +289,7 @@ def _rebuild(
     """The graph without its ``dead`` nodes, with ``counts``, edges re-pointed by the maps."""
     graph = adj.graph
     nodes = [
-        node if counts[i] == node.count else replace(node, count=counts[i])
+        node if counts[i] == node.count else node._replace(count=counts[i])
         for i, node in enumerate(graph.nodes)
         if not dead[i]
     ]

@@ -11,6 +11,7 @@ from .model import Node, Source, TensorStats
 
 __all__ = [
     "details",
+    "facts",
     "fmt_bytes",
     "fmt_float",
     "fmt_shape",
@@ -79,9 +80,14 @@ def grad_line(stats: TensorStats | None) -> str:
 
 
 def details(node: Node) -> list[str]:
-    """Every known fact about ``node``, one per line (tooltips)."""
-    lines = [f"{node.id}: {title(node)}"]
-    if node.op and node.op not in lines[0]:
+    """Every known fact about ``node``, one per line (tooltips): ``id: title``, then `facts`."""
+    return [f"{node.id}: {title(node)}", *facts(node)]
+
+
+def facts(node: Node) -> list[str]:
+    """What `details` says after its first line: the same for nodes that differ only in id."""
+    lines = []
+    if node.op and node.op not in title(node):
         lines.append(f"op: {node.op}")
     if node.kind != "saved" or not node.freed:
         lines.append(f"shape: {fmt_shape(node.shape)}  dtype: {node.dtype or '?'}")

@@ -1,4 +1,4 @@
-"""The graph model: frozen, torch-free records of what autograd built.
+"""The graph model: immutable, torch-free records of what autograd built.
 
 A `Graph` is plain data. It holds no tensor and no autograd node, only summaries, so it can be
 kept, compared, serialised and rendered long after the tensors it describes are gone.
@@ -7,7 +7,7 @@ kept, compared, serialised and rendered long after the tensors it describes are 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Final, Literal, NamedTuple
 
 __all__ = [
     "NODE_KINDS",
@@ -82,9 +82,12 @@ class SavedTensor:
     freed: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Node:
-    """One vertex of the graph: an op, a leaf, a no-grad input or a saved tensor."""
+class Node(NamedTuple):
+    """One vertex of the graph: an op, a leaf, a no-grad input or a saved tensor.
+
+    An immutable named tuple (change one with ``node._replace(name="x")``): the walk makes one
+    per autograd node, and a tuple is the cheapest record Python builds.
+    """
 
     id: str
     """``n0``, ``n1``, ... in walk order from the roots."""
@@ -108,7 +111,7 @@ class Node:
     """For ops with several forward outputs: the gradient at each (``grad`` is the first)."""
     order: int | None = None
     """1-based position in which the engine ran this node in the captured backward."""
-    count: int = 1
+    count: int = 1  # type: ignore[assignment]  # a field named like tuple.count: it wins
     """How many nodes of the full graph this one stands for (>1 after folding)."""
     source: Source | None = None
     """The forward call site (``source=True``, recorded under anomaly mode)."""
@@ -118,8 +121,7 @@ class Node:
     """Qualified path of the innermost ``nn.Module`` running when the op was made."""
 
 
-@dataclass(frozen=True, slots=True)
-class Edge:
+class Edge(NamedTuple):
     """``src`` feeds ``dst`` in the forward pass (arrows point from leaves to the loss)."""
 
     src: str

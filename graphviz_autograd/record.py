@@ -90,24 +90,27 @@ class _Hooks:
             handle.remove()
         self.handles.clear()
 
-    def apply(self, graph: Graph) -> Graph:
-        """``graph`` with each node's execution order and, for ops, its gradient(s)."""
+    def apply(self, graph: Graph, leaf_grads: dict[int, TensorStats | None]) -> Graph:
+        """``graph`` with each node's execution order and, for ops, its gradient(s); and the
+        ``.grad`` read after the call (``leaf_grads``, node index -> summary). One new node per
+        node that changed."""
         nodes = list(graph.nodes)
         first_bad: tuple[int, str] | None = None
-        for index, order in self.order.items():
+        grads_of, order_of = self.grads, self.order
+        for index in order_of.keys() | leaf_grads.keys():
             node = nodes[index]
-            grads = self.grads.get(index, ())
-            if node.kind == "op":
-                node = replace(
-                    node,
-                    order=order,
-                    grad=grads[0] if grads else None,
-                    grads=grads if len(grads) > 1 else None,
-                )
-            else:  # a leaf keeps its accumulated .grad; the hook saw only this call's part
-                node = replace(node, order=order)
-            nodes[index] = node
-            if any(g is not None and (g.nan or g.inf) for g in grads):
+            order = order_of.get(index)
+            grads = grads_of.get(index, ())
+            if node.kind == "op" and order is not None:  # the gradient of this call
+                grad = grads[0] if grads else None
+            elif index in leaf_grads:  # a leaf's accumulated .grad, not just this call's part
+                grad = leaf_grads[index]
+            else:
+                grad = node.grad
+            nodes[index] = node._replace(
+                order=order, grad=grad, grads=grads if len(grads) > 1 else None
+            )
+            if order is not None and any(g is not None and (g.nan or g.inf) for g in grads):
                 if first_bad is None or order < first_bad[0]:
                     first_bad = (order, node.id)
         return replace(
@@ -198,7 +201,7 @@ def capture(
         finally:
             hooks.remove()
             walker.fns.clear()
-            call = BackwardCall(number, hooks.apply(walker.refresh(graph)), error)
+            call = BackwardCall(number, hooks.apply(graph, walker.leaf_grads()), error)
             if keep == "last":
                 result.calls[:] = [call]
             else:

@@ -6,14 +6,14 @@ many paths is visited once and a chain of a million ops is no harder than a chai
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import Any, Final, TypeAlias, TypedDict
 
 import torch
 
 from .errors import GradvizError, NoGraphError
-from .model import Edge, Graph, Node, SavedTensor
+from .model import Edge, Graph, Node, SavedTensor, TensorStats
 from .modules import module_of
 from .sources import SourceReader
 from .stats import dtype_name, summarize
@@ -182,7 +182,15 @@ class _Walker:
             obj = tensor if tensor.grad_fn is None else tensor.grad_fn
             stack.append((obj, -1, 0))
             root_tensors[id(obj)] = tensor
-        self._drain(stack, root_tensors)
+        # The walk allocates a few objects per node and frees none: a garbage collection pass
+        # in the middle would only traverse them (and torch's graph) again.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            self._drain(stack, root_tensors)
+        finally:
+            if collecting:
+                gc.enable()
         root_ids: list[str] = []
         for name, tensor in roots:
             fn: Any = tensor.grad_fn
@@ -190,8 +198,8 @@ class _Walker:
             index = self.seen[key]
             node = self.nodes[index]
             if name is not None:  # a dict key names its root unless params already did
-                self.nodes[index] = replace(
-                    node, name=f"{node.name}, {name}" if node.name else name
+                self.nodes[index] = node._replace(
+                    name=f"{node.name}, {name}" if node.name else name
                 )
             if node.id not in root_ids:
                 root_ids.append(node.id)
@@ -214,103 +222,128 @@ class _Walker:
             while "." in owner:
                 owner = owner.rsplit(".", 1)[0]
                 if owner in paths:
-                    self.nodes[i] = replace(node, module=owner)
+                    self.nodes[i] = node._replace(module=owner)
                     break
 
-    def refresh(self, graph: Graph) -> Graph:
-        """``graph`` with the current ``.grad`` of its tensors; then forget those tensors."""
-        nodes = list(graph.nodes)
+    def leaf_grads(self) -> dict[int, TensorStats | None]:
+        """Node index -> summary of the current ``.grad`` of each tensor the walk met that can
+        carry one (leaves, and roots that retain grad); then forget those tensors."""
+        grads: dict[int, TensorStats | None] = {}
         for index, tensor in self.tensors:
             grad = tensor.grad if tensor.is_leaf or tensor.retains_grad else None
-            nodes[index] = replace(nodes[index], grad=None if grad is None else summarize(grad))
+            grads[index] = None if grad is None else summarize(grad)
         self.tensors.clear()
-        return replace(graph, nodes=tuple(nodes))
+        return grads
 
     def _drain(self, stack: list[tuple[Any, int, int]], root_tensors: dict[int, Any]) -> None:
-        nodes, edges, seen = self.nodes, self.edges, self.seen
+        # The hot loop of every walk: locals only, one tuple per node and per edge.
+        nodes, edges, seen, held, fns = self.nodes, self.edges, self.seen, self.held, self.fns
+        names, tensors, kinds = self.names, self.tensors, _KINDS
+        plain_ops = not (self.show_saved or self.show_attrs or self.source or self.modules)
+        show_inputs = self.show_inputs
+        pop, push = stack.pop, stack.append
         while stack:
-            obj, consumer, slot = stack.pop()
-            # Ids are given in visit order: n0 is the first root.
-            node_id = f"n{len(nodes)}"
+            obj, consumer, slot = pop()
             if obj is None:  # a forward input that needs no gradient
                 index = len(nodes)
-                nodes.append(Node(id=node_id, kind="input", requires_grad=False))
+                nodes.append(_new(Node, (f"n{index}", "input", *_INPUT)))
             else:
-                fn: Any
-                if isinstance(obj, torch.Tensor):  # a leaf given as a root
-                    key, fn, leaf = id(obj), None, obj
-                elif _is_accumulate(obj):  # a leaf's AccumulateGrad: fold in `.variable`
-                    leaf = obj.variable
-                    key, fn = id(leaf), obj
-                else:
-                    key, fn, leaf = id(obj), obj, None
+                key = id(obj)
                 index = seen.get(key, -1)
+                if index < 0:
+                    kind = kinds.get(type(obj))
+                    if kind is None:
+                        kind = _kind_of(obj)
+                    leaf = None
+                    if kind is _LEAF:  # a leaf's AccumulateGrad: fold in `.variable`
+                        leaf = obj.variable
+                        key = id(leaf)
+                        index = seen.get(key, -1)
+                        if index >= 0:  # met before as a root tensor
+                            seen[id(obj)] = index
+                            fns.append((index, obj))
+                            held.append(obj)
+                    elif kind is _TENSOR:  # a leaf given as a root
+                        leaf = obj
                 if index < 0:
                     index = len(nodes)
                     seen[key] = index
-                    self.held.append(obj)
-                    root = root_tensors.get(key)
-                    if fn is not None:
-                        self.fns.append((index, fn))
+                    held.append(obj)
+                    node_id = f"n{index}"
                     if leaf is not None:
-                        self.held.append(leaf)
-                        self.tensors.append((index, leaf))
+                        if kind is _LEAF:
+                            fns.append((index, obj))
+                            seen[id(obj)] = index
+                        held.append(leaf)
+                        tensors.append((index, leaf))
                         nodes.append(self._leaf(node_id, leaf))
                     else:
-                        if root is not None and root.retains_grad:
-                            self.tensors.append((index, root))
-                        op, saved = self._op(node_id, fn, root)
-                        nodes.append(op)
-                        # Saved tensors are numbered right after their owner, before its inputs.
-                        for name, tensor in saved:
-                            nodes.append(_saved_node(f"n{len(nodes)}", name, tensor))
-                            edges.append(Edge(nodes[-1].id, node_id, None, "saved"))
-                        nexts = fn.next_functions
+                        fns.append((index, obj))
+                        root = root_tensors.get(key)
+                        if plain_ops and root is None:
+                            shape, dtype = _output_meta(obj)
+                            op = kind if isinstance(kind, str) else obj.name()
+                            values = (node_id, "op", op, names.get(key), *_OP, shape, dtype)
+                            nodes.append(_new(Node, values + _AFTER_DTYPE))
+                        else:
+                            if root is not None and root.retains_grad:
+                                tensors.append((index, root))
+                            self._op(node_id, obj, root)
+                        nexts = obj.next_functions
                         for i in range(len(nexts) - 1, -1, -1):
                             child = nexts[i][0]
-                            if child is not None or self.show_inputs:
-                                stack.append((child, index, i))
+                            if child is not None or show_inputs:
+                                push((child, index, i))
             if consumer >= 0:
-                edges.append(Edge(nodes[index].id, nodes[consumer].id, slot))
+                edges.append(_new(Edge, (nodes[index][0], nodes[consumer][0], slot, "data")))
 
     def _leaf(self, node_id: str, tensor: torch.Tensor) -> Node:
-        return Node(
-            id=node_id,
-            kind="leaf",
-            op="AccumulateGrad",
-            name=self.names.get(id(tensor)),
-            is_leaf=True,
-            requires_grad=tensor.requires_grad,
-            shape=tuple(tensor.shape),
-            dtype=dtype_name(tensor.dtype),
-            grad=None if tensor.grad is None else summarize(tensor.grad),
+        grad = tensor.grad
+        return _new(
+            Node,
+            (
+                node_id,
+                "leaf",
+                "AccumulateGrad",
+                self.names.get(id(tensor)),
+                True,
+                tensor.requires_grad,
+                False,
+                tuple(tensor.shape),
+                dtype_name(tensor.dtype),
+                None if grad is None else summarize(grad),
+                *_AFTER_GRAD,
+            ),
         )
 
-    def _op(
-        self, node_id: str, fn: Any, root: torch.Tensor | None
-    ) -> tuple[Node, list[tuple[str, torch.Tensor | None]]]:
-        meta = _output_metadata(fn)
-        shape, dtype = meta[0] if len(meta) == 1 else (None, None)
+    def _op(self, node_id: str, fn: Any, root: torch.Tensor | None) -> None:
+        """Append the node of op ``fn``, then the nodes of its saved tensors (``show_saved``)."""
+        shape, dtype = _output_meta(fn)
         retains = root is not None and root.retains_grad
         attrs: tuple[tuple[str, str], ...] = ()
         saved: list[tuple[str, torch.Tensor | None]] = []
         if self.show_attrs or self.show_saved:
             saved, attrs = _saved_values(fn, tensors=self.show_saved)
-        node = Node(
-            id=node_id,
-            kind="op",
-            op=fn.name(),
-            name=self.names.get(id(fn)),
-            retains_grad=retains,
-            shape=shape,
-            dtype=dtype,
-            grad=summarize(root.grad) if retains and root.grad is not None else None,  # type: ignore[union-attr]
-            attrs=attrs if self.show_attrs else (),
-            source=self.source(fn) if self.source else None,
-            module=module_of(fn) if self.modules else None,
-            saved=tuple(self._describe(name, tensor) for name, tensor in saved),
+        self.nodes.append(
+            Node(
+                id=node_id,
+                kind="op",
+                op=fn.name(),
+                name=self.names.get(id(fn)),
+                retains_grad=retains,
+                shape=shape,
+                dtype=dtype,
+                grad=summarize(root.grad) if retains and root.grad is not None else None,  # type: ignore[union-attr]
+                attrs=attrs if self.show_attrs else (),
+                source=self.source(fn) if self.source else None,
+                module=module_of(fn) if self.modules else None,
+                saved=tuple(self._describe(name, tensor) for name, tensor in saved),
+            )
         )
-        return node, saved
+        # Saved tensors are numbered right after their owner, before its inputs.
+        for name, tensor in saved:
+            self.nodes.append(_saved_node(f"n{len(self.nodes)}", name, tensor))
+            self.edges.append(Edge(self.nodes[-1].id, node_id, None, "saved"))
 
     def _describe(self, name: str, tensor: torch.Tensor | None) -> SavedTensor:
         if tensor is None:
@@ -340,19 +373,49 @@ def _is_accumulate(fn: Any) -> bool:
     return hasattr(fn, "variable")
 
 
-def _output_metadata(fn: Any) -> list[tuple[tuple[int, ...] | None, str | None]]:
-    """Shape and dtype of each forward output of ``fn`` (private API: ``_input_metadata``)."""
+_new = tuple.__new__
+# `Node` field values by position, for building nodes as tuples in the hot loop:
+# id, kind, op, name, is_leaf, requires_grad, retains_grad, shape, dtype, then these.
+_AFTER_GRAD: Final = ((), False, None, None, 1, None, (), None)  # attrs, freed, ... module
+_AFTER_DTYPE: Final = (None, *_AFTER_GRAD)  # grad, attrs, ... module
+_OP: Final = (False, True, False)  # is_leaf, requires_grad, retains_grad of an op
+_INPUT: Final = (None, None, False, False, False, None, None, *_AFTER_DTYPE)  # op ... module
+
+_LEAF: Final = object()
+"""`_KINDS` value of ``AccumulateGrad``."""
+_TENSOR: Final = object()
+"""`_KINDS` value of tensor classes (a leaf given as a root)."""
+_KINDS: dict[type, object] = {}
+"""Python type -> what the walk does with objects of it: `_LEAF`, `_TENSOR`, the op name
+(when every node of the type has the type's name), or `_NAMED` (ask each node its name)."""
+_NAMED: Final = object()
+
+
+def _kind_of(obj: Any) -> object:
+    kind: object
+    if isinstance(obj, torch.Tensor):
+        kind = _TENSOR
+    elif _is_accumulate(obj):
+        kind = _LEAF
+    else:
+        name = obj.name()
+        # one Python class per generated backward function; a shared wrapper class keeps asking
+        kind = name if type(obj).__name__ == name else _NAMED
+    _KINDS[type(obj)] = kind
+    return kind
+
+
+def _output_meta(fn: Any) -> tuple[tuple[int, ...] | None, str | None]:
+    """Shape and dtype of the forward output of ``fn``; ``(None, None)`` when it has several or
+    they are unknown (private API: ``_input_metadata``)."""
     try:
         meta = fn._input_metadata
-    except (AttributeError, RuntimeError):
-        return []
-    out: list[tuple[tuple[int, ...] | None, str | None]] = []
-    for m in meta:
-        try:
-            out.append((tuple(m.shape), dtype_name(m.dtype)))
-        except (RuntimeError, TypeError):  # nested or symbolic shapes
-            out.append((None, None))
-    return out
+        if len(meta) != 1:
+            return None, None
+        m = meta[0]
+        return tuple(m.shape), dtype_name(m.dtype)
+    except (AttributeError, RuntimeError, TypeError):  # nested or symbolic shapes
+        return None, None
 
 
 def _saved_values(

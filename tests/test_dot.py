@@ -227,6 +227,32 @@ def test_hostile_names_stay_inside_their_quotes() -> None:
     assert all(f'[label="{escaped}' in s or f'[label="saved {escaped}' in s for s in nodes)
 
 
+def test_hand_built_ids_that_are_not_plain_identifiers_are_quoted() -> None:
+    odd = 'a b";x->y'
+    graph = Graph(
+        nodes=(Node(odd, "op", op="SumBackward0"), Node("n-1", "leaf", name="w", is_leaf=True)),
+        edges=(Edge("n-1", odd, 0),),
+        roots=(odd,),
+    )
+    dot = to_dot(graph)
+    assert f"  {quote(odd)} [label=" in dot
+    assert '  "n-1" [label="w"' in dot
+    assert f'  "n-1" -> {quote(odd)};' in dot
+    assert "x->y;" not in dot.replace(quote(odd), "")
+
+
+def test_nodes_alike_but_for_their_id_share_a_label_and_keep_their_own_id() -> None:
+    leaves = tuple(Node(f"n{i}", "leaf", name="x", is_leaf=True, shape=(1,)) for i in (1, 2))
+    graph = Graph(
+        nodes=(Node("n0", "op", op="StackBackward0"), *leaves),
+        edges=(Edge("n1", "n0", 0), Edge("n2", "n0", 1)),
+        roots=("n0",),
+    )
+    lines = _node_statements(to_dot(graph))
+    assert lines[1].replace("n1", "nX") == lines[2].replace("n2", "nX")
+    assert 'tooltip="n1: x' in lines[1] and 'tooltip="n2: x' in lines[2]
+
+
 @pytest.mark.dot
 def test_hostile_names_are_inert_in_svg() -> None:
     svg = to_svg(hostile())

@@ -67,7 +67,7 @@ def check(original: Graph, folded: Graph) -> None:
     assert total(folded) == total(original)
     # Kept nodes are the original ones, count aside, in the original order.
     by_id = {node.id: node for node in original.nodes}
-    assert all(replace(node, count=by_id[node.id].count) == by_id[node.id] for node in folded.nodes)
+    assert all(node._replace(count=by_id[node.id].count) == by_id[node.id] for node in folded.nodes)
     order = {node.id: i for i, node in enumerate(original.nodes)}
     assert [order[n.id] for n in folded.nodes] == sorted(order[n.id] for n in folded.nodes)
     # Every node still leads to a root.
@@ -160,7 +160,7 @@ def test_chain_keeps_the_grad_nearest_to_the_root() -> None:
 
     stats = TensorStats((3,), 1.0, 0.0, 1.0, 0.5, 0, 0)
     g = chain(5)
-    g = replace(g, nodes=tuple(replace(n, grad=stats) if n.id == "n0" else n for n in g.nodes))
+    g = replace(g, nodes=tuple(n._replace(grad=stats) if n.id == "n0" else n for n in g.nodes))
     f = fold_chains(g)
     assert f.nodes[0].id == "n0" and f.nodes[0].grad == stats and f.nodes[0].count == 5
 

@@ -42,7 +42,7 @@ def diamond() -> Graph:
     ids=["node", "edge", "stats", "graph"],
 )
 def test_records_are_frozen(obj: object, attr: str, value: object) -> None:
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError):  # FrozenInstanceError is one
         setattr(obj, attr, value)
 
 
@@ -79,7 +79,7 @@ def test_graphs_compare_by_value() -> None:
     other = dataclasses.replace(diamond(), roots=("n1",))
     assert other != diamond()
     renamed = Graph(
-        tuple(dataclasses.replace(n, name="y") if n.id == "n2" else n for n in diamond().nodes),
+        tuple(n._replace(name="y") if n.id == "n2" else n for n in diamond().nodes),
         diamond().edges,
         diamond().roots,
     )

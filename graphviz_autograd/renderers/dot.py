@@ -12,7 +12,7 @@ import subprocess
 from typing import Final, Literal
 
 from ..errors import GradvizError, GraphvizNotFoundError, LayoutTimeoutError
-from ..labels import details, grad_line, subtitle, title
+from ..labels import facts, grad_line, subtitle, title
 from ..model import Graph, Node
 from ..style import (
     DARK_SHADES,
@@ -58,8 +58,33 @@ INSTALL_HINT: Final = (
 
 def quote(text: str) -> str:
     """``text`` as a DOT double-quoted string; newlines become centred line breaks."""
+    return '"' + _escape(text) + '"'
+
+
+def _escape(text: str) -> str:
+    """The inside of `quote`."""
     text = text.replace("\\", "\\\\").replace('"', '\\"').replace("\r", "")
-    return '"' + text.replace("\n", "\\n") + '"'
+    return text.replace("\n", "\\n")
+
+
+def _id(node_id: str) -> str:
+    """A node id as a DOT ID: bare when it is a plain identifier (``n12``), else quoted."""
+    return node_id if node_id.isidentifier() and node_id.isascii() else quote(node_id)
+
+
+def _describe(
+    node: Node, roots: frozenset[str], fill: str | None, first_bad: bool, show_order: bool
+) -> tuple[str, str]:
+    """The quoted label, and the rest of the node statement after the tooltip's ``id: ``."""
+    r = role(roots, node)
+    if fill is None:
+        fill = LEGEND[r][0]
+    extra = ' fontcolor="white"' if fill in DARK_SHADES else ""
+    if first_bad:
+        extra += ' color="#d00000" penwidth=3'
+    label = quote(_label(node, show_order=show_order, first_bad=first_bad))
+    tooltip = _escape("\n".join([title(node), *facts(node)]))
+    return label, f'{tooltip}" fillcolor="{fill}" {NODE_STYLE[r]}{extra}'
 
 
 def _label(node: Node, *, show_order: bool, first_bad: bool) -> str:
@@ -100,21 +125,23 @@ def to_dot(
         "penwidth=0.8];",
         "  edge [arrowsize=0.6 penwidth=0.8];",
     ]
+    # Nodes that differ only in id (the leaves of a wide graph, the ops of a long chain, the
+    # layers of a model before backward) share everything else: describe each kind once.
+    memo: dict[tuple[object, ...], tuple[str, str]] = {}
+    first_nonfinite = graph.first_nonfinite
     for node in graph.nodes:
-        r = role(roots, node)
-        first_bad = node.id == graph.first_nonfinite
-        fill = shades.get(node.id, LEGEND[r][0])
-        extra = ' fontcolor="white"' if fill in DARK_SHADES else ""
-        if first_bad:
-            extra += ' color="#d00000" penwidth=3'
-        label = _label(node, show_order=show_order, first_bad=first_bad)
-        out.append(
-            f"  {node.id} [label={quote(label)} tooltip={quote(chr(10).join(details(node)))}"
-            f' fillcolor="{fill}" {NODE_STYLE[r]}{extra}];'
-        )
+        node_id = node.id
+        fill = shades.get(node_id)
+        first_bad = node_id == first_nonfinite
+        key = (node[1:], node_id in roots, fill, first_bad)
+        hit = memo.get(key)
+        if hit is None:
+            hit = memo[key] = _describe(node, roots, fill, first_bad, show_order)
+        out.append(f'  {_id(node_id)} [label={hit[0]} tooltip="{_escape(node_id)}: {hit[1]}];')
     out.extend(_clusters(graph))
     for edge in graph.edges:
-        out.append(f"  {edge.src} -> {edge.dst}{_SAVED_EDGE if edge.kind == 'saved' else ''};")
+        saved = _SAVED_EDGE if edge.kind == "saved" else ""
+        out.append(f"  {_id(edge.src)} -> {_id(edge.dst)}{saved};")
     out.append("}")
     return "\n".join(out) + "\n"
 

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import torch
 
 from .errors import GradvizError
-from .model import Graph, TensorStats
+from .model import Graph, Node, TensorStats
 from .modules import ModuleTagger
 from .naming import caller_names
 from .sources import SourceTagger
@@ -25,6 +25,8 @@ from .stats import summarize
 from .walk import start_walk
 
 __all__ = ["BackwardCall", "Capture", "Keep", "capture"]
+
+_new = tuple.__new__
 
 Keep = Literal["all", "first", "last"] | int
 """Which calls to record: every one, the first, the last, or the N-th (1-based)."""
@@ -107,8 +109,10 @@ class _Hooks:
                 grad = leaf_grads[index]
             else:
                 grad = node.grad
-            nodes[index] = node._replace(
-                order=order, grad=grad, grads=grads if len(grads) > 1 else None
+            # node._replace(grad=..., grads=..., order=...), without its per-call overhead
+            several = grads if len(grads) > 1 else None
+            nodes[index] = _new(
+                Node, (*node[:9], grad, node[10], node[11], several, order, *node[14:])
             )
             if order is not None and any(g is not None and (g.nan or g.inf) for g in grads):
                 if first_bad is None or order < first_bad[0]:

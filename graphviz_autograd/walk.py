@@ -239,7 +239,8 @@ class _Walker:
         # The hot loop of every walk: locals only, one tuple per node and per edge.
         nodes, edges, seen, held, fns = self.nodes, self.edges, self.seen, self.held, self.fns
         names, tensors, kinds = self.names, self.tensors, _KINDS
-        plain_ops = not (self.show_saved or self.show_attrs or self.source or self.modules)
+        plain_ops = not (self.show_saved or self.show_attrs)
+        read_source, modules = self.source, self.modules
         show_inputs = self.show_inputs
         pop, push = stack.pop, stack.append
         while stack:
@@ -284,7 +285,13 @@ class _Walker:
                             shape, dtype = _output_meta(obj)
                             op = kind if isinstance(kind, str) else obj.name()
                             values = (node_id, "op", op, names.get(key), *_OP, shape, dtype)
-                            nodes.append(_new(Node, values + _AFTER_DTYPE))
+                            if read_source is None and not modules:
+                                nodes.append(_new(Node, values + _AFTER_DTYPE))
+                            else:
+                                source = read_source(obj) if read_source is not None else None
+                                module = module_of(obj) if modules else None
+                                rest = (None, (), False, None, None, 1, source, (), module)
+                                nodes.append(_new(Node, values + rest))
                         else:
                             if root is not None and root.retains_grad:
                                 tensors.append((index, root))
@@ -335,7 +342,7 @@ class _Walker:
                 dtype=dtype,
                 grad=summarize(root.grad) if retains and root.grad is not None else None,  # type: ignore[union-attr]
                 attrs=attrs if self.show_attrs else (),
-                source=self.source(fn) if self.source else None,
+                source=self.source(fn) if self.source is not None else None,
                 module=module_of(fn) if self.modules else None,
                 saved=tuple(self._describe(name, tensor) for name, tensor in saved),
             )

@@ -101,3 +101,28 @@ def test_model_imports_no_torch_graphviz_or_rich() -> None:
     imported |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     assert imported, "the parse found no imports at all"
     assert {m.split(".")[0] for m in imported} <= {"__future__", "dataclasses", "typing"}
+
+
+def test_node_field_order_is_pinned() -> None:
+    # The walk and the capture build nodes as positional tuples in this order.
+    assert Node._fields == (
+        "id",
+        "kind",
+        "op",
+        "name",
+        "is_leaf",
+        "requires_grad",
+        "retains_grad",
+        "shape",
+        "dtype",
+        "grad",
+        "attrs",
+        "freed",
+        "grads",
+        "order",
+        "count",
+        "source",
+        "saved",
+        "module",
+    )
+    assert Node("n0", "op") == Node._make(("n0", "op", *Node._field_defaults.values()))

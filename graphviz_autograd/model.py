@@ -114,7 +114,7 @@ class Node(NamedTuple):
     count: int = 1  # type: ignore[assignment]  # a field named like tuple.count: it wins
     """How many nodes of the full graph this one stands for (>1 after folding)."""
     source: Source | None = None
-    """The forward call site (``source=True``, recorded under anomaly mode)."""
+    """The forward call site (``source=True``: see `sources`)."""
     saved: tuple[SavedTensor, ...] = ()
     """The tensors this op saved for backward (``show_saved``)."""
     module: str | None = None

@@ -187,13 +187,12 @@ def _grad_fns(value: Any) -> Iterable[Any]:
     return [t.grad_fn for t in _tensors(value)]
 
 
-class _Mode(TorchFunctionMode):
-    """Tags the nodes each torch call made while a module's forward is running. On the thread's
-    mode stack only from the start of an outermost forward to its end."""
+class NodeWatch(TorchFunctionMode):
+    """A `TorchFunctionMode` that calls `made` after each torch call that created autograd
+    nodes on this thread: they are numbered ``[low, high)``."""
 
-    def __init__(self, tagger: ModuleTagger) -> None:
-        super().__init__()
-        self.tagger = tagger
+    off = False
+    """When set, calls pass straight through (the mode could not leave the stack yet)."""
 
     def __torch_function__(
         self,
@@ -202,17 +201,32 @@ class _Mode(TorchFunctionMode):
         args: tuple[Any, ...] = (),
         kwargs: dict[str, Any] | None = None,
     ) -> Any:
-        if kwargs is None:
-            kwargs = {}
-        if _compiling():
-            return func(*args, **kwargs)
+        if self.off or _compiling():  # dynamo cannot trace _get_sequence_nr
+            return func(*args, **kwargs) if kwargs else func(*args)
         before = _get_sequence_nr()
-        out = func(*args, **kwargs)
+        out = func(*args, **kwargs) if kwargs else func(*args)
         after = _get_sequence_nr()
-        if after != before and self.tagger._starts:
-            # None: an in-place call such as ``x[i] = y``
-            self.tagger._sweep(_grad_fns(args if out is None else out), after)
+        if after != before:
+            self.made(args if out is None else out, before, after)  # None: ``x[i] = y``
         return out
+
+    def made(self, value: Any, low: int, high: int) -> None:
+        """``value`` (the call's result, or its arguments for an in-place call returning None)
+        leads back to the nodes numbered ``[low, high)`` that the call made."""
+        raise NotImplementedError
+
+
+class _Mode(NodeWatch):
+    """Tags the nodes each torch call made while a module's forward is running. On the thread's
+    mode stack only from the start of an outermost forward to its end."""
+
+    def __init__(self, tagger: ModuleTagger) -> None:
+        super().__init__()
+        self.tagger = tagger
+
+    def made(self, value: Any, low: int, high: int) -> None:
+        if self.tagger._starts:
+            self.tagger._sweep(_grad_fns(value), high)
 
 
 def push_mode(mode: TorchFunctionMode) -> None:

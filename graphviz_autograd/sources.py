@@ -27,16 +27,12 @@ import linecache
 import os
 import re
 import sys
-from collections.abc import Callable
-from types import TracebackType
 from typing import Any, Final
 
 import torch
-from torch._C._autograd import _get_sequence_nr
-from torch.overrides import TorchFunctionMode
 
 from .model import Source
-from .modules import push_mode, remove_mode
+from .modules import NodeWatch, push_mode, remove_mode
 
 __all__ = ["METADATA_KEY", "SourceTagger", "SourceReader"]
 
@@ -46,12 +42,11 @@ METADATA_KEY: Final = "gradviz.source"
 _TORCH_DIR: Final = os.path.dirname(torch.__file__) + os.sep
 _PACKAGE_DIR: Final = os.path.dirname(__file__) + os.sep
 _SKIP: Final = (_TORCH_DIR, _PACKAGE_DIR)
-_compiling = torch.compiler.is_compiling
 
 
 def _call_site() -> tuple[str, int] | None:
     """``(file, line)`` of the innermost frame outside torch and gradviz."""
-    frame = sys._getframe(2)
+    frame = sys._getframe(3)  # skip this, `_Mode.made` and `NodeWatch.__torch_function__`
     while frame is not None:
         code = frame.f_code
         if not code.co_filename.startswith(_SKIP):
@@ -70,29 +65,13 @@ def _grad_fns(value: Any, todo: list[Any]) -> None:
                 todo.append(item.grad_fn)
 
 
-class _Mode(TorchFunctionMode):
-    off = False
-    """Set when tagging stopped while the mode could not leave the stack: it passes calls on."""
-
-    def __torch_function__(
-        self,
-        func: Callable[..., Any],
-        types: Any,
-        args: tuple[Any, ...] = (),
-        kwargs: dict[str, Any] | None = None,
-    ) -> Any:
-        if self.off:
-            return func(*args, **kwargs) if kwargs else func(*args)
-        before = _get_sequence_nr()
-        out = func(*args, **kwargs) if kwargs else func(*args)
-        after = _get_sequence_nr()
-        if after != before and not _compiling():
-            site = _call_site()
-            if site is not None:
-                todo: list[Any] = []
-                _grad_fns(args if out is None else out, todo)  # None: ``x[i] = y``
-                _tag(todo, site, before, after)
-        return out
+class _Mode(NodeWatch):
+    def made(self, value: Any, low: int, high: int) -> None:
+        site = _call_site()
+        if site is not None:
+            todo: list[Any] = []
+            _grad_fns(value, todo)
+            _tag(todo, site, low, high)
 
 
 def _tag(todo: list[Any], site: tuple[str, int], low: int, high: int) -> None:
@@ -133,12 +112,7 @@ class SourceTagger:
             push_mode(self._mode)
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def close(self) -> None:

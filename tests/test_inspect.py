@@ -232,3 +232,19 @@ def test_caller_names_skips_frames_in_torch_but_not_in_a_sibling_like_torchvisio
     torch_dir = str(Path(torch.__file__).parent)
     assert "inner" in names_seen_from(f"{torch_dir}vision{os.sep}x.py")
     assert "inner" not in names_seen_from(f"{torch_dir}{os.sep}x.py")
+
+
+def test_a_compiled_function_runs_under_source_lines() -> None:
+    torch._dynamo.reset()
+
+    @torch.compile(backend="eager")
+    def f(x: torch.Tensor) -> torch.Tensor:
+        return (x * 2).sin()
+
+    w = torch.ones(3, requires_grad=True)
+    with capture(source=True) as cap:
+        y = f(w).sum()  # the-compiled-line
+        y.backward()
+    assert torch.allclose(w.grad, 2 * torch.cos(2 * torch.ones(3)))  # type: ignore[arg-type]
+    total = op(cap.graph, "SumBackward0")
+    assert total.source is not None and total.source.line == line_of("# the-compiled-line")

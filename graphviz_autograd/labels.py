@@ -10,7 +10,6 @@ import os
 from .model import Node, Source, TensorStats
 
 __all__ = [
-    "details",
     "facts",
     "fmt_bytes",
     "fmt_float",
@@ -79,13 +78,9 @@ def grad_line(stats: TensorStats | None) -> str:
     return text
 
 
-def details(node: Node) -> list[str]:
-    """Every known fact about ``node``, one per line (tooltips): ``id: title``, then `facts`."""
-    return [f"{node.id}: {title(node)}", *facts(node)]
-
-
 def facts(node: Node) -> list[str]:
-    """What `details` says after its first line: the same for nodes that differ only in id."""
+    """Every known fact about ``node`` but its id and `title`, one per line (tooltips): the
+    same for nodes that differ only in id."""
     lines = []
     if node.op and node.op not in title(node):
         lines.append(f"op: {node.op}")

@@ -181,7 +181,8 @@ def _tensors(value: Any, depth: int = 0) -> Iterator[torch.Tensor]:
                 yield from _tensors(item, depth + 1)
 
 
-def _grad_fns(value: Any) -> Iterable[Any]:
+def grad_fns(value: Any) -> Iterable[Any]:
+    """The ``grad_fn`` (or None) of each tensor in ``value`` (see `_tensors`)."""
     if isinstance(value, torch.Tensor):
         return (value.grad_fn,)
     return [t.grad_fn for t in _tensors(value)]
@@ -226,7 +227,7 @@ class _Mode(NodeWatch):
 
     def made(self, value: Any, low: int, high: int) -> None:
         if self.tagger._starts:
-            self.tagger._sweep(_grad_fns(value), high)
+            self.tagger._sweep(grad_fns(value), high)
 
 
 def push_mode(mode: TorchFunctionMode) -> None:
@@ -350,9 +351,9 @@ class ModuleTagger:
             return None  # its forward began before the block, or our pre hook did not run
         if self._mode_pushed:
             with torch._C.DisableTorchFunction():  # our own ``.grad_fn`` reads skip the mode
-                self._sweep(_grad_fns(output))
+                self._sweep(grad_fns(output))
         else:
-            self._sweep(_grad_fns(output))
+            self._sweep(grad_fns(output))
         del stack[index:]
         if stack:
             self._mark(stack[-1][1])

@@ -22,11 +22,9 @@ from .modules import ModuleTagger
 from .naming import caller_names
 from .sources import SourceTagger
 from .stats import summarize
-from .walk import start_walk
+from .walk import WalkOptions, start_walk
 
 __all__ = ["BackwardCall", "Capture", "Keep", "capture"]
-
-_new = tuple.__new__
 
 Keep = Literal["all", "first", "last"] | int
 """Which calls to record: every one, the first, the last, or the N-th (1-based)."""
@@ -111,8 +109,8 @@ class _Hooks:
                 grad = node.grad
             # node._replace(grad=..., grads=..., order=...), without its per-call overhead
             several = grads if len(grads) > 1 else None
-            nodes[index] = _new(
-                Node, (*node[:9], grad, node[10], node[11], several, order, *node[14:])
+            nodes[index] = Node._make(
+                (*node[:9], grad, node[10], node[11], several, order, *node[14:])
             )
             if order is not None and any(g is not None and (g.nan or g.inf) for g in grads):
                 if first_bad is None or order < first_bad[0]:
@@ -159,6 +157,13 @@ def capture(
     """
     if isinstance(keep, int) and keep < 1:
         raise GradvizError(f"call numbers start at 1, not {keep}")
+    options: WalkOptions = {
+        "show_saved": show_saved,
+        "show_attrs": show_attrs,
+        "show_inputs": show_inputs,
+        "source": source,
+        "modules": modules,
+    }
     result = Capture()
     original = torch.autograd.backward
     # What only the forward passes of kept calls need: closed once no later call is kept.
@@ -184,15 +189,7 @@ def capture(
             for name, tensor in caller_names().items():
                 names.setdefault(name, tensor)
         try:
-            graph, walker = start_walk(
-                tensors,
-                params=names,
-                show_saved=show_saved,
-                show_attrs=show_attrs,
-                show_inputs=show_inputs,
-                source=source,
-                modules=modules,
-            )
+            graph, walker = start_walk(tensors, names, options)
         except GradvizError:  # nothing to draw: let torch raise its own error
             return original(tensors, grad_tensors, *args, **kwargs)
         error = None

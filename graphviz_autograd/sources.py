@@ -32,7 +32,7 @@ from typing import Any, Final
 import torch
 
 from .model import Source
-from .modules import NodeWatch, push_mode, remove_mode
+from .modules import NodeWatch, grad_fns, push_mode, remove_mode
 
 __all__ = ["METADATA_KEY", "SourceTagger", "SourceReader"]
 
@@ -55,23 +55,11 @@ def _call_site() -> tuple[str, int] | None:
     return None
 
 
-def _grad_fns(value: Any, todo: list[Any]) -> None:
-    """Append the ``grad_fn`` of each tensor in ``value`` (a tensor, or a tuple/list of them)."""
-    if isinstance(value, torch.Tensor):
-        todo.append(value.grad_fn)
-    elif isinstance(value, (tuple, list)):
-        for item in value:
-            if isinstance(item, torch.Tensor):
-                todo.append(item.grad_fn)
-
-
 class _Mode(NodeWatch):
     def made(self, value: Any, low: int, high: int) -> None:
         site = _call_site()
         if site is not None:
-            todo: list[Any] = []
-            _grad_fns(value, todo)
-            _tag(todo, site, low, high)
+            _tag(list(grad_fns(value)), site, low, high)
 
 
 def _tag(todo: list[Any], site: tuple[str, int], low: int, high: int) -> None:
@@ -101,10 +89,6 @@ class SourceTagger:
 
     def __init__(self) -> None:
         self._mode: _Mode | None = None
-
-    @property
-    def active(self) -> bool:
-        return self._mode is not None and not self._mode.off
 
     def __enter__(self) -> SourceTagger:
         if self._mode is None:

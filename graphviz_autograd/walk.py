@@ -90,28 +90,21 @@ def build_graph(
         NoGraphError: an output has no graph (no ``grad_fn`` and no ``requires_grad``).
         GradvizError: ``outputs`` is not a tensor or a collection of tensors.
     """
-    return start_walk(
-        outputs,
-        params=params,
-        show_saved=show_saved,
-        show_attrs=show_attrs,
-        show_inputs=show_inputs,
-        source=source,
-        modules=modules,
-    )[0]
+    options: WalkOptions = {
+        "show_saved": show_saved,
+        "show_attrs": show_attrs,
+        "show_inputs": show_inputs,
+        "source": source,
+        "modules": modules,
+    }
+    return start_walk(outputs, params, options)[0]
 
 
 def start_walk(
-    outputs: Outputs,
-    *,
-    params: Mapping[str, torch.Tensor] | None = None,
-    show_saved: bool = False,
-    show_attrs: bool = False,
-    show_inputs: bool = False,
-    source: bool = False,
-    modules: bool = False,
+    outputs: Outputs, params: Mapping[str, torch.Tensor] | None, options: WalkOptions
 ) -> tuple[Graph, _Walker]:
-    """`build_graph`, plus the walker, whose `refresh` re-reads the gradients after a backward."""
+    """`build_graph`, plus the walker, whose `leaf_grads` reads the ``.grad`` of the tensors
+    met after a backward."""
     roots = named_outputs(outputs)
     for name, tensor in roots:
         if tensor.grad_fn is None and not tensor.requires_grad:
@@ -130,14 +123,7 @@ def start_walk(
             if fn is not None:
                 fns.append(fn)
             names.setdefault(id(tensor) if fn is None else id(fn), name)
-    walker = _Walker(
-        names,
-        show_saved=show_saved,
-        show_attrs=show_attrs,
-        show_inputs=show_inputs,
-        source=source,
-        modules=modules,
-    )
+    walker = _Walker(names, options)
     walker.held.extend(fns)
     return walker.run(roots), walker
 
@@ -145,31 +131,22 @@ def start_walk(
 class _Walker:
     """One walk: the stack, the seen-map and the nodes and edges found so far."""
 
-    def __init__(
-        self,
-        names: dict[int, str],
-        *,
-        show_saved: bool,
-        show_attrs: bool,
-        show_inputs: bool,
-        source: bool,
-        modules: bool,
-    ) -> None:
+    def __init__(self, names: dict[int, str], options: WalkOptions) -> None:
         self.names = names
-        self.source = SourceReader() if source else None
-        self.modules = modules
+        self.source = SourceReader() if options.get("source") else None
+        self.modules = options.get("modules", False)
         # (device, data_ptr) -> bytes of each storage a saved tensor keeps alive, counted once.
         self.storages: dict[tuple[str, int], int] = {}
-        self.show_inputs = show_inputs
-        self.show_saved = show_saved
-        self.show_attrs = show_attrs
+        self.show_inputs = options.get("show_inputs", False)
+        self.show_saved = options.get("show_saved", False)
+        self.show_attrs = options.get("show_attrs", False)
         self.nodes: list[Node] = []
         self.edges: list[Edge] = []
         # id(autograd node or leaf tensor) -> node index. `held` keeps each object alive for the
         # walk, so no id() is reused by a newly made wrapper while we still look it up.
         self.seen: dict[int, int] = {}
         self.held: list[object] = []
-        # (node index, tensor) for every node whose tensor can carry a .grad: see `refresh`.
+        # (node index, tensor) for every node whose tensor can carry a .grad: see `leaf_grads`.
         self.tensors: list[tuple[int, torch.Tensor]] = []
         # (node index, autograd node) for every op and leaf: where `record` hangs its hooks.
         self.fns: list[tuple[int, Any]] = []
@@ -243,11 +220,12 @@ class _Walker:
         read_source, modules = self.source, self.modules
         show_inputs = self.show_inputs
         pop, push = stack.pop, stack.append
+        make_node, make_edge = Node._make, Edge._make
         while stack:
             obj, consumer, slot = pop()
             if obj is None:  # a forward input that needs no gradient
                 index = len(nodes)
-                nodes.append(_new(Node, (f"n{index}", "input", *_INPUT)))
+                nodes.append(make_node((f"n{index}", "input", *_INPUT)))
             else:
                 key = id(obj)
                 index = seen.get(key, -1)
@@ -286,12 +264,12 @@ class _Walker:
                             op = kind if isinstance(kind, str) else obj.name()
                             values = (node_id, "op", op, names.get(key), *_OP, shape, dtype)
                             if read_source is None and not modules:
-                                nodes.append(_new(Node, values + _AFTER_DTYPE))
+                                nodes.append(make_node(values + _AFTER_DTYPE))
                             else:
                                 source = read_source(obj) if read_source is not None else None
                                 module = module_of(obj) if modules else None
                                 rest = (None, (), False, None, None, 1, source, (), module)
-                                nodes.append(_new(Node, values + rest))
+                                nodes.append(make_node(values + rest))
                         else:
                             if root is not None and root.retains_grad:
                                 tensors.append((index, root))
@@ -302,12 +280,11 @@ class _Walker:
                             if child is not None or show_inputs:
                                 push((child, index, i))
             if consumer >= 0:
-                edges.append(_new(Edge, (nodes[index][0], nodes[consumer][0], slot, "data")))
+                edges.append(make_edge((nodes[index][0], nodes[consumer][0], slot, "data")))
 
     def _leaf(self, node_id: str, tensor: torch.Tensor) -> Node:
         grad = tensor.grad
-        return _new(
-            Node,
+        return Node._make(
             (
                 node_id,
                 "leaf",
@@ -380,7 +357,6 @@ def _is_accumulate(fn: Any) -> bool:
     return hasattr(fn, "variable")
 
 
-_new = tuple.__new__
 # `Node` field values by position, for building nodes as tuples in the hot loop:
 # id, kind, op, name, is_leaf, requires_grad, retains_grad, shape, dtype, then these.
 _AFTER_GRAD: Final = ((), False, None, None, 1, None, (), None)  # attrs, freed, ... module

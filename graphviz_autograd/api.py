@@ -55,7 +55,7 @@ def _graph(source: Graph | Outputs, walk_options: Mapping[str, Any]) -> Graph:
 
 
 def _split(options: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    walk_keys = {"params", "show_saved", "show_attrs", "show_inputs"}
+    walk_keys = {"params", "show_saved", "show_attrs", "show_inputs", "op_shapes"}
     render_keys = {"rankdir", "timeout", "show_order", "max_nodes"}
     unknown = set(options) - walk_keys - render_keys
     if unknown:

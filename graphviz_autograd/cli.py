@@ -32,7 +32,7 @@ from .collapse import collapse_modules
 from .errors import GradvizError, LayoutTimeoutError
 from .files import write_atomic
 from .fold import DEFAULT_MAX_NODES, fold
-from .model import Graph
+from .model import OP_SHAPES_UP_TO, Graph
 from .renderers.dot import INSTALL_HINT, find_dot
 from .renderers.tree import print_graph_tree
 from .runner import graph_globals, run_script, script_traceback
@@ -356,6 +356,15 @@ WithModules = Annotated[
         help="Group ops by the nn.Module that made them (on until the chosen call is recorded).",
     ),
 ]
+OpShapes = Annotated[
+    Optional[bool],  # noqa: UP045
+    typer.Option(
+        "--op-shapes/--no-op-shapes",
+        help=f"Record each op's output shape and dtype. Default: for graphs of at most "
+        f"{OP_SHAPES_UP_TO:,} nodes (reading them costs more than walking the graph).",
+        show_default=False,
+    ),
+]
 ShowInputs = Annotated[
     bool,
     typer.Option("--show-inputs", help="Draw op inputs that need no grad (constants, numbers)."),
@@ -403,6 +412,7 @@ def run_command(
     show_inputs: ShowInputs = False,
     source: WithSource = True,
     modules: WithModules = True,
+    op_shapes: OpShapes = None,
     show_order: Annotated[
         bool, typer.Option("--show-order", help="Number nodes in the order backward ran them.")
     ] = False,
@@ -425,6 +435,7 @@ def run_command(
         "show_inputs": show_inputs,
         "source": source,
         "modules": modules,
+        "op_shapes": op_shapes,
     }
     draw = {
         "rankdir": rankdir.value,
@@ -447,6 +458,7 @@ def tree_command(
     show_inputs: ShowInputs = False,
     source: WithSource = True,
     modules: WithModules = True,
+    op_shapes: OpShapes = None,
     max_nodes: MaxNodes = None,
     depth: Depth = None,
 ) -> None:
@@ -457,6 +469,7 @@ def tree_command(
         "show_inputs": show_inputs,
         "source": source,
         "modules": modules,
+        "op_shapes": op_shapes,
     }
     _run(
         script,

@@ -35,7 +35,6 @@ Invariants of every folding:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 from itertools import accumulate, chain
 from operator import attrgetter
 from typing import Final
@@ -119,7 +118,7 @@ def fold(graph: Graph, *, max_nodes: int = DEFAULT_MAX_NODES) -> Graph:
             f"{len(current.nodes):,} nodes{' remain' if removed else ''}, more than the "
             f"{max_nodes:,} that lay out in a few seconds: no more repeated structure to fold"
         )
-    return replace(current, notes=tuple(notes))
+    return current.replace(notes=tuple(notes))
 
 
 def fold_chains(graph: Graph) -> Graph:
@@ -308,7 +307,7 @@ def _rebuild(
             edges.append(edge)
         else:
             edges.append(Edge(ids[s], ids[d], edge.slot, edge.kind))
-    return replace(graph, nodes=tuple(nodes), edges=tuple(edges))
+    return graph.replace(nodes=tuple(nodes), edges=tuple(edges))
 
 
 # --- runs of one op ------------------------------------------------------------------------------

@@ -6,11 +6,14 @@ kept, compared, serialised and rendered long after the tensors it describes are 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Final, Literal, NamedTuple
+import gc
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final, Literal, NamedTuple
 
 __all__ = [
     "NODE_KINDS",
+    "OP_SHAPES_UP_TO",
     "Edge",
     "EdgeKind",
     "Graph",
@@ -31,6 +34,10 @@ NodeKind = Literal["op", "leaf", "input", "saved"]
 """
 
 NODE_KINDS: Final[tuple[NodeKind, ...]] = ("op", "leaf", "input", "saved")
+
+OP_SHAPES_UP_TO: Final = 50_000
+"""A walk reads op output shapes, by default, for graphs of at most this many nodes: reading
+one costs more than visiting the node, so past it the walk would take several times as long."""
 
 EdgeKind = Literal["data", "saved"]
 """``data``: the source's output is an input of the destination in the forward pass;
@@ -90,7 +97,7 @@ class Node(NamedTuple):
     """
 
     id: str
-    """``n0``, ``n1``, ... in walk order from the roots."""
+    """``n0``, ``n1``, ... in walk order: breadth-first from the roots, the roots first."""
     kind: NodeKind
     op: str | None = None
     """Backward class name (``MulBackward0``); None for inputs and saved tensors."""
@@ -131,27 +138,113 @@ class Edge(NamedTuple):
     kind: EdgeKind = "data"
 
 
-@dataclass(frozen=True, slots=True)
 class Graph:
-    """Nodes in id order, edges in walk order, and the ids of the roots (the outputs walked)."""
+    """Nodes in id order, edges in walk order, and the ids of the roots (the outputs walked).
 
-    nodes: tuple[Node, ...]
-    edges: tuple[Edge, ...]
+    Immutable: make a changed copy with `replace`. A walked graph keeps compact columns and
+    makes its `Node` and `Edge` records the first time ``nodes`` or ``edges`` is read, so a
+    walk costs little more than visiting each autograd node once.
+    """
+
+    __match_args__ = ("nodes", "edges", "roots", "notes", "first_nonfinite", "saved_bytes")
+    __slots__ = (
+        "_nodes",
+        "_edges",
+        "_make",
+        "roots",
+        "notes",
+        "first_nonfinite",
+        "saved_bytes",
+        "_index",
+    )
+
+    _nodes: tuple[Node, ...]
+    _edges: tuple[Edge, ...]
+    _make: Callable[[], tuple[tuple[Node, ...], tuple[Edge, ...]]] | None
+    _index: dict[str, int] | None
     roots: tuple[str, ...]
-    notes: tuple[str, ...] = ()
+    notes: tuple[str, ...]
     """Sentences about the graph as drawn, e.g. what folding did and how to undo it."""
-    first_nonfinite: str | None = None
+    first_nonfinite: str | None
     """The node whose gradient was the first NaN/Inf in backward order (captured graphs)."""
-    saved_bytes: int | None = None
+    saved_bytes: int | None
     """Bytes held by saved tensors, each storage counted once (``show_saved``)."""
-    _index: dict[str, int] = field(default_factory=dict, init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        self._index.update((node.id, i) for i, node in enumerate(self.nodes))
+    def __init__(
+        self,
+        nodes: tuple[Node, ...],
+        edges: tuple[Edge, ...],
+        roots: tuple[str, ...],
+        notes: tuple[str, ...] = (),
+        first_nonfinite: str | None = None,
+        saved_bytes: int | None = None,
+    ) -> None:
+        _set = object.__setattr__
+        _set(self, "_nodes", nodes)
+        _set(self, "_edges", edges)
+        _set(self, "_make", None)
+        _set(self, "roots", roots)
+        _set(self, "notes", notes)
+        _set(self, "first_nonfinite", first_nonfinite)
+        _set(self, "saved_bytes", saved_bytes)
+        _set(self, "_index", None)
+
+    @classmethod
+    def lazy(
+        cls,
+        make: Callable[[], tuple[tuple[Node, ...], tuple[Edge, ...]]],
+        roots: tuple[str, ...],
+        notes: tuple[str, ...] = (),
+        saved_bytes: int | None = None,
+    ) -> Graph:
+        """A graph whose nodes and edges ``make()`` returns when first read (called once)."""
+        graph = cls((), (), roots, notes, None, saved_bytes)
+        object.__setattr__(graph, "_make", make)
+        return graph
+
+    def _materialise(self) -> None:
+        make = self._make
+        if make is not None:
+            # Thousands of new records and no garbage: a collection pass would only slow it.
+            collecting = gc.isenabled()
+            gc.disable()
+            try:
+                nodes, edges = make()
+            finally:
+                if collecting:
+                    gc.enable()
+            object.__setattr__(self, "_nodes", nodes)
+            object.__setattr__(self, "_edges", edges)
+            object.__setattr__(self, "_make", None)  # and with it the columns it kept
+
+    @property
+    def nodes(self) -> tuple[Node, ...]:
+        if self._make is not None:
+            self._materialise()
+        return self._nodes
+
+    @property
+    def edges(self) -> tuple[Edge, ...]:
+        if self._make is not None:
+            self._materialise()
+        return self._edges
+
+    def replace(self, **changes: Any) -> Graph:
+        """A copy with the given fields (``nodes``, ``edges``, ``roots``, ``notes``,
+        ``first_nonfinite``, ``saved_bytes``) changed."""
+        unknown = changes.keys() - set(self.__match_args__)
+        if unknown:
+            raise TypeError(f"Graph has no field {sorted(unknown)[0]!r}")
+        values = {name: changes.get(name, getattr(self, name)) for name in self.__match_args__}
+        return Graph(**values)
 
     def node(self, node_id: str) -> Node:
         """The node with this id (KeyError when there is none)."""
-        return self.nodes[self._index[node_id]]
+        index = self._index
+        if index is None:
+            index = {node.id: i for i, node in enumerate(self.nodes)}
+            object.__setattr__(self, "_index", index)
+        return self.nodes[index[node_id]]
 
     def inputs(self, node_id: str) -> tuple[Edge, ...]:
         """Edges that end at ``node_id``, in slot order."""
@@ -160,3 +253,27 @@ class Graph:
     def outputs(self, node_id: str) -> tuple[Edge, ...]:
         """Edges that start at ``node_id``."""
         return tuple(e for e in self.edges if e.src == node_id)
+
+    def _fields(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self.__match_args__)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Graph):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__match_args__)
+        return f"Graph({fields})"
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Graph is immutable: use graph.replace({name}=...)")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("Graph is immutable")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (Graph, self._fields())

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import torch
@@ -115,8 +115,8 @@ class _Hooks:
             if order is not None and any(g is not None and (g.nan or g.inf) for g in grads):
                 if first_bad is None or order < first_bad[0]:
                     first_bad = (order, node.id)
-        return replace(
-            graph, nodes=tuple(nodes), first_nonfinite=first_bad[1] if first_bad else None
+        return graph.replace(
+            nodes=tuple(nodes), first_nonfinite=first_bad[1] if first_bad else None
         )
 
 
@@ -130,6 +130,7 @@ def capture(
     show_inputs: bool = False,
     source: bool = False,
     modules: bool = False,
+    op_shapes: bool | None = None,
     namespace: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
     keep: Keep = "all",
 ) -> Iterator[Capture]:
@@ -150,6 +151,7 @@ def capture(
             or N), it is turned off again.
         modules: record which ``nn.Module`` made each op (`modules.ModuleTagger`); also only
             until the kept calls are recorded.
+        op_shapes: as for `build_graph`.
         namespace: where module variable names come from (default: the locals and globals of
             the code that enters the block).
         keep: ``"all"`` (default), ``"first"``, ``"last"`` or a 1-based call number; calls
@@ -163,6 +165,7 @@ def capture(
         "show_inputs": show_inputs,
         "source": source,
         "modules": modules,
+        "op_shapes": op_shapes,
     }
     result = Capture()
     original = torch.autograd.backward
@@ -193,7 +196,7 @@ def capture(
         except GradvizError:  # nothing to draw: let torch raise its own error
             return original(tensors, grad_tensors, *args, **kwargs)
         error = None
-        hooks = _Hooks(walker.fns)
+        hooks = _Hooks(walker.hookable())
         try:
             return original(tensors, grad_tensors, *args, **kwargs)
         except BaseException as exc:

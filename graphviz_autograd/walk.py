@@ -1,24 +1,36 @@
 """Walk an autograd graph from output tensors into a `Graph`.
 
-The walk is iterative (an explicit stack, no recursion) and keeps a seen-map, so a node shared by
-many paths is visited once and a chain of a million ops is no harder than a chain of ten.
+The walk is iterative (breadth-first over a growing list, no recursion) and keeps a seen-map, so
+a node shared by many paths is visited once and a chain of a million ops is no harder than a
+chain of ten. It runs in two passes: one visits every autograd node and notes the edges, with
+nothing else in the loop; the next describes the nodes, where most ops share one description
+(their type's). The `Graph` makes its `Node` records from those columns when first read.
 """
 
 from __future__ import annotations
 
 import gc
 from collections.abc import Mapping, Sequence
+from itertools import compress, repeat
+from operator import add, is_
 from typing import Any, Final, TypeAlias, TypedDict
 
 import torch
 
 from .errors import GradvizError, NoGraphError
-from .model import Edge, Graph, Node, SavedTensor, TensorStats
+from .model import OP_SHAPES_UP_TO, Edge, Graph, Node, SavedTensor, TensorStats
 from .modules import module_of
 from .sources import SourceReader
 from .stats import dtype_name, summarize
 
-__all__ = ["Outputs", "WalkOptions", "build_graph", "named_outputs", "start_walk"]
+__all__ = [
+    "OP_SHAPES_UP_TO",
+    "Outputs",
+    "WalkOptions",
+    "build_graph",
+    "named_outputs",
+    "start_walk",
+]
 
 Outputs: TypeAlias = torch.Tensor | Sequence[torch.Tensor] | Mapping[str, torch.Tensor]
 """A tensor, a tuple/list of tensors, or a dict of named tensors."""
@@ -32,6 +44,7 @@ class WalkOptions(TypedDict, total=False):
     show_inputs: bool
     source: bool
     modules: bool
+    op_shapes: bool | None
 
 
 DEEP_GRAPH: Final = 20_000
@@ -68,6 +81,7 @@ def build_graph(
     show_inputs: bool = False,
     source: bool = False,
     modules: bool = False,
+    op_shapes: bool | None = None,
 ) -> Graph:
     """Walk the autograd graph behind ``outputs`` into a `Graph`.
 
@@ -85,6 +99,9 @@ def build_graph(
         modules: record the ``nn.Module`` that made each op; only ops created under
             `modules.tag_modules` (or ``capture(modules=True)``) carry one. A leaf named like a
             parameter of such a module (``model.0.weight``) is placed in it.
+        op_shapes: record the shape and dtype of each op's output. None (the default) reads
+            them for graphs of at most `OP_SHAPES_UP_TO` nodes and notes it when it does not:
+            reading one costs several times what visiting the node does.
 
     Raises:
         NoGraphError: an output has no graph (no ``grad_fn`` and no ``requires_grad``).
@@ -96,6 +113,7 @@ def build_graph(
         "show_inputs": show_inputs,
         "source": source,
         "modules": modules,
+        "op_shapes": op_shapes,
     }
     return start_walk(outputs, params, options)[0]
 
@@ -103,8 +121,8 @@ def build_graph(
 def start_walk(
     outputs: Outputs, params: Mapping[str, torch.Tensor] | None, options: WalkOptions
 ) -> tuple[Graph, _Walker]:
-    """`build_graph`, plus the walker, whose `leaf_grads` reads the ``.grad`` of the tensors
-    met after a backward."""
+    """`build_graph`, plus the walker: its `hookable` lists the autograd nodes met, and its
+    `leaf_grads` reads the ``.grad`` of the tensors met, after a backward."""
     roots = named_outputs(outputs)
     for name, tensor in roots:
         if tensor.grad_fn is None and not tensor.requires_grad:
@@ -114,93 +132,50 @@ def start_walk(
                 "(it was made under torch.no_grad() or inference_mode, from .detach() or .data, "
                 "or only from tensors that do not require grad)"
             )
-    # Leaves are found by tensor, ops by grad_fn; the first name given for either wins.
-    names: dict[int, str] = {}
-    fns: list[object] = []  # keep each named grad_fn alive, so its id() stays its own
+    # Leaves are named by tensor, ops by grad_fn; the first name given for either wins.
+    leaf_names: dict[int, str] = {}
+    op_names: dict[Any, str] = {}
     for name, tensor in (params or {}).items():
         if isinstance(tensor, torch.Tensor):
             fn = tensor.grad_fn
-            if fn is not None:
-                fns.append(fn)
-            names.setdefault(id(tensor) if fn is None else id(fn), name)
-    walker = _Walker(names, options)
-    walker.held.extend(fns)
+            if fn is None:
+                leaf_names.setdefault(id(tensor), name)
+            else:
+                op_names.setdefault(fn, name)
+    walker = _Walker(leaf_names, op_names, options)
     return walker.run(roots), walker
 
 
-class _Walker:
-    """One walk: the stack, the seen-map and the nodes and edges found so far."""
+class _InputSlot:
+    """Stands in the walk's node list for a forward input that needs no gradient."""
 
-    def __init__(self, names: dict[int, str], options: WalkOptions) -> None:
-        self.names = names
-        self.source = SourceReader() if options.get("source") else None
-        self.modules = options.get("modules", False)
-        # (device, data_ptr) -> bytes of each storage a saved tensor keeps alive, counted once.
-        self.storages: dict[tuple[str, int], int] = {}
-        self.show_inputs = options.get("show_inputs", False)
-        self.show_saved = options.get("show_saved", False)
-        self.show_attrs = options.get("show_attrs", False)
-        self.nodes: list[Node] = []
-        self.edges: list[Edge] = []
-        # id(autograd node or leaf tensor) -> node index. `held` keeps each object alive for the
-        # walk, so no id() is reused by a newly made wrapper while we still look it up.
-        self.seen: dict[int, int] = {}
-        self.held: list[object] = []
+    next_functions: Final = ()
+
+
+_INPUT_SLOT: Final = _InputSlot()
+
+
+class _Walker:
+    """One walk: visit every autograd node once, then describe each in columns that the
+    `Graph` turns into `Node` records when they are first read."""
+
+    def __init__(
+        self, leaf_names: dict[int, str], op_names: dict[Any, str], options: WalkOptions
+    ) -> None:
+        self.leaf_names = leaf_names
+        self.op_names = op_names
+        self.options = options
+        # Node index -> autograd node (``grad_fn``, a leaf's ``AccumulateGrad``, or
+        # `_INPUT_SLOT`), in walk order; kept until the walk's owner is done with them.
+        self.fns: list[Any] = []
         # (node index, tensor) for every node whose tensor can carry a .grad: see `leaf_grads`.
         self.tensors: list[tuple[int, torch.Tensor]] = []
-        # (node index, autograd node) for every op and leaf: where `record` hangs its hooks.
-        self.fns: list[tuple[int, Any]] = []
+        # (device, data_ptr) -> bytes of each storage a saved tensor keeps alive, counted once.
+        self.storages: dict[tuple[str, int], int] = {}
 
-    def run(self, roots: list[tuple[str | None, torch.Tensor]]) -> Graph:
-        # Stack items: (grad_fn or leaf tensor or None, consumer index or -1, slot).
-        stack: list[tuple[Any, int, int]] = []
-        root_tensors: dict[int, torch.Tensor] = {}
-        for _, tensor in reversed(roots):
-            obj = tensor if tensor.grad_fn is None else tensor.grad_fn
-            stack.append((obj, -1, 0))
-            root_tensors[id(obj)] = tensor
-        # The walk allocates a few objects per node and frees none: a garbage collection pass
-        # in the middle would only traverse them (and torch's graph) again.
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            self._drain(stack, root_tensors)
-        finally:
-            if collecting:
-                gc.enable()
-        root_ids: list[str] = []
-        for name, tensor in roots:
-            fn: Any = tensor.grad_fn
-            key = id(tensor) if fn is None else id(fn.variable) if _is_accumulate(fn) else id(fn)
-            index = self.seen[key]
-            node = self.nodes[index]
-            if name is not None:  # a dict key names its root unless params already did
-                self.nodes[index] = node._replace(
-                    name=f"{node.name}, {name}" if node.name else name
-                )
-            if node.id not in root_ids:
-                root_ids.append(node.id)
-        if self.modules:
-            self._place_leaves()
-        if len(self.nodes) > DEEP_GRAPH:
-            _allow_deep_free()
-        self.held.clear()
-        saved_bytes = sum(self.storages.values()) if self.show_saved else None
-        return Graph(tuple(self.nodes), tuple(self.edges), tuple(root_ids), saved_bytes=saved_bytes)
-
-    def _place_leaves(self) -> None:
-        """Put each leaf named like a parameter (``model.0.weight``) into the innermost module
-        on its path in which ops ran (``model.0``, else ``model``)."""
-        paths = {n.module for n in self.nodes if n.module}
-        for i, node in enumerate(self.nodes):
-            if node.kind != "leaf" or not node.name:
-                continue
-            owner = node.name
-            while "." in owner:
-                owner = owner.rsplit(".", 1)[0]
-                if owner in paths:
-                    self.nodes[i] = node._replace(module=owner)
-                    break
+    def hookable(self) -> list[tuple[int, Any]]:
+        """(node index, autograd node) for each op and leaf met: where `record` hangs hooks."""
+        return [(i, fn) for i, fn in enumerate(self.fns) if fn is not _INPUT_SLOT]
 
     def leaf_grads(self) -> dict[int, TensorStats | None]:
         """Node index -> summary of the current ``.grad`` of each tensor the walk met that can
@@ -212,124 +187,203 @@ class _Walker:
         self.tensors.clear()
         return grads
 
-    def _drain(self, stack: list[tuple[Any, int, int]], root_tensors: dict[int, Any]) -> None:
-        # The hot loop of every walk: locals only, one tuple per node and per edge.
-        nodes, edges, seen, held, fns = self.nodes, self.edges, self.seen, self.held, self.fns
-        names, tensors, kinds = self.names, self.tensors, _KINDS
-        plain_ops = not (self.show_saved or self.show_attrs)
-        read_source, modules = self.source, self.modules
-        show_inputs = self.show_inputs
-        pop, push = stack.pop, stack.append
-        make_node, make_edge = Node._make, Edge._make
-        while stack:
-            obj, consumer, slot = pop()
-            if obj is None:  # a forward input that needs no gradient
-                index = len(nodes)
-                nodes.append(make_node((f"n{index}", "input", *_INPUT)))
+    def run(self, roots: list[tuple[str | None, torch.Tensor]]) -> Graph:
+        seeds = [_autograd_node(tensor) for _, tensor in roots]
+        # The walk allocates a few objects per node and frees none: a garbage collection pass
+        # in the middle would only traverse them (and torch's graph) again.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            index, src, dst, slots = self._visit(seeds)
+            tails, edges, saved_bytes, notes = self._describe(index, roots, seeds)
+        finally:
+            if collecting:
+                gc.enable()
+        root_ids = tuple(dict.fromkeys(f"n{index[seed]}" for seed in seeds))
+        if len(tails) > DEEP_GRAPH:
+            _allow_deep_free()
+        del index  # the walker's `fns` keeps the autograd nodes for its owner
+
+        def make() -> tuple[tuple[Node, ...], tuple[Edge, ...]]:
+            ids = [f"n{i}" for i in range(len(tails))]
+            name = ids.__getitem__
+            # Built in C by map and zip, with no Python call per record.
+            nodes = map(_NEW, repeat(Node), map(add, zip(ids), tails))
+            data = zip(map(name, src), map(name, dst), slots, repeat("data"))
+            saved = (Edge(ids[s], ids[d], None, "saved") for s, d in edges)
+            return tuple(nodes), (*map(_NEW, repeat(Edge), data), *saved)
+
+        return Graph.lazy(make, root_ids, notes, saved_bytes)
+
+    def _visit(self, seeds: list[Any]) -> tuple[dict[Any, int], list[int], list[int], list[int]]:
+        """Number every autograd node reachable from ``seeds`` in breadth-first order, and list
+        each edge as (input index, consumer index, slot). The hot loop of every walk."""
+        fns = self.fns
+        index: dict[Any, int] = {}
+        for seed in seeds:
+            if seed not in index:
+                index[seed] = len(fns)
+                fns.append(seed)
+        src: list[int] = []
+        dst: list[int] = []
+        slots: list[int] = []
+        get, add_fn = index.get, fns.append
+        add_src, add_dst, add_slot = src.append, dst.append, slots.append
+        show_inputs = self.options.get("show_inputs", False)
+        consumer = 0
+        for fn in fns:  # a queue: the list grows while we go through it
+            slot = 0
+            for child, _ in fn.next_functions:
+                if child is not None:
+                    j = get(child)
+                    if j is None:
+                        j = index[child] = len(fns)
+                        add_fn(child)
+                    add_src(j)
+                    add_dst(consumer)
+                    add_slot(slot)
+                elif show_inputs:
+                    add_src(len(fns))
+                    add_fn(_INPUT_SLOT)
+                    add_dst(consumer)
+                    add_slot(slot)
+                slot += 1
+            consumer += 1
+        return index, src, dst, slots
+
+    def _describe(
+        self,
+        index: dict[Any, int],
+        roots: list[tuple[str | None, torch.Tensor]],
+        seeds: list[Any],
+    ) -> tuple[list[tuple[Any, ...]], list[tuple[int, int]], int | None, tuple[str, ...]]:
+        """Each node's fields after its id (its "tail"), the saved-tensor edges, the bytes
+        saved tensors hold, and the graph's notes."""
+        fns, options = self.fns, self.options
+        # Ops whose description is their type's alone share one tail: that is most of them.
+        types = list(map(type, fns))
+        for kind_type in set(types).difference(_TAILS):
+            _learn(kind_type, fns[types.index(kind_type)])
+        tails: list[Any] = list(map(_TAILS.__getitem__, types))
+        # The rest: leaves, inputs, ops that name themselves.
+        for i in compress(range(len(tails)), map(is_, tails, repeat(None))):
+            fn = fns[i]
+            if fn is _INPUT_SLOT:
+                tails[i] = _INPUT_TAIL
+            elif type(fn) in _LEAF_TYPES:
+                leaf = fn.variable
+                self.tensors.append((i, leaf))
+                tails[i] = self._leaf(leaf)
             else:
-                key = id(obj)
-                index = seen.get(key, -1)
-                if index < 0:
-                    kind = kinds.get(type(obj))
-                    if kind is None:
-                        kind = _kind_of(obj)
-                    leaf = None
-                    if kind is _LEAF:  # a leaf's AccumulateGrad: fold in `.variable`
-                        leaf = obj.variable
-                        key = id(leaf)
-                        index = seen.get(key, -1)
-                        if index >= 0:  # met before as a root tensor
-                            seen[id(obj)] = index
-                            fns.append((index, obj))
-                            held.append(obj)
-                    elif kind is _TENSOR:  # a leaf given as a root
-                        leaf = obj
-                if index < 0:
-                    index = len(nodes)
-                    seen[key] = index
-                    held.append(obj)
-                    node_id = f"n{index}"
-                    if leaf is not None:
-                        if kind is _LEAF:
-                            fns.append((index, obj))
-                            seen[id(obj)] = index
-                        held.append(leaf)
-                        tensors.append((index, leaf))
-                        nodes.append(self._leaf(node_id, leaf))
-                    else:
-                        fns.append((index, obj))
-                        root = root_tensors.get(key)
-                        if plain_ops and root is None:
-                            shape, dtype = _output_meta(obj)
-                            op = kind if isinstance(kind, str) else obj.name()
-                            values = (node_id, "op", op, names.get(key), *_OP, shape, dtype)
-                            if read_source is None and not modules:
-                                nodes.append(make_node(values + _AFTER_DTYPE))
-                            else:
-                                source = read_source(obj) if read_source is not None else None
-                                module = module_of(obj) if modules else None
-                                rest = (None, (), False, None, None, 1, source, (), module)
-                                nodes.append(make_node(values + rest))
-                        else:
-                            if root is not None and root.retains_grad:
-                                tensors.append((index, root))
-                            self._op(node_id, obj, root)
-                        nexts = obj.next_functions
-                        for i in range(len(nexts) - 1, -1, -1):
-                            child = nexts[i][0]
-                            if child is not None or show_inputs:
-                                push((child, index, i))
-            if consumer >= 0:
-                edges.append(make_edge((nodes[index][0], nodes[consumer][0], slot, "data")))
-
-    def _leaf(self, node_id: str, tensor: torch.Tensor) -> Node:
-        grad = tensor.grad
-        return Node._make(
-            (
-                node_id,
-                "leaf",
-                "AccumulateGrad",
-                self.names.get(id(tensor)),
-                True,
-                tensor.requires_grad,
-                False,
-                tuple(tensor.shape),
-                dtype_name(tensor.dtype),
-                None if grad is None else summarize(grad),
-                *_AFTER_GRAD,
-            ),
+                tails[i] = ("op", fn.name(), *_OP_TAIL[2:])
+        notes: tuple[str, ...] = ()
+        op_shapes = options.get("op_shapes")
+        if op_shapes is None:
+            op_shapes = len(tails) <= OP_SHAPES_UP_TO
+            if not op_shapes:
+                notes = (
+                    f"op output shapes not read: more than {OP_SHAPES_UP_TO:,} nodes "
+                    "(op_shapes=True, or --op-shapes, reads them)",
+                )
+        saved_edges: list[tuple[int, int]] = []
+        per_op = (
+            op_shapes
+            or options.get("source")
+            or options.get("modules")
+            or options.get("show_saved")
+            or options.get("show_attrs")
         )
+        if per_op:
+            self._per_op(tails, bool(op_shapes), saved_edges)
+        for fn, name in self.op_names.items():  # params naming intermediate tensors
+            i = index.get(fn, -1)
+            if i >= 0:
+                tails[i] = _with(tails[i], _NAME, name)
+        for (key, tensor), seed in zip(roots, seeds, strict=True):
+            i = index[seed]
+            tail = tails[i]
+            if key is not None:  # a dict key names its root unless params already did
+                tails[i] = tail = _with(
+                    tail, _NAME, f"{tail[_NAME]}, {key}" if tail[_NAME] else key
+                )
+            if tail[0] == "op" and tensor.retains_grad and not tail[_RETAINS]:
+                self.tensors.append((i, tensor))
+                grad = tensor.grad
+                tails[i] = tail = _with(tail, _RETAINS, True)
+                if grad is not None:
+                    tails[i] = _with(tail, _GRAD, summarize(grad))
+        if options.get("modules"):
+            _place_leaves(tails)
+        saved_bytes = sum(self.storages.values()) if options.get("show_saved") else None
+        return tails, saved_edges, saved_bytes, notes
 
-    def _op(self, node_id: str, fn: Any, root: torch.Tensor | None) -> None:
-        """Append the node of op ``fn``, then the nodes of its saved tensors (``show_saved``)."""
-        shape, dtype = _output_meta(fn)
-        retains = root is not None and root.retains_grad
-        attrs: tuple[tuple[str, str], ...] = ()
-        saved: list[tuple[str, torch.Tensor | None]] = []
-        if self.show_attrs or self.show_saved:
-            saved, attrs = _saved_values(fn, tensors=self.show_saved)
-        self.nodes.append(
-            Node(
-                id=node_id,
-                kind="op",
-                op=fn.name(),
-                name=self.names.get(id(fn)),
-                retains_grad=retains,
-                shape=shape,
-                dtype=dtype,
-                grad=summarize(root.grad) if retains and root.grad is not None else None,  # type: ignore[union-attr]
-                attrs=attrs if self.show_attrs else (),
-                source=self.source(fn) if self.source is not None else None,
-                module=module_of(fn) if self.modules else None,
-                saved=tuple(self._describe(name, tensor) for name, tensor in saved),
+    def _per_op(
+        self, tails: list[tuple[Any, ...]], op_shapes: bool, saved_edges: list[tuple[int, int]]
+    ) -> None:
+        """Read what each op says of itself: output shape, call site, module, saved values."""
+        options = self.options
+        read_source = SourceReader() if options.get("source") else None
+        modules = options.get("modules", False)
+        show_saved = options.get("show_saved", False)
+        show_attrs = options.get("show_attrs", False)
+        fns = self.fns
+        if op_shapes and not (read_source or modules or show_saved or show_attrs):
+            # Only shapes: ops of one type and one output shape share one tail.
+            shared: dict[tuple[int, Any], tuple[tuple[Any, ...], tuple[Any, ...]]] = {}
+            for i in range(len(fns)):
+                tail = tails[i]
+                if tail[0] != "op":
+                    continue
+                key = (id(tail), _output_meta(fns[i]))
+                hit = shared.get(key)
+                if hit is None or hit[0] is not tail:  # (an id is only unique while alive)
+                    hit = shared[key] = (tail, (*tail[:6], *key[1], *tail[8:]))
+                tails[i] = hit[1]
+            return
+        for i in range(len(fns)):
+            tail = tails[i]
+            if tail[0] != "op":
+                continue
+            fn = fns[i]
+            shape, dtype = _output_meta(fn) if op_shapes else (None, None)
+            source = read_source(fn) if read_source is not None else None
+            module = module_of(fn) if modules else None
+            attrs: tuple[tuple[str, str], ...] = ()
+            saved_info: tuple[SavedTensor, ...] = ()
+            if show_saved or show_attrs:
+                saved, attrs = _saved_values(fn, tensors=show_saved)
+                saved_info = tuple(self._saved_info(name, tensor) for name, tensor in saved)
+                for name, tensor in saved:
+                    saved_edges.append((len(tails), i))
+                    tails.append(_saved_tail(name, tensor))
+            tails[i] = (
+                *tail[:6],
+                shape,
+                dtype,
+                None,
+                attrs,
+                *tail[10:14],
+                source,
+                saved_info,
+                module,
             )
-        )
-        # Saved tensors are numbered right after their owner, before its inputs.
-        for name, tensor in saved:
-            self.nodes.append(_saved_node(f"n{len(self.nodes)}", name, tensor))
-            self.edges.append(Edge(self.nodes[-1].id, node_id, None, "saved"))
 
-    def _describe(self, name: str, tensor: torch.Tensor | None) -> SavedTensor:
+    def _leaf(self, tensor: torch.Tensor) -> tuple[Any, ...]:
+        grad = tensor.grad
+        return (
+            "leaf",
+            "AccumulateGrad",
+            self.leaf_names.get(id(tensor)),
+            True,
+            tensor.requires_grad,
+            False,
+            tuple(tensor.shape),
+            dtype_name(tensor.dtype),
+            None if grad is None else summarize(grad),
+            *_AFTER_GRAD,
+        )
+
+    def _saved_info(self, name: str, tensor: torch.Tensor | None) -> SavedTensor:
         if tensor is None:
             return SavedTensor(name, None, None, None, freed=True)
         try:
@@ -341,51 +395,103 @@ class _Walker:
         return SavedTensor(name, tuple(tensor.shape), dtype_name(tensor.dtype), nbytes, freed=False)
 
 
-def _saved_node(node_id: str, name: str, tensor: torch.Tensor | None) -> Node:
-    return Node(
-        id=node_id,
-        kind="saved",
-        name=name,
-        requires_grad=False if tensor is None else tensor.requires_grad,
-        shape=None if tensor is None else tuple(tensor.shape),
-        dtype=None if tensor is None else dtype_name(tensor.dtype),
-        freed=tensor is None,
+def _saved_tail(name: str, tensor: torch.Tensor | None) -> tuple[Any, ...]:
+    if tensor is None:
+        return (
+            "saved",
+            None,
+            name,
+            False,
+            False,
+            False,
+            None,
+            None,
+            None,
+            (),
+            True,
+            *_AFTER_GRAD[2:],
+        )
+    return (
+        "saved",
+        None,
+        name,
+        False,
+        tensor.requires_grad,
+        False,
+        tuple(tensor.shape),
+        dtype_name(tensor.dtype),
+        *_AFTER_DTYPE,
     )
 
 
-def _is_accumulate(fn: Any) -> bool:
-    return hasattr(fn, "variable")
+def _place_leaves(tails: list[tuple[Any, ...]]) -> None:
+    """Put each leaf named like a parameter (``model.0.weight``) into the innermost module
+    on its path in which ops ran (``model.0``, else ``model``)."""
+    paths = {tail[_MODULE] for tail in tails if tail[_MODULE]}
+    for i, tail in enumerate(tails):
+        if tail[0] != "leaf" or not tail[_NAME]:
+            continue
+        owner = tail[_NAME]
+        while "." in owner:
+            owner = owner.rsplit(".", 1)[0]
+            if owner in paths:
+                tails[i] = _with(tail, _MODULE, owner)
+                break
 
 
-# `Node` field values by position, for building nodes as tuples in the hot loop:
-# id, kind, op, name, is_leaf, requires_grad, retains_grad, shape, dtype, then these.
+def _with(tail: tuple[Any, ...], position: int, value: object) -> tuple[Any, ...]:
+    """``tail`` with the field at ``position`` replaced."""
+    return (*tail[:position], value, *tail[position + 1 :])
+
+
+def _autograd_node(tensor: torch.Tensor) -> Any:
+    """The autograd node a walk starts from for ``tensor``: its ``grad_fn``, or for a leaf
+    that requires grad, its ``AccumulateGrad`` (so a leaf given as an output and met again
+    inside the graph is one node)."""
+    fn = tensor.grad_fn
+    if fn is not None:
+        return fn
+    edge = getattr(torch.autograd.graph, "get_gradient_edge", None)
+    if edge is not None:
+        return edge(tensor).node
+    with torch.enable_grad():  # torch 2.1: reach the accumulator through a throwaway view
+        view: Any = tensor.view_as(tensor).grad_fn
+        return view.next_functions[0][0]
+
+
+# `Node` fields by position: id, kind, op, name, is_leaf, requires_grad, retains_grad, shape,
+# dtype, grad, attrs, freed, grads, order, count, source, saved, module. A walk builds each
+# node's fields after the id (its "tail") as a plain tuple.
+_NAME: Final = 2  # positions in a tail
+_RETAINS: Final = 5
+_GRAD: Final = 8
+_MODULE: Final = 16
 _AFTER_GRAD: Final = ((), False, None, None, 1, None, (), None)  # attrs, freed, ... module
 _AFTER_DTYPE: Final = (None, *_AFTER_GRAD)  # grad, attrs, ... module
-_OP: Final = (False, True, False)  # is_leaf, requires_grad, retains_grad of an op
-_INPUT: Final = (None, None, False, False, False, None, None, *_AFTER_DTYPE)  # op ... module
+_OP_TAIL: Final = ("op", None, None, False, True, False, None, None, *_AFTER_DTYPE)
+_INPUT_TAIL: Final = ("input", None, None, False, False, False, None, None, *_AFTER_DTYPE)
+_NEW: Final[Any] = tuple.__new__  # map(_NEW, repeat(Node), tuples): records made in C
 
-_LEAF: Final = object()
-"""`_KINDS` value of ``AccumulateGrad``."""
-_TENSOR: Final = object()
-"""`_KINDS` value of tensor classes (a leaf given as a root)."""
-_KINDS: dict[type, object] = {}
-"""Python type -> what the walk does with objects of it: `_LEAF`, `_TENSOR`, the op name
-(when every node of the type has the type's name), or `_NAMED` (ask each node its name)."""
-_NAMED: Final = object()
+_LEAF_TYPES: set[type] = set()
+"""The Python types of ``AccumulateGrad`` nodes met so far."""
+_TAILS: dict[type, tuple[Any, ...] | None] = {}
+"""Python type -> the tail every node of that type shares (an op whose name is its type's), or
+None: a leaf, an input slot, or a wrapper type shared by ops of several names."""
 
 
-def _kind_of(obj: Any) -> object:
-    kind: object
-    if isinstance(obj, torch.Tensor):
-        kind = _TENSOR
-    elif _is_accumulate(obj):
-        kind = _LEAF
+def _learn(kind_type: type, example: Any) -> None:
+    """Fill `_TAILS` (and `_LEAF_TYPES`) for ``kind_type``, from a node of that type."""
+    tail: tuple[Any, ...] | None = None
+    if example is _INPUT_SLOT:
+        pass
+    elif hasattr(example, "variable"):
+        _LEAF_TYPES.add(kind_type)
     else:
-        name = obj.name()
-        # one Python class per generated backward function; a shared wrapper class keeps asking
-        kind = name if type(obj).__name__ == name else _NAMED
-    _KINDS[type(obj)] = kind
-    return kind
+        name = example.name()
+        # one Python class per generated backward function; a shared wrapper class asks each
+        if kind_type.__name__ == name:
+            tail = ("op", name, *_OP_TAIL[2:])
+    _TAILS[kind_type] = tail
 
 
 def _output_meta(fn: Any) -> tuple[tuple[int, ...] | None, str | None]:

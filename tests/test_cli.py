@@ -635,3 +635,17 @@ def test_source_lines_are_on_by_default_and_off_with_no_source(tmp_path: Path) -
     off = gradviz("run", "s.py", "-o", "h.json", "--no-source", cwd=tmp_path)
     assert off.returncode == 0, off.stderr
     assert all("source" not in n for n in json.loads((tmp_path / "h.json").read_text())["nodes"])
+
+
+@pytest.mark.parametrize("flag", ["--op-shapes", "--no-op-shapes"])
+def test_op_shapes_flag(tmp_path: Path, flag: str) -> None:
+    script(tmp_path, RAISES_AFTER_TWO_CALLS)
+    result = gradviz("run", "s.py", "-o", "g.json", flag, cwd=tmp_path)
+    assert result.returncode == 3, result.stderr  # the script's own error, after the capture
+    nodes = json.loads((tmp_path / "g.json").read_text(encoding="utf-8"))["nodes"]
+    ops = {n["op"]: n["shape"] for n in nodes if n["kind"] == "op"}
+    assert ops == {
+        "SumBackward0": [] if flag == "--op-shapes" else None,
+        "MulBackward0": ([3] if flag == "--op-shapes" else None),
+    }
+    assert [n["shape"] for n in nodes if n["kind"] == "leaf"] == [[3]]

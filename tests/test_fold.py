@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from dataclasses import replace
 
 import pytest
 import torch
@@ -160,7 +159,7 @@ def test_chain_keeps_the_grad_nearest_to_the_root() -> None:
 
     stats = TensorStats((3,), 1.0, 0.0, 1.0, 0.5, 0, 0)
     g = chain(5)
-    g = replace(g, nodes=tuple(n._replace(grad=stats) if n.id == "n0" else n for n in g.nodes))
+    g = g.replace(nodes=tuple(n._replace(grad=stats) if n.id == "n0" else n for n in g.nodes))
     f = fold_chains(g)
     assert f.nodes[0].id == "n0" and f.nodes[0].grad == stats and f.nodes[0].count == 5
 
@@ -277,7 +276,7 @@ def test_alternating_ops_fold_with_period_two() -> None:
 
 def test_blocks_holding_a_pinned_node_do_not_fold() -> None:
     g = rnn(20)
-    pinned = replace(g, first_nonfinite="a10")
+    pinned = g.replace(first_nonfinite="a10")
     f = fold_series(pinned)
     check(pinned, f)
     assert "a10" in {n.id for n in f.nodes}
@@ -384,7 +383,7 @@ def test_dot_draws_counts_and_notes_escaped() -> None:
     text = to_dot(f)
     assert '"MulBackward0 ×3000' in text
     assert "folded 2,999 nodes: runs of the same op drawn once with ×N" in text
-    weird = replace(f, notes=('<b>&"x"</b>',))
+    weird = f.replace(notes=('<b>&"x"</b>',))
     assert "&lt;b&gt;&amp;&quot;x&quot;&lt;/b&gt;" in to_dot(weird)
     assert 'label="<b>&\\"x\\"</b>"' in to_dot(weird, legend=False)
     assert to_dot(chain(3)).count("label=<") == 1  # no notes: the legend alone, as before

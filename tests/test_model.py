@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import dataclasses
 from pathlib import Path
 
 import pytest
@@ -76,7 +75,7 @@ def test_graph_inputs_and_outputs() -> None:
 def test_graphs_compare_by_value() -> None:
     assert diamond() == diamond()
     assert hash(diamond()) == hash(diamond())
-    other = dataclasses.replace(diamond(), roots=("n1",))
+    other = diamond().replace(roots=("n1",))
     assert other != diamond()
     renamed = Graph(
         tuple(n._replace(name="y") if n.id == "n2" else n for n in diamond().nodes),
@@ -87,7 +86,7 @@ def test_graphs_compare_by_value() -> None:
 
 
 def test_replace_keeps_lookup_working() -> None:
-    graph = dataclasses.replace(diamond(), nodes=diamond().nodes[:2])
+    graph = diamond().replace(nodes=diamond().nodes[:2])
     assert graph.node("n1").op == "SinBackward0"
     with pytest.raises(KeyError):
         graph.node("n3")
@@ -100,7 +99,13 @@ def test_model_imports_no_torch_graphviz_or_rich() -> None:
     }
     imported |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     assert imported, "the parse found no imports at all"
-    assert {m.split(".")[0] for m in imported} <= {"__future__", "dataclasses", "typing"}
+    assert {m.split(".")[0] for m in imported} <= {
+        "__future__",
+        "collections",
+        "dataclasses",
+        "gc",
+        "typing",
+    }
 
 
 def test_node_field_order_is_pinned() -> None:
@@ -126,3 +131,29 @@ def test_node_field_order_is_pinned() -> None:
         "module",
     )
     assert Node("n0", "op") == Node._make(("n0", "op", *Node._field_defaults.values()))
+
+
+def test_a_lazy_graph_is_made_once_and_equals_its_eager_twin() -> None:
+    import pickle
+
+    calls = []
+
+    def make() -> tuple[tuple[Node, ...], tuple[Edge, ...]]:
+        calls.append(1)
+        return diamond().nodes, diamond().edges
+
+    lazy = Graph.lazy(make, diamond().roots)
+    assert calls == []
+    assert lazy == diamond() and hash(lazy) == hash(diamond())
+    assert lazy.node("n2") == diamond().node("n2")
+    assert calls == [1]
+    assert pickle.loads(pickle.dumps(lazy)) == diamond()
+
+
+def test_graph_is_immutable_and_replace_checks_names() -> None:
+    graph = diamond()
+    with pytest.raises(AttributeError, match="immutable"):
+        graph.roots = ("n1",)  # type: ignore[misc]
+    with pytest.raises(TypeError, match="no field 'rots'"):
+        graph.replace(rots=("n1",))
+    assert graph.replace(notes=("x",)).notes == ("x",) and graph.notes == ()

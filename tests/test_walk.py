@@ -6,6 +6,7 @@ import dataclasses
 import gc
 import math
 import weakref
+from collections import deque
 from typing import Any
 
 import pytest
@@ -28,35 +29,41 @@ def leaves(graph: Graph) -> list[Node]:
     return [n for n in graph.nodes if n.kind == "leaf"]
 
 
-def torch_preorder(roots: list[torch.Tensor]) -> tuple[list[str], list[tuple[str, str, int]]]:
-    """The oracle: a recursive pre-order walk of torch's own graph (small graphs only).
+def torch_breadth_first(
+    roots: list[torch.Tensor],
+) -> tuple[list[str], list[tuple[str, str, int]]]:
+    """The oracle: a breadth-first walk of torch's own graph, with a deque.
 
-    Returns each node's op name (leaves as ``AccumulateGrad``) in visit order, and the
-    (src, dst, slot) edges in the order they are found, skipping ``None`` slots.
+    Nodes are numbered as they are first found, the roots first; a leaf tensor and its
+    ``AccumulateGrad`` are one node. Returns each node's op name (leaves as ``AccumulateGrad``)
+    in number order, and the (src, dst, slot) edges by consumer, then slot, skipping ``None``
+    slots.
     """
-    index: dict[int, int] = {}
+    number: dict[int, int] = {}
     ops: list[str] = []
     found: list[tuple[str, str, int]] = []
     keep: list[Any] = []
+    queue: deque[Any] = deque()
 
-    def visit(obj: Any, consumer: str | None, slot: int) -> None:
+    def meet(obj: Any) -> int:
         leaf = obj if isinstance(obj, torch.Tensor) else getattr(obj, "variable", None)
         key = id(leaf) if leaf is not None else id(obj)
-        new = key not in index
-        if new:
-            index[key] = len(ops)
+        if key not in number:
+            number[key] = len(ops)
             keep.append(obj)
             ops.append("AccumulateGrad" if leaf is not None else obj.name())
-        me = f"n{index[key]}"
-        if consumer is not None:
-            found.append((me, consumer, slot))
-        if new and leaf is None:
-            for i, (child, _) in enumerate(obj.next_functions):
-                if child is not None:
-                    visit(child, me, i)
+            if leaf is None:
+                queue.append(obj)
+        return number[key]
 
     for t in roots:
-        visit(t if t.grad_fn is None else t.grad_fn, None, 0)
+        meet(t if t.grad_fn is None else t.grad_fn)
+    while queue:
+        fn = queue.popleft()
+        me = number[id(fn)]
+        for slot, (child, _) in enumerate(fn.next_functions):
+            if child is not None:
+                found.append((f"n{meet(child)}", f"n{me}", slot))
     return ops, found
 
 
@@ -71,7 +78,7 @@ def mlp() -> tuple[nn.Module, torch.Tensor]:
 # --------------------------------------------------------------------------- ids and order
 
 
-def test_ids_follow_depth_first_order_of_next_functions() -> None:
+def test_ids_follow_breadth_first_order_of_next_functions() -> None:
     a = torch.tensor([1.0, 2.0], requires_grad=True)
     b = torch.tensor([3.0, 4.0], requires_grad=True)
     loss = (a * b).sum() + b.exp().sum()
@@ -79,20 +86,20 @@ def test_ids_follow_depth_first_order_of_next_functions() -> None:
     assert [(n.id, n.op, n.name) for n in graph.nodes] == [
         ("n0", "AddBackward0", None),
         ("n1", "SumBackward0", None),
-        ("n2", "MulBackward0", None),
-        ("n3", "AccumulateGrad", "a"),
-        ("n4", "AccumulateGrad", "b"),
-        ("n5", "SumBackward0", None),
-        ("n6", "ExpBackward0", None),
+        ("n2", "SumBackward0", None),
+        ("n3", "MulBackward0", None),
+        ("n4", "ExpBackward0", None),
+        ("n5", "AccumulateGrad", "a"),
+        ("n6", "AccumulateGrad", "b"),
     ]
     assert edges(graph) == [
         ("n1", "n0", 0),
-        ("n2", "n1", 0),
-        ("n3", "n2", 0),
-        ("n4", "n2", 1),
-        ("n5", "n0", 1),
-        ("n6", "n5", 0),
-        ("n4", "n6", 0),
+        ("n2", "n0", 1),
+        ("n3", "n1", 0),
+        ("n4", "n2", 0),
+        ("n5", "n3", 0),
+        ("n6", "n3", 1),
+        ("n6", "n4", 0),
     ]
     assert graph.roots == ("n0",)
 
@@ -106,11 +113,11 @@ def test_ids_follow_depth_first_order_of_next_functions() -> None:
     ],
     ids=["mlp-mse", "two-forward-passes", "slice-and-norm"],
 )
-def test_matches_a_recursive_walk_of_torch_graph(program: Any) -> None:
+def test_matches_a_breadth_first_walk_of_torch_graph(program: Any) -> None:
     model, x = mlp()
     loss = program(model, x)
     graph = build_graph(loss)
-    ops, found = torch_preorder([loss])
+    ops, found = torch_breadth_first([loss])
     assert [n.op for n in graph.nodes] == ops
     assert [n.id for n in graph.nodes] == [f"n{i}" for i in range(len(ops))]
     assert edges(graph) == found
@@ -389,8 +396,8 @@ def test_saved_tensors_before_backward() -> None:
     mul = next(n for n in graph.nodes if n.op == "MulBackward0")
     saved_edges = [(e.src, e.dst, e.slot) for e in graph.edges if e.kind == "saved"]
     assert sorted(saved_edges) == sorted((n.id, mul.id, None) for n in saved)
-    # Saved tensors are numbered right after their owner.
-    assert [n.id for n in saved] == [f"n{int(mul.id[1:]) + 1}", f"n{int(mul.id[1:]) + 2}"]
+    # Saved tensors are numbered after the autograd nodes, in the order of their owners.
+    assert [n.id for n in saved] == ["n4", "n5"]
 
 
 def test_saved_tensors_after_backward_show_as_freed() -> None:
@@ -472,6 +479,12 @@ def _plain_values(value: Any, path: str = "graph") -> list[str]:
         return [
             p for k, v in value.items() for p in _plain_values(k, path) + _plain_values(v, path)
         ]
+    if isinstance(value, Graph):
+        return [
+            p
+            for name in value.__match_args__
+            for p in _plain_values(getattr(value, name), f"{path}.{name}")
+        ]
     if dataclasses.is_dataclass(value):
         return [
             p
@@ -492,7 +505,7 @@ def test_graph_holds_only_plain_data() -> None:
     assert any(n.attrs for n in graph.nodes)
     assert _plain_values(graph) == []
     # The checker itself notices a tensor.
-    assert _plain_values(dataclasses.replace(graph, roots=(torch.ones(1),))) != []  # type: ignore[arg-type]
+    assert _plain_values(graph.replace(roots=(torch.ones(1),))) != []
 
 
 def test_graph_does_not_keep_tensors_alive() -> None:
@@ -527,3 +540,44 @@ def test_two_builds_of_one_program_render_identically() -> None:
     assert first == second
     assert to_dot(first) == to_dot(second)
     assert to_json(first) == to_json(second)
+
+
+def test_a_graph_not_yet_read_holds_only_plain_data() -> None:
+    """A walked graph makes its records when first read; until then what it keeps for that
+    (the columns in the closure) must hold no tensor and no autograd node either."""
+    model, x = mlp()
+    loss = model(x).pow(2).mean()
+    graph = build_graph(loss, params=dict(model.named_parameters()), show_saved=True)
+    make = graph._make
+    assert make is not None and make.__closure__ is not None
+    kept = [cell.cell_contents for cell in make.__closure__]
+    assert _plain_values(kept, "closure") == []
+    assert len(leaves(graph)) == 3 and graph._make is None  # read once, then dropped
+
+
+# --------------------------------------------------------------------------- op shapes
+
+
+def test_op_shapes_are_read_up_to_a_size_then_noted(monkeypatch: pytest.MonkeyPatch) -> None:
+    from graphviz_autograd import walk
+
+    x = torch.ones(3, requires_grad=True)
+    y = x
+    for _ in range(6):
+        y = y * 2.0
+    small = build_graph(y)
+    assert {n.shape for n in small.nodes if n.kind == "op"} == {(3,)}
+    assert small.notes == ()
+
+    monkeypatch.setattr(walk, "OP_SHAPES_UP_TO", 5)
+    big = build_graph(y)
+    ops = [n for n in big.nodes if n.kind == "op"]
+    assert len(ops) == 6 and {(n.shape, n.dtype) for n in ops} == {(None, None)}
+    assert [n.shape for n in big.nodes if n.kind == "leaf"] == [(3,)]  # leaves keep theirs
+    assert big.notes == (
+        "op output shapes not read: more than 5 nodes (op_shapes=True, or --op-shapes, reads them)",
+    )
+    forced = build_graph(y, op_shapes=True)
+    assert forced.nodes == small.nodes and forced.notes == ()
+    off = build_graph(y, op_shapes=False)
+    assert {n.shape for n in off.nodes if n.kind == "op"} == {None} and off.notes == ()

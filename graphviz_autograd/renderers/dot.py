@@ -129,19 +129,25 @@ def to_dot(
     # layers of a model before backward) share everything else: describe each kind once.
     memo: dict[tuple[object, ...], tuple[str, str]] = {}
     first_nonfinite = graph.first_nonfinite
+    refs: dict[str, str] = {}  # node id -> the DOT ID that names it
     for node in graph.nodes:
-        node_id = node.id
+        node_id = node[0]
         fill = shades.get(node_id)
         first_bad = node_id == first_nonfinite
         key = (node[1:], node_id in roots, fill, first_bad)
         hit = memo.get(key)
         if hit is None:
             hit = memo[key] = _describe(node, roots, fill, first_bad, show_order)
-        out.append(f'  {_id(node_id)} [label={hit[0]} tooltip="{_escape(node_id)}: {hit[1]}];')
+        if node_id.isidentifier() and node_id.isascii():
+            refs[node_id] = ref = tip = node_id
+        else:
+            refs[node_id] = ref = quote(node_id)
+            tip = _escape(node_id)
+        out.append(f'  {ref} [label={hit[0]} tooltip="{tip}: {hit[1]}];')
     out.extend(_clusters(graph))
-    for edge in graph.edges:
-        saved = _SAVED_EDGE if edge.kind == "saved" else ""
-        out.append(f"  {_id(edge.src)} -> {_id(edge.dst)}{saved};")
+    for src, dst, _, kind in graph.edges:
+        saved = _SAVED_EDGE if kind == "saved" else ""
+        out.append(f"  {refs.get(src) or _id(src)} -> {refs.get(dst) or _id(dst)}{saved};")
     out.append("}")
     return "\n".join(out) + "\n"
 

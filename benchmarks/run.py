@@ -60,18 +60,6 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def best_of(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    """The best wall time of ``repeat`` calls of ``fn`` and the last result."""
-    best, result = float("inf"), None
-    for _ in range(repeat):
-        result = None
-        gc.collect()
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
-
-
 def best_of_prepared(
     prepare: Callable[[], Any], fn: Callable[[Any], Any], repeat: int
 ) -> tuple[float, Any]:
@@ -86,6 +74,11 @@ def best_of_prepared(
         best = min(best, time.perf_counter() - start)
         del value
     return best, result
+
+
+def best_of(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
+    """The best wall time of ``repeat`` calls of ``fn`` and the last result."""
+    return best_of_prepared(lambda: None, lambda _: fn(), repeat)
 
 
 def floor_walk(out: Any) -> int:

@@ -327,19 +327,6 @@ class _Walker:
         show_saved = options.get("show_saved", False)
         show_attrs = options.get("show_attrs", False)
         fns = self.fns
-        if op_shapes and not (read_source or modules or show_saved or show_attrs):
-            # Only shapes: ops of one type and one output shape share one tail.
-            shared: dict[tuple[int, Any], tuple[tuple[Any, ...], tuple[Any, ...]]] = {}
-            for i in range(len(fns)):
-                tail = tails[i]
-                if tail[0] != "op":
-                    continue
-                key = (id(tail), _output_meta(fns[i]))
-                hit = shared.get(key)
-                if hit is None or hit[0] is not tail:  # (an id is only unique while alive)
-                    hit = shared[key] = (tail, (*tail[:6], *key[1], *tail[8:]))
-                tails[i] = hit[1]
-            return
         for i in range(len(fns)):
             tail = tails[i]
             if tail[0] != "op":

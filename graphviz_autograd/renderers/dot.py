@@ -138,11 +138,8 @@ def to_dot(
         hit = memo.get(key)
         if hit is None:
             hit = memo[key] = _describe(node, roots, fill, first_bad, show_order)
-        if node_id.isidentifier() and node_id.isascii():
-            refs[node_id] = ref = tip = node_id
-        else:
-            refs[node_id] = ref = quote(node_id)
-            tip = _escape(node_id)
+        refs[node_id] = ref = _id(node_id)
+        tip = node_id if ref is node_id else _escape(node_id)
         out.append(f'  {ref} [label={hit[0]} tooltip="{tip}: {hit[1]}];')
     out.extend(_clusters(graph))
     for src, dst, _, kind in graph.edges:

@@ -97,6 +97,28 @@ def floor_walk(out: Any) -> int:
     return len(seen)
 
 
+def floor_shapes_walk(out: Any) -> int:
+    """The floor walk, also reading each op's output shape and dtype as gradviz does by default
+    (``_input_metadata``): no tool that shows op shapes can be faster than this."""
+    start = out.grad_fn
+    if start is None:
+        return 1
+    seen = {start}
+    stack = [start]
+    shapes = 0
+    while stack:
+        fn = stack.pop()
+        if not hasattr(fn, "variable"):
+            meta = fn._input_metadata
+            if len(meta) == 1:
+                shapes += len((tuple(meta[0].shape), meta[0].dtype))
+        for child, _ in fn.next_functions:
+            if child is not None and child not in seen:
+                seen.add(child)
+                stack.append(child)
+    return len(seen)
+
+
 _DOT_NODE = re.compile(r'^\s*("[^"]*"|[\w.]+)\s*\[', re.MULTILINE)
 
 
@@ -154,9 +176,10 @@ def measure(key: str, repeat: int, do_layout: bool, layout_timeout: float) -> di
     row["repeat"] = repeat
 
     row["floor_s"], _ = best_of(lambda: floor_walk(out), repeat)
+    row["floor_shapes_s"], _ = best_of(lambda: floor_shapes_walk(out), repeat)
     row["build_s"], graph = best_of(lambda: build_graph(out, params=params), repeat)
-    # A walked graph makes its Node records when first read: to_dot is timed on fresh graphs,
-    # so that making them is counted (build_graph + to_dot is the whole way to DOT text).
+    # to_dot is timed on fresh graphs: build_graph + to_dot is the whole way to DOT text, and
+    # a graph read once before would have made its Node records (to_dot reads rows instead).
     row["to_dot_s"], source = best_of_prepared(
         lambda: build_graph(out, params=params), to_dot, repeat
     )
@@ -319,6 +342,7 @@ def report(rows: list[dict[str, Any]], do_layout: bool, layout_timeout: float) -
     memory: list[list[str]] = []
     dots: list[list[str]] = []
     folds: list[list[str]] = []
+    ceilings: list[list[str]] = []
     max_nodes = 0
     notes: list[str] = []
     for r in rows:
@@ -343,6 +367,17 @@ def report(rows: list[dict[str, Any]], do_layout: bool, layout_timeout: float) -
                 fmt_ratio(r["build_s"], r["floor_s"]),
             ]
         )
+        if "torchviz_s" in r:
+            ceilings.append(
+                [
+                    title,
+                    fmt_s(r["floor_s"]),
+                    fmt_s(r["floor_shapes_s"]),
+                    fmt_s(r["torchviz_s"]),
+                    fmt_ratio(r["torchviz_s"], r["floor_shapes_s"]),
+                    fmt_ratio(r["torchviz_s"], total),
+                ]
+            )
         memory.append(
             [
                 title,
@@ -404,12 +439,35 @@ def report(rows: list[dict[str, Any]], do_layout: bool, layout_timeout: float) -
         "Best of up to "
         f"{max((r.get('repeat', 1) for r in rows), default=1)} runs (3 past 30k nodes, 1 past "
         "300k). *floor walk*: a bare iterative `next_functions` walk with a seen-set. "
-        "*total* = `build_graph` + `to_dot`, where `to_dot` runs on a freshly walked graph, so it "
-        "includes making the `Node` records (a walked `Graph` makes them when first read). "
-        "Both tools get the same `params`.",
+        "*total* = `build_graph` + `to_dot`, where `to_dot` runs on a freshly walked graph (it "
+        "reads the graph's rows; the `Node` records are made only when `nodes` is read). "
+        "Both tools get the same `params`. Each timing follows a `gc.collect()`, as in a fresh "
+        "call: caches are cold.",
     ]
     if notes:
         parts += ["", *notes]
+    if ceilings:
+        parts += [
+            "",
+            "### What reading op output shapes costs",
+            "",
+            table(
+                [
+                    "graph",
+                    "floor walk",
+                    "floor walk + op shapes",
+                    "torchviz",
+                    "torchviz ÷ (floor + op shapes)",
+                    "torchviz ÷ gradviz",
+                ],
+                ceilings,
+            ),
+            "",
+            "gradviz reads each op's output shape and dtype by default (up to "
+            "50,000 nodes; torchviz shows none). *floor walk + op shapes* is the bare walk that "
+            "also reads them through `_input_metadata`: the fastest any tool showing op shapes "
+            "could be, so *torchviz ÷ (floor + op shapes)* bounds *torchviz ÷ gradviz*.",
+        ]
     parts += [
         "",
         "### Memory",

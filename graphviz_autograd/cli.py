@@ -173,9 +173,7 @@ def _write(graph: Graph, kind: Format, target: str, draw: dict[str, Any]) -> Non
             console=err,
             transient=True,
         ) as progress:
-            progress.add_task(
-                f"laying out {len(graph.nodes):,} nodes with Graphviz dot", total=None
-            )
+            progress.add_task(f"laying out {len(graph):,} nodes with Graphviz dot", total=None)
             data = encode(graph, kind, **draw)
     elif kind in ("svg", "png", "pdf"):
         data = encode(graph, kind, **draw)

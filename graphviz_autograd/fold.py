@@ -80,7 +80,7 @@ def fold(graph: Graph, *, max_nodes: int = DEFAULT_MAX_NODES) -> Graph:
     """
     if max_nodes < 0:
         raise GradvizError(f"max_nodes must be 0 (never fold) or positive, not {max_nodes}")
-    if max_nodes == 0 or len(graph.nodes) <= max_nodes:
+    if max_nodes == 0 or len(graph) <= max_nodes:
         return graph
     steps: tuple[tuple[str, Callable[[_Adjacency], Graph | None]], ...] = (
         ("runs of the same op", _fold_chains),

@@ -6,6 +6,7 @@ Everything here returns unescaped text; each renderer quotes it for its own form
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 
 from .model import Node, Source, TensorStats
 
@@ -26,6 +27,7 @@ def fmt_float(value: float | None) -> str:
     return "-" if value is None else f"{value:.4g}"
 
 
+@lru_cache(maxsize=4096)  # a graph has few distinct shapes, and a DOT label shows each twice
 def fmt_shape(shape: tuple[int, ...] | None) -> str:
     """``(3, 4)`` for a shape, ``()`` for a scalar, ``?`` when unknown."""
     if shape is None:

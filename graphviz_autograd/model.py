@@ -7,15 +7,20 @@ kept, compared, serialised and rendered long after the tensors it describes are 
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Final, Literal, NamedTuple
+from itertools import chain, repeat
+from operator import add, itemgetter
+from typing import Any, Final, Literal, NamedTuple, TypeAlias
 
 __all__ = [
     "NODE_KINDS",
+    "Columns",
     "OP_SHAPES_UP_TO",
     "Edge",
     "EdgeKind",
+    "EdgeRow",
+    "FIELD",
     "Graph",
     "Node",
     "NodeKind",
@@ -138,19 +143,44 @@ class Edge(NamedTuple):
     kind: EdgeKind = "data"
 
 
+class Columns(NamedTuple):
+    """A graph in the compact form a walk makes: node ``i`` has the id ``n{i}``."""
+
+    fields: list[tuple[Any, ...]]
+    """Each node's `Node` fields after its id, in node order; nodes alike share one tuple."""
+    src: list[int]
+    """Data edge ``k`` goes from node ``src[k]`` ..."""
+    dst: list[int]
+    """... into node ``dst[k]`` ..."""
+    slots: list[int]
+    """... at its input slot ``slots[k]``."""
+    saved: list[tuple[int, int]]
+    """Saved edges, as (saved tensor node, op node)."""
+
+
+FIELD: Final = {name: i for i, name in enumerate(Node._fields[1:])}
+"""Where each `Node` field but the id sits in a node's fields after its id (see `Graph.rows`):
+``FIELD["kind"] == 0``."""
+
+EdgeRow: TypeAlias = tuple[str, str, "int | None", EdgeKind]
+"""An edge's fields: what an `Edge` holds, as a plain tuple."""
+
+
 class Graph:
     """Nodes in id order, edges in walk order, and the ids of the roots (the outputs walked).
 
-    Immutable: make a changed copy with `replace`. A walked graph keeps compact columns and
+    Immutable: make a changed copy with `replace`. A walked graph keeps compact `Columns` and
     makes its `Node` and `Edge` records the first time ``nodes`` or ``edges`` is read, so a
-    walk costs little more than visiting each autograd node once.
+    walk costs little more than visiting each autograd node once. Renderers that read each
+    node once go through `rows` and `edge_rows`, which never make records.
     """
 
     __match_args__ = ("nodes", "edges", "roots", "notes", "first_nonfinite", "saved_bytes")
     __slots__ = (
         "_nodes",
         "_edges",
-        "_make",
+        "_columns",
+        "_ids",
         "roots",
         "notes",
         "first_nonfinite",
@@ -160,7 +190,8 @@ class Graph:
 
     _nodes: tuple[Node, ...]
     _edges: tuple[Edge, ...]
-    _make: Callable[[], tuple[tuple[Node, ...], tuple[Edge, ...]]] | None
+    _columns: Columns | None
+    _ids: list[str] | None
     _index: dict[str, int] | None
     roots: tuple[str, ...]
     notes: tuple[str, ...]
@@ -182,7 +213,8 @@ class Graph:
         _set = object.__setattr__
         _set(self, "_nodes", nodes)
         _set(self, "_edges", edges)
-        _set(self, "_make", None)
+        _set(self, "_columns", None)
+        _set(self, "_ids", None)
         _set(self, "roots", roots)
         _set(self, "notes", notes)
         _set(self, "first_nonfinite", first_nonfinite)
@@ -190,44 +222,79 @@ class Graph:
         _set(self, "_index", None)
 
     @classmethod
-    def lazy(
+    def from_columns(
         cls,
-        make: Callable[[], tuple[tuple[Node, ...], tuple[Edge, ...]]],
+        columns: Columns,
         roots: tuple[str, ...],
         notes: tuple[str, ...] = (),
         saved_bytes: int | None = None,
     ) -> Graph:
-        """A graph whose nodes and edges ``make()`` returns when first read (called once)."""
+        """A graph kept as ``columns`` until its records are first read."""
         graph = cls((), (), roots, notes, None, saved_bytes)
-        object.__setattr__(graph, "_make", make)
+        object.__setattr__(graph, "_columns", columns)
         return graph
 
-    def _materialise(self) -> None:
-        make = self._make
-        if make is not None:
-            # Thousands of new records and no garbage: a collection pass would only slow it.
-            collecting = gc.isenabled()
-            gc.disable()
-            try:
-                nodes, edges = make()
-            finally:
-                if collecting:
-                    gc.enable()
-            object.__setattr__(self, "_nodes", nodes)
-            object.__setattr__(self, "_edges", edges)
-            object.__setattr__(self, "_make", None)  # and with it the columns it kept
+    def _node_ids(self, columns: Columns) -> list[str]:
+        ids = self._ids
+        if ids is None:
+            ids = list(map("n%d".__mod__, range(len(columns.fields))))
+            object.__setattr__(self, "_ids", ids)
+        return ids
+
+    def rows(self) -> tuple[list[str], Iterable[tuple[Any, ...]]]:
+        """The node ids, and each node's fields after its id, both in node order."""
+        columns = self._columns
+        if columns is None:
+            nodes = self._nodes
+            return list(map(_ID, nodes)), map(_AFTER_ID, nodes)
+        return self._node_ids(columns), columns.fields
+
+    def edge_rows(self) -> Iterable[EdgeRow]:
+        """Each edge's fields, in edge order."""
+        columns = self._columns
+        if columns is None:
+            return self._edges
+        ids = self._node_ids(columns)
+        name = ids.__getitem__
+        data = zip(map(name, columns.src), map(name, columns.dst), columns.slots, repeat("data"))
+        saved = ((ids[s], ids[d], None, "saved") for s, d in columns.saved)
+        return chain(data, saved)  # type: ignore[arg-type]
+
+    def _materialise(self, columns: Columns) -> None:
+        # Thousands of new records and no garbage: a collection pass would only slow it.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            ids = self._node_ids(columns)
+            # Built in C by map and zip, with no Python call per record.
+            nodes = tuple(map(_NEW, repeat(Node), map(add, zip(ids), columns.fields)))
+            edges = tuple(map(_NEW, repeat(Edge), self.edge_rows()))
+        finally:
+            if collecting:
+                gc.enable()
+        object.__setattr__(self, "_nodes", nodes)
+        object.__setattr__(self, "_edges", edges)
+        object.__setattr__(self, "_columns", None)
+        object.__setattr__(self, "_ids", None)
 
     @property
     def nodes(self) -> tuple[Node, ...]:
-        if self._make is not None:
-            self._materialise()
+        columns = self._columns
+        if columns is not None:
+            self._materialise(columns)
         return self._nodes
 
     @property
     def edges(self) -> tuple[Edge, ...]:
-        if self._make is not None:
-            self._materialise()
+        columns = self._columns
+        if columns is not None:
+            self._materialise(columns)
         return self._edges
+
+    def __len__(self) -> int:
+        """The number of nodes (it makes no records)."""
+        columns = self._columns
+        return len(self._nodes) if columns is None else len(columns.fields)
 
     def replace(self, **changes: Any) -> Graph:
         """A copy with the given fields (``nodes``, ``edges``, ``roots``, ``notes``,
@@ -277,3 +344,8 @@ class Graph:
 
     def __reduce__(self) -> tuple[object, ...]:
         return (Graph, self._fields())
+
+
+_ID: Final = itemgetter(0)
+_AFTER_ID: Final = itemgetter(slice(1, None))
+_NEW: Final[Any] = tuple.__new__  # map(_NEW, repeat(Node), tuples): records made in C

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
+from itertools import compress, tee
+from operator import itemgetter
 from typing import Final, Literal
 
-from .model import Graph, Node
+from .model import FIELD, Graph, Node
 
 __all__ = [
     "GRAD_RAMP",
@@ -16,6 +19,9 @@ __all__ = [
     "role",
     "roles_present",
 ]
+
+_KIND: Final = itemgetter(FIELD["kind"])  # of a node's fields after its id
+_GRAD: Final = itemgetter(FIELD["grad"])
 
 Role = Literal["output", "leaf", "input", "op", "saved"]
 
@@ -37,7 +43,13 @@ def role(graph_roots: frozenset[str], node: Node) -> Role:
 def roles_present(graph: Graph) -> list[Role]:
     """Legend roles that occur in ``graph``, in legend order."""
     roots = frozenset(graph.roots)
-    present = {role(roots, n) for n in graph.nodes}
+    kinds = Counter(map(_KIND, graph.rows()[1]))  # counted in C: graphs can have 10^6 nodes
+    ids, fields = graph.rows()
+    root_kinds = list(map(_KIND, compress(fields, map(roots.__contains__, ids))))
+    kinds.subtract(root_kinds)
+    present = {kind for kind, count in kinds.items() if count > 0}
+    if root_kinds:
+        present.add("output")
     return [r for r in LEGEND if r in present]
 
 
@@ -60,16 +72,19 @@ def grad_shades(graph: Graph) -> dict[str, str]:
     norms: dict[str, float] = {}
     shades: dict[str, str] = {}
     roots = frozenset(graph.roots)  # outputs keep their own colour
-    for node in graph.nodes:
-        g = node.grad
-        if node.kind != "op" or g is None or node.id in roots:
+    ids, fields = graph.rows()
+    rows, grads = tee(fields)
+    # Most nodes have no gradient: skip them in C.
+    for node_id, row in compress(zip(ids, rows, strict=True), map(_GRAD, grads)):
+        g = row[FIELD["grad"]]
+        if row[FIELD["kind"]] != "op" or node_id in roots:
             continue
         if g.nan or g.inf:
-            shades[node.id] = NONFINITE
+            shades[node_id] = NONFINITE
         elif g.norm is not None and g.norm > 0 and math.isfinite(g.norm):
-            norms[node.id] = math.log10(g.norm)
+            norms[node_id] = math.log10(g.norm)
         else:
-            shades[node.id] = GRAD_RAMP[0]
+            shades[node_id] = GRAD_RAMP[0]
     if norms:
         lo, hi = min(norms.values()), max(norms.values())
         top = len(GRAD_RAMP) - 1

@@ -10,18 +10,19 @@ nothing else in the loop; the next describes the nodes, where most ops share one
 from __future__ import annotations
 
 import gc
+from collections import deque
 from collections.abc import Mapping, Sequence
 from itertools import compress, repeat
-from operator import add, is_
+from operator import attrgetter, eq, is_, is_not, itemgetter
 from typing import Any, Final, TypeAlias, TypedDict
 
 import torch
 
 from .errors import GradvizError, NoGraphError
-from .model import OP_SHAPES_UP_TO, Edge, Graph, Node, SavedTensor, TensorStats
+from .model import OP_SHAPES_UP_TO, Columns, Graph, SavedTensor, TensorStats
 from .modules import module_of
 from .sources import SourceReader
-from .stats import dtype_name, summarize
+from .stats import DTYPE_NAMES, dtype_name, summarize
 
 __all__ = [
     "OP_SHAPES_UP_TO",
@@ -203,17 +204,8 @@ class _Walker:
         if len(tails) > DEEP_GRAPH:
             _allow_deep_free()
         del index  # the walker's `fns` keeps the autograd nodes for its owner
-
-        def make() -> tuple[tuple[Node, ...], tuple[Edge, ...]]:
-            ids = [f"n{i}" for i in range(len(tails))]
-            name = ids.__getitem__
-            # Built in C by map and zip, with no Python call per record.
-            nodes = map(_NEW, repeat(Node), map(add, zip(ids), tails))
-            data = zip(map(name, src), map(name, dst), slots, repeat("data"))
-            saved = (Edge(ids[s], ids[d], None, "saved") for s, d in edges)
-            return tuple(nodes), (*map(_NEW, repeat(Edge), data), *saved)
-
-        return Graph.lazy(make, root_ids, notes, saved_bytes)
+        columns = Columns(tails, src, dst, slots, edges)
+        return Graph.from_columns(columns, root_ids, notes, saved_bytes)
 
     def _visit(self, seeds: list[Any]) -> tuple[dict[Any, int], list[int], list[int], list[int]]:
         """Number every autograd node reachable from ``seeds`` in breadth-first order, and list
@@ -266,16 +258,17 @@ class _Walker:
             _learn(kind_type, fns[types.index(kind_type)])
         tails: list[Any] = list(map(_TAILS.__getitem__, types))
         # The rest: leaves, inputs, ops that name themselves.
+        leaves: list[int] = []
         for i in compress(range(len(tails)), map(is_, tails, repeat(None))):
             fn = fns[i]
             if fn is _INPUT_SLOT:
                 tails[i] = _INPUT_TAIL
             elif type(fn) in _LEAF_TYPES:
-                leaf = fn.variable
-                self.tensors.append((i, leaf))
-                tails[i] = self._leaf(leaf)
+                leaves.append(i)
             else:
                 tails[i] = ("op", fn.name(), *_OP_TAIL[2:])
+        if leaves:
+            self._leaves(tails, leaves)
         notes: tuple[str, ...] = ()
         op_shapes = options.get("op_shapes")
         if op_shapes is None:
@@ -286,15 +279,15 @@ class _Walker:
                     "(op_shapes=True, or --op-shapes, reads them)",
                 )
         saved_edges: list[tuple[int, int]] = []
-        per_op = (
-            op_shapes
-            or options.get("source")
+        if op_shapes:
+            self._op_shapes(tails)
+        if (
+            options.get("source")
             or options.get("modules")
             or options.get("show_saved")
             or options.get("show_attrs")
-        )
-        if per_op:
-            self._per_op(tails, bool(op_shapes), saved_edges)
+        ):
+            self._per_op(tails, saved_edges)
         for fn, name in self.op_names.items():  # params naming intermediate tensors
             i = index.get(fn, -1)
             if i >= 0:
@@ -317,10 +310,55 @@ class _Walker:
         saved_bytes = sum(self.storages.values()) if options.get("show_saved") else None
         return tails, saved_edges, saved_bytes, notes
 
-    def _per_op(
-        self, tails: list[tuple[Any, ...]], op_shapes: bool, saved_edges: list[tuple[int, int]]
-    ) -> None:
-        """Read what each op says of itself: output shape, call site, module, saved values."""
+    def _leaves(self, tails: list[tuple[Any, ...]], at: list[int]) -> None:
+        """Describe the leaves at node indices ``at``: each tensor's fields are read in C (by
+        `map`), and leaves of one shape share one shape tuple."""
+        tensors = list(map(_VARIABLE, map(self.fns.__getitem__, at)))
+        self.tensors.extend(zip(at, tensors, strict=True))
+        grads: list[Any] = list(map(_GRAD_OF, tensors))
+        if any(map(is_not, grads, repeat(None))):
+            grads = [None if grad is None else summarize(grad) for grad in grads]
+        leaf_tails = zip(
+            repeat("leaf"),
+            repeat("AccumulateGrad"),
+            map(self.leaf_names.get, map(id, tensors)),
+            repeat(True),
+            map(_REQUIRES_GRAD, tensors),
+            repeat(False),
+            map(_Shapes().__getitem__, map(_SHAPE, tensors)),
+            map(DTYPE_NAMES.__getitem__, map(_DTYPE, tensors)),
+            grads,
+            *map(repeat, _AFTER_GRAD),
+        )
+        deque(map(tails.__setitem__, at, leaf_tails), maxlen=0)
+
+    def _op_shapes(self, tails: list[tuple[Any, ...]]) -> None:
+        """Add each op's output shape and dtype, read in C a chunk at a time. Until now an op's
+        tail is its name's, so ops of one name, shape and dtype still share one tail."""
+        fns = self.fns
+        shaped = _ShapedOps()
+        ops = list(compress(range(len(tails)), map(eq, map(_KIND, tails), repeat("op"))))
+        for start in range(0, len(ops), _CHUNK):
+            at = ops[start : start + _CHUNK]
+            names = list(map(_OP_NAME, map(tails.__getitem__, at)))
+            try:
+                metas = list(map(_INPUT_METADATA, map(fns.__getitem__, at)))
+                single = list(map(eq, map(len, metas), repeat(1)))  # else: several outputs
+                first = list(map(_FIRST, compress(metas, single)))
+                keys = zip(
+                    compress(names, single),
+                    map(tuple, map(_SHAPE, first)),  # a list here, not a torch.Size
+                    map(DTYPE_NAMES.__getitem__, map(_DTYPE, first)),
+                    strict=True,
+                )
+                values = map(shaped.__getitem__, keys)
+                deque(map(tails.__setitem__, compress(at, single), values), maxlen=0)
+            except (AttributeError, RuntimeError, TypeError):  # nested or symbolic: one by one
+                each = ((name, *_output_meta(fns[i])) for name, i in zip(names, at, strict=True))
+                deque(map(tails.__setitem__, at, map(shaped.__getitem__, each)), maxlen=0)
+
+    def _per_op(self, tails: list[tuple[Any, ...]], saved_edges: list[tuple[int, int]]) -> None:
+        """Read what each op says of itself: call site, module, saved values."""
         options = self.options
         read_source = SourceReader() if options.get("source") else None
         modules = options.get("modules", False)
@@ -332,7 +370,6 @@ class _Walker:
             if tail[0] != "op":
                 continue
             fn = fns[i]
-            shape, dtype = _output_meta(fn) if op_shapes else (None, None)
             source = read_source(fn) if read_source is not None else None
             module = module_of(fn) if modules else None
             attrs: tuple[tuple[str, str], ...] = ()
@@ -344,9 +381,7 @@ class _Walker:
                     saved_edges.append((len(tails), i))
                     tails.append(_saved_tail(name, tensor))
             tails[i] = (
-                *tail[:6],
-                shape,
-                dtype,
+                *tail[:8],
                 None,
                 attrs,
                 *tail[10:14],
@@ -354,21 +389,6 @@ class _Walker:
                 saved_info,
                 module,
             )
-
-    def _leaf(self, tensor: torch.Tensor) -> tuple[Any, ...]:
-        grad = tensor.grad
-        return (
-            "leaf",
-            "AccumulateGrad",
-            self.leaf_names.get(id(tensor)),
-            True,
-            tensor.requires_grad,
-            False,
-            tuple(tensor.shape),
-            dtype_name(tensor.dtype),
-            None if grad is None else summarize(grad),
-            *_AFTER_GRAD,
-        )
 
     def _saved_info(self, name: str, tensor: torch.Tensor | None) -> SavedTensor:
         if tensor is None:
@@ -457,7 +477,6 @@ _AFTER_GRAD: Final = ((), False, None, None, 1, None, (), None)  # attrs, freed,
 _AFTER_DTYPE: Final = (None, *_AFTER_GRAD)  # grad, attrs, ... module
 _OP_TAIL: Final = ("op", None, None, False, True, False, None, None, *_AFTER_DTYPE)
 _INPUT_TAIL: Final = ("input", None, None, False, False, False, None, None, *_AFTER_DTYPE)
-_NEW: Final[Any] = tuple.__new__  # map(_NEW, repeat(Node), tuples): records made in C
 
 _LEAF_TYPES: set[type] = set()
 """The Python types of ``AccumulateGrad`` nodes met so far."""
@@ -479,6 +498,35 @@ def _learn(kind_type: type, example: Any) -> None:
         if kind_type.__name__ == name:
             tail = ("op", name, *_OP_TAIL[2:])
     _TAILS[kind_type] = tail
+
+
+class _Shapes(dict[Any, tuple[int, ...]]):
+    """``torch.Size`` -> an equal tuple, one per distinct shape."""
+
+    def __missing__(self, size: Any) -> tuple[int, ...]:
+        shape = self[size] = tuple(size)
+        return shape
+
+
+class _ShapedOps(dict[tuple[str, tuple[int, ...] | None, str | None], tuple[Any, ...]]):
+    """(op name, output shape, dtype name) -> the tail of such an op, one per distinct key."""
+
+    def __missing__(self, key: tuple[str, tuple[int, ...] | None, str | None]) -> tuple[Any, ...]:
+        name, shape, dtype = key
+        tail = self[key] = ("op", name, None, False, True, False, shape, dtype, *_AFTER_DTYPE)
+        return tail
+
+
+_CHUNK: Final = 4096  # ops whose metadata objects are held at once
+_KIND: Final = itemgetter(0)  # of a tail
+_OP_NAME: Final = itemgetter(1)  # of a tail
+_FIRST: Final = itemgetter(0)
+_VARIABLE: Final = attrgetter("variable")
+_GRAD_OF: Final = attrgetter("grad")
+_REQUIRES_GRAD: Final = attrgetter("requires_grad")
+_SHAPE: Final = attrgetter("shape")
+_DTYPE: Final = attrgetter("dtype")
+_INPUT_METADATA: Final = attrgetter("_input_metadata")
 
 
 def _output_meta(fn: Any) -> tuple[tuple[int, ...] | None, str | None]:

@@ -396,6 +396,12 @@ def test_failed_run_leaves_an_existing_output_untouched(tmp_path: Path) -> None:
     assert sorted(os.listdir(tmp_path)) == ["g.dot", "s.py"]
 
 
+def take_ctrl_c() -> None:
+    """In a child, before exec: take SIGINT as from a terminal, even when these tests run as a
+    background job (which starts with SIGINT ignored, and children inherit that)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_writes_what_was_captured_and_exits_130(tmp_path: Path) -> None:
     script(
         tmp_path,
@@ -413,6 +419,7 @@ def test_ctrl_c_writes_what_was_captured_and_exits_130(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=take_ctrl_c,
     )
     try:
         deadline = time.monotonic() + 60
@@ -485,6 +492,7 @@ def test_ctrl_c_during_layout_exits_130_leaving_no_file_and_no_dot(
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,  # its own process group, to signal and to clean up
+        preexec_fn=take_ctrl_c,
     )
     try:
         dots: dict[int, tuple[float, str]] = {}

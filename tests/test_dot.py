@@ -218,25 +218,29 @@ def test_hostile_names_stay_inside_their_quotes() -> None:
     # With every quoted string emptied, the node statements are our own skeleton.
     skeletons = [re.sub(r'"(?:[^"\\]|\\.)*"', '""', s) for s in nodes]
     assert skeletons == [
-        '  n0 [label="" tooltip="" fillcolor="" style=""];',
-        '  n1 [label="" tooltip="" fillcolor="" style=""];',
-        '  n2 [label="" tooltip="" fillcolor="" style="" shape=note fontcolor=""];',
+        '  n0 [tooltip="" label="" fillcolor="" style=""];',
+        '  n1 [tooltip="" label="" fillcolor=""];',
+        '  n2 [tooltip="" label="" fillcolor="" style="" shape=note fontcolor=""];',
     ]
     # ... and the name is there, escaped, in every label.
     escaped = quote(HOSTILE)[1:-1]
-    assert all(f'[label="{escaped}' in s or f'[label="saved {escaped}' in s for s in nodes)
+    assert all(f'" label="{escaped}' in s or f'" label="saved {escaped}' in s for s in nodes)
+
+
+def sum_of_a_leaf(root: str, leaf: str) -> Graph:
+    """A hand-built graph: the root op ``root`` sums the leaf ``leaf`` (named w)."""
+    return Graph(
+        nodes=(Node(root, "op", op="SumBackward0"), Node(leaf, "leaf", name="w", is_leaf=True)),
+        edges=(Edge(leaf, root, 0),),
+        roots=(root,),
+    )
 
 
 def test_hand_built_ids_that_are_not_plain_identifiers_are_quoted() -> None:
     odd = 'a b";x->y'
-    graph = Graph(
-        nodes=(Node(odd, "op", op="SumBackward0"), Node("n-1", "leaf", name="w", is_leaf=True)),
-        edges=(Edge("n-1", odd, 0),),
-        roots=(odd,),
-    )
-    dot = to_dot(graph)
-    assert f"  {quote(odd)} [label=" in dot
-    assert '  "n-1" [label="w"' in dot
+    dot = to_dot(sum_of_a_leaf(odd, "n-1"))
+    assert f"  {quote(odd)} [tooltip=" in dot
+    assert '  "n-1" [tooltip="n-1: w' in dot and '" label="w"' in dot
     assert f'  "n-1" -> {quote(odd)};' in dot
     assert "x->y;" not in dot.replace(quote(odd), "")
 
@@ -334,3 +338,13 @@ def test_missing_dot_raises_with_install_hint(
     with pytest.raises(GraphvizNotFoundError):
         to_image(chain(), "png")
     assert to_dot(chain()).startswith("digraph gradviz {")  # DOT still works
+
+
+@pytest.mark.dot
+@pytest.mark.parametrize("keyword", ["node", "Edge", "GRAPH", "subgraph", "strict", "digraph"])
+def test_ids_that_are_dot_keywords_are_quoted(keyword: str) -> None:
+    graph = sum_of_a_leaf(keyword, "n1")
+    dot = to_dot(graph)
+    assert f'  "{keyword}" [tooltip="{keyword}: ' in dot
+    assert f'  n1 -> "{keyword}";' in dot
+    assert f"<title>{keyword}</title>" in to_svg(graph)  # dot parses it as a node id

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from graphviz_autograd import model
-from graphviz_autograd.model import Edge, Graph, Node, TensorStats
+from graphviz_autograd.model import Columns, Edge, Graph, Node, TensorStats
 
 
 def diamond() -> Graph:
@@ -104,6 +104,8 @@ def test_model_imports_no_torch_graphviz_or_rich() -> None:
         "collections",
         "dataclasses",
         "gc",
+        "itertools",
+        "operator",
         "typing",
     }
 
@@ -133,21 +135,37 @@ def test_node_field_order_is_pinned() -> None:
     assert Node("n0", "op") == Node._make(("n0", "op", *Node._field_defaults.values()))
 
 
-def test_a_lazy_graph_is_made_once_and_equals_its_eager_twin() -> None:
+def columns_of(graph: Graph) -> Columns:
+    """``graph`` (ids n0, n1, ... in node order) in the compact form a walk makes."""
+    index = {node.id: i for i, node in enumerate(graph.nodes)}
+    data = [e for e in graph.edges if e.kind == "data"]
+    return Columns(
+        [node[1:] for node in graph.nodes],
+        [index[e.src] for e in data],
+        [index[e.dst] for e in data],
+        [e.slot or 0 for e in data],
+        [(index[e.src], index[e.dst]) for e in graph.edges if e.kind == "saved"],
+    )
+
+
+def test_a_graph_kept_as_columns_equals_its_twin_made_of_records() -> None:
     import pickle
 
-    calls = []
-
-    def make() -> tuple[tuple[Node, ...], tuple[Edge, ...]]:
-        calls.append(1)
-        return diamond().nodes, diamond().edges
-
-    lazy = Graph.lazy(make, diamond().roots)
-    assert calls == []
-    assert lazy == diamond() and hash(lazy) == hash(diamond())
-    assert lazy.node("n2") == diamond().node("n2")
-    assert calls == [1]
-    assert pickle.loads(pickle.dumps(lazy)) == diamond()
+    compact = Graph.from_columns(columns_of(diamond()), diamond().roots)
+    assert len(compact) == 4 and compact._columns is not None
+    ids, fields = compact.rows()
+    assert ids == ["n0", "n1", "n2", "n3"]
+    assert [(node_id, *row) for node_id, row in zip(ids, fields, strict=True)] == list(
+        diamond().nodes
+    )
+    assert list(compact.edge_rows()) == list(diamond().edges)
+    assert compact._columns is not None  # rows make no records
+    assert compact == diamond() and hash(compact) == hash(diamond())
+    assert compact._columns is None  # records, made once, and the columns dropped
+    assert compact.node("n2") == diamond().node("n2")
+    assert pickle.loads(pickle.dumps(compact)) == diamond()
+    ids, fields = diamond().rows()  # a graph of records has rows too
+    assert ids == ["n0", "n1", "n2", "n3"] and next(iter(fields)) == diamond().nodes[0][1:]
 
 
 def test_graph_is_immutable_and_replace_checks_names() -> None:

@@ -544,15 +544,14 @@ def test_two_builds_of_one_program_render_identically() -> None:
 
 def test_a_graph_not_yet_read_holds_only_plain_data() -> None:
     """A walked graph makes its records when first read; until then what it keeps for that
-    (the columns in the closure) must hold no tensor and no autograd node either."""
+    (its columns) must hold no tensor and no autograd node either."""
     model, x = mlp()
     loss = model(x).pow(2).mean()
     graph = build_graph(loss, params=dict(model.named_parameters()), show_saved=True)
-    make = graph._make
-    assert make is not None and make.__closure__ is not None
-    kept = [cell.cell_contents for cell in make.__closure__]
-    assert _plain_values(kept, "closure") == []
-    assert len(leaves(graph)) == 3 and graph._make is None  # read once, then dropped
+    columns = graph._columns
+    assert columns is not None
+    assert _plain_values(list(columns), "columns") == []
+    assert len(leaves(graph)) == 3 and graph._columns is None  # read once, then dropped
 
 
 # --------------------------------------------------------------------------- op shapes
@@ -581,3 +580,46 @@ def test_op_shapes_are_read_up_to_a_size_then_noted(monkeypatch: pytest.MonkeyPa
     assert forced.nodes == small.nodes and forced.notes == ()
     off = build_graph(y, op_shapes=False)
     assert {n.shape for n in off.nodes if n.kind == "op"} == {None} and off.notes == ()
+
+
+def test_each_op_gets_its_own_output_shape_and_dtype() -> None:
+    """Ops of one name share a description only when shape and dtype agree too; an op with
+    several forward outputs has no single shape. Torch's own tensors are the oracle."""
+    x = torch.ones(4, 3, requires_grad=True)
+    wide = x * 2.0  # MulBackward0, (4, 3)
+    narrow = wide.sum(0) * 3.0  # MulBackward0, (3,)
+    half = narrow.double() * 1.5  # MulBackward0, (3,) float64
+    first, _second = x.split(2)  # SplitBackward0: two outputs
+    loss = half.sum() + first.sum()
+    graph = build_graph(loss)
+    muls = sorted(repr((n.shape, n.dtype)) for n in graph.nodes if n.op == "MulBackward0")
+    assert muls == sorted(
+        repr((tuple(t.shape), str(t.dtype).removeprefix("torch."))) for t in (wide, narrow, half)
+    )
+    [split] = [n for n in graph.nodes if n.op == "SplitBackward0"]
+    assert first.grad_fn.name() == "SplitBackward0"  # the premise: one op, two outputs
+    assert (split.shape, split.dtype) == (None, None)
+
+
+# --------------------------------------------------------------------------- rows and records
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"show_saved": True, "show_attrs": True}, {"show_inputs": True}, {"op_shapes": False}],
+    ids=["default", "saved", "inputs", "no-shapes"],
+)
+def test_dot_from_a_graph_never_read_equals_dot_from_its_records(options: Any) -> None:
+    """`to_dot` reads a walked graph's rows without making records; what it writes must be
+    what it writes from the records. A second walk gives the records to compare with."""
+    model, x = mlp()
+    loss = model(x).pow(2).mean()
+    outputs = {"loss": loss, "aux": model[0].weight.sum()}
+    params = dict(model.named_parameters())
+    unread = build_graph(outputs, params=params, **options)
+    records = build_graph(outputs, params=params, **options)
+    records.nodes  # noqa: B018  (make them)
+    assert unread._columns is not None and records._columns is None
+    assert to_dot(unread) == to_dot(records)
+    assert unread._columns is not None  # still never read
+    assert to_json(unread) == to_json(records) and unread == records

@@ -9,11 +9,14 @@ from __future__ import annotations
 import html
 import shutil
 import subprocess
-from typing import Final, Literal
+from collections.abc import Iterable, Iterator
+from itertools import chain, compress, islice, repeat, tee
+from operator import itemgetter
+from typing import Any, Final, Literal
 
 from ..errors import GradvizError, GraphvizNotFoundError, LayoutTimeoutError
 from ..labels import facts, grad_line, subtitle, title
-from ..model import Graph, Node
+from ..model import FIELD, Graph, Node
 from ..style import (
     DARK_SHADES,
     GRAD_RAMP,
@@ -21,7 +24,6 @@ from ..style import (
     NONFINITE,
     Role,
     grad_shades,
-    role,
     roles_present,
 )
 
@@ -40,13 +42,20 @@ ImageFormat = Literal["svg", "png", "pdf"]
 IMAGE_FORMATS: Final[tuple[ImageFormat, ...]] = ("svg", "png", "pdf")
 
 NODE_STYLE: Final[dict[Role, str]] = {
-    "output": 'style="rounded,filled,bold"',
-    "leaf": 'style="rounded,filled"',
-    "input": 'style="rounded,filled,dashed" fontcolor="#555555"',
-    "op": 'style="rounded,filled"',
-    "saved": 'style="filled" shape=note fontcolor="#6b4a00"',
+    "output": ' style="rounded,filled,bold"',
+    "leaf": "",
+    "input": ' style="rounded,filled,dashed" fontcolor="#555555"',
+    "op": "",
+    "saved": ' style="filled" shape=note fontcolor="#6b4a00"',
 }
-"""role -> extra DOT node attributes; fill colours come from `LEGEND`."""
+"""role -> the DOT node attributes it adds to the defaults (`_NODE_DEFAULTS`: a rounded box
+filled in the op colour); fill colours come from `LEGEND`."""
+
+_DEFAULT_FILL: Final = LEGEND["op"][0]
+_NODE_DEFAULTS: Final = (
+    f'  node [shape=box style="rounded,filled" fillcolor="{_DEFAULT_FILL}" fontname="Helvetica" '
+    'fontsize=10 height=0.3 margin="0.12,0.04" penwidth=0.8];'
+)
 
 _SAVED_EDGE: Final = ' [style=dashed color="#d9a441" arrowhead=odot]'
 
@@ -67,34 +76,100 @@ def _escape(text: str) -> str:
     return text.replace("\n", "\\n")
 
 
+_KEYWORDS: Final = frozenset({"node", "edge", "graph", "digraph", "subgraph", "strict"})
+
+
 def _id(node_id: str) -> str:
     """A node id as a DOT ID: bare when it is a plain identifier (``n12``), else quoted."""
-    return node_id if node_id.isidentifier() and node_id.isascii() else quote(node_id)
+    if node_id.isidentifier() and node_id.isascii() and node_id.lower() not in _KEYWORDS:
+        return node_id
+    return quote(node_id)
 
 
-def _describe(
-    node: Node, roots: frozenset[str], fill: str | None, first_bad: bool, show_order: bool
-) -> tuple[str, str]:
-    """The quoted label, and the rest of the node statement after the tooltip's ``id: ``."""
-    r = role(roots, node)
+def _refs(ids: list[str]) -> list[str]:
+    """The DOT ID of each node id: ``ids`` itself when every one is a plain identifier."""
+    if all(map(str.isidentifier, ids)):  # then no id has a newline, and one join checks all
+        joined = "\n".join(ids)
+        lowered = joined.lower()  # DOT keywords ignore case
+        if joined.isascii() and _KEYWORDS.isdisjoint(
+            ids if lowered == joined else lowered.split("\n")
+        ):
+            return ids
+    return list(map(_id, ids))
+
+
+def _describe(node: Node, r: Role, fill: str | None, first_bad: bool, show_order: bool) -> str:
+    """The node statement after its DOT ID, ``[tooltip="`` and the id in the tooltip."""
     if fill is None:
         fill = LEGEND[r][0]
     extra = ' fontcolor="white"' if fill in DARK_SHADES else ""
     if first_bad:
         extra += ' color="#d00000" penwidth=3'
-    label = quote(_label(node, show_order=show_order, first_bad=first_bad))
-    tooltip = _escape("\n".join([title(node), *facts(node)]))
-    return label, f'{tooltip}" fillcolor="{fill}" {NODE_STYLE[r]}{extra}'
-
-
-def _label(node: Node, *, show_order: bool, first_bad: bool) -> str:
     head = title(node)
+    label = quote(_label(node, head, show_order=show_order, first_bad=first_bad))
+    tooltip = _escape("\n".join([head, *facts(node)]))
+    fill_attr = "" if fill == _DEFAULT_FILL else f' fillcolor="{fill}"'
+    return f': {tooltip}" label={label}{fill_attr}{NODE_STYLE[r]}{extra}];\n'
+
+
+def _label(node: Node, head: str, *, show_order: bool, first_bad: bool) -> str:
     if show_order and node.order is not None:
         head = f"#{node.order} {head}"
     lines = [head, subtitle(node), grad_line(node.grad)]
     if first_bad:
         lines.append("⚠ first NaN/Inf in backward")
     return "\n".join(line for line in lines if line)
+
+
+class _Statements(dict[tuple[Any, ...], str]):
+    """A node's fields after its id -> the end of its statement (see `_describe`). Nodes that
+    differ only in id (the ops of a long chain, the leaves of a wide graph) share one, made
+    once, when first asked for."""
+
+    def __init__(self, show_order: bool) -> None:
+        super().__init__()
+        self.show_order = show_order
+
+    def __missing__(self, key: tuple[Any, ...]) -> str:
+        if len(key) == 4:  # (fields, output?, fill, first_bad): a node coloured apart
+            fields, output, fill, first_bad = key
+        else:
+            fields, output, fill, first_bad = key, False, None, False
+        r: Role = "output" if output else fields[FIELD["kind"]]
+        end = self[key] = _describe(Node("", *fields), r, fill, first_bad, self.show_order)
+        return end
+
+
+def _node_statements(
+    fields: Iterable[tuple[Any, ...]],
+    refs: list[str],
+    tips: list[str],
+    apart: dict[int, tuple[bool, str | None, bool]],
+    show_order: bool,
+) -> Iterator[str]:
+    """The pieces of one statement per node, ``  n5 [tooltip="n5: ...];``, to join with "".
+    ``apart``: node index -> (output?, fill, first_bad) for the nodes whose colour is not their
+    kind's (roots, ops shaded by gradient, the first NaN)."""
+    ends = _Statements(show_order)
+    rows = iter(fields)
+    start = 0
+    for i in (*sorted(apart), len(refs)):
+        # The run of ordinary nodes before node i, in C: pieces, not lines, so that the only
+        # copy of the text is the one the final join makes.
+        yield from chain.from_iterable(
+            zip(
+                repeat("  "),
+                refs[start:i],
+                repeat(' [tooltip="'),
+                tips[start:i],
+                map(ends.__getitem__, islice(rows, i - start)),
+                strict=False,  # the repeats are endless; the rest have i - start items
+            )
+        )
+        if i < len(refs):
+            yield f'  {refs[i]} [tooltip="{tips[i]}'
+            yield ends[(next(rows), *apart[i])]
+        start = i + 1
 
 
 def to_dot(
@@ -112,7 +187,6 @@ def to_dot(
     """
     if rankdir not in ("TB", "LR", "BT", "RL"):
         raise GradvizError(f"rankdir must be TB, LR, BT or RL, not {rankdir!r}")
-    roots = frozenset(graph.roots)
     shades = grad_shades(graph)
     notes = quote("\n".join(graph.notes)) if graph.notes and not legend else ""
     out = [
@@ -121,41 +195,56 @@ def to_dot(
         + (f" labelloc=b labeljust=l label=<{_legend(graph, shades)}>" if legend else "")
         + (f" labelloc=b label={notes}" if notes else "")
         + "];",
-        '  node [shape=box fontname="Helvetica" fontsize=10 height=0.3 margin="0.12,0.04" '
-        "penwidth=0.8];",
+        _NODE_DEFAULTS,
         "  edge [arrowsize=0.6 penwidth=0.8];",
+        "",
     ]
-    # Nodes that differ only in id (the leaves of a wide graph, the ops of a long chain, the
-    # layers of a model before backward) share everything else: describe each kind once.
-    memo: dict[tuple[object, ...], tuple[str, str]] = {}
-    first_nonfinite = graph.first_nonfinite
-    refs: dict[str, str] = {}  # node id -> the DOT ID that names it
-    for node in graph.nodes:
-        node_id = node[0]
-        fill = shades.get(node_id)
-        first_bad = node_id == first_nonfinite
-        key = (node[1:], node_id in roots, fill, first_bad)
-        hit = memo.get(key)
-        if hit is None:
-            hit = memo[key] = _describe(node, roots, fill, first_bad, show_order)
-        refs[node_id] = ref = _id(node_id)
-        tip = node_id if ref is node_id else _escape(node_id)
-        out.append(f'  {ref} [label={hit[0]} tooltip="{tip}: {hit[1]}];')
-    out.extend(_clusters(graph))
-    for src, dst, _, kind in graph.edges:
-        saved = _SAVED_EDGE if kind == "saved" else ""
-        out.append(f"  {refs.get(src) or _id(src)} -> {refs.get(dst) or _id(dst)}{saved};")
-    out.append("}")
-    return "\n".join(out) + "\n"
+    out = ["\n".join(out)]  # then pieces, each line ending in a newline
+    # Rows, not records: a walked graph that was never read makes no Node or Edge records.
+    ids, fields = graph.rows()
+    refs = _refs(ids)
+    tips = ids if refs is ids else list(map(_escape, ids))
+    roots, bad = frozenset(graph.roots), graph.first_nonfinite
+    marked = roots.union(shades, [bad])
+    apart = {
+        i: (ids[i] in roots, shades.get(ids[i]), ids[i] == bad)
+        for i in compress(range(len(ids)), map(marked.__contains__, ids))
+    }
+    out.extend(_node_statements(fields, refs, tips, apart, show_order))
+    out.extend(f"{line}\n" for line in _clusters(graph))
+    rows = graph.edge_rows()
+    if refs is not ids:
+        ref = dict(zip(ids, refs, strict=True))
+        rows = ((ref.get(e[0]) or _id(e[0]), ref.get(e[1]) or _id(e[1]), e[2], e[3]) for e in rows)
+    sources, targets, kinds = tee(rows, 3)
+    pieces = zip(
+        repeat("  "),
+        map(_SRC, sources),
+        repeat(" -> "),
+        map(_DST, targets),
+        map(_EDGE_END.__getitem__, map(_EDGE_KIND, kinds)),
+        strict=False,  # the repeats are endless
+    )
+    out.extend(chain.from_iterable(pieces))
+    out.append("}\n")
+    return "".join(out)
+
+
+_MODULE: Final = itemgetter(FIELD["module"])  # of a node's fields after its id
+_SRC: Final = itemgetter(0)  # of an edge row
+_DST: Final = itemgetter(1)
+_EDGE_KIND: Final = itemgetter(3)
+_EDGE_END: Final = {"data": ";\n", "saved": _SAVED_EDGE + ";\n"}
 
 
 def _clusters(graph: Graph) -> list[str]:
     """Nested ``cluster`` subgraphs, one per module path (``model``, ``model.0``, ...), each
     listing the nodes made directly inside it. Empty when no node carries a module."""
     members: dict[str, list[str]] = {}
-    for node in graph.nodes:
-        if node.module:
-            members.setdefault(node.module, []).append(node.id)
+    ids, fields = graph.rows()
+    rows, modules = tee(fields)
+    for node_id, row in compress(zip(ids, rows, strict=True), map(_MODULE, modules)):
+        members.setdefault(row[FIELD["module"]], []).append(node_id)
     if not members:
         return []
     # every prefix of a module path is a module too (named_modules paths)

@@ -31,7 +31,9 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from functools import partial
 from importlib.metadata import PackageNotFoundError, version
+from operator import truediv
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
@@ -74,6 +76,21 @@ def best_of_prepared(
         best = min(best, time.perf_counter() - start)
         del value
     return best, result
+
+
+def rounds(contenders: dict[str, Callable[[], Any]], repeat: int) -> dict[str, list[float]]:
+    """Wall times of each contender over ``repeat`` rounds, in each of which every contender
+    runs once, in turn, after a ``gc.collect()``: side by side, so that a slow spell of the
+    machine slows all of them, and their ratios hold better than their times."""
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(repeat):
+        for name, fn in contenders.items():
+            gc.collect()
+            start = time.perf_counter()
+            result = fn()
+            times[name].append(time.perf_counter() - start)
+            del result
+    return times
 
 
 def best_of(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
@@ -170,14 +187,21 @@ def measure(key: str, repeat: int, do_layout: bool, layout_timeout: float) -> di
     nodes = floor_walk(out)
     row["floor_nodes"] = nodes
     if nodes > 300_000:
-        repeat = 1
-    elif nodes > 30_000:
-        repeat = min(repeat, 3)
+        repeat = min(repeat, 2)
     row["repeat"] = repeat
 
-    row["floor_s"], _ = best_of(lambda: floor_walk(out), repeat)
-    row["floor_shapes_s"], _ = best_of(lambda: floor_shapes_walk(out), repeat)
-    row["build_s"], graph = best_of(lambda: build_graph(out, params=params), repeat)
+    walks = rounds(
+        {
+            "floor": lambda: floor_walk(out),
+            "floor_shapes": lambda: floor_shapes_walk(out),
+            "build": lambda: build_graph(out, params=params),
+        },
+        repeat,
+    )
+    row["floor_s"], row["floor_shapes_s"] = min(walks["floor"]), min(walks["floor_shapes"])
+    row["build_s"] = min(walks["build"])
+    row["build_floor_median"] = median(map(truediv, walks["build"], walks["floor"]))
+    graph = build_graph(out, params=params)
     # to_dot is timed on fresh graphs: build_graph + to_dot is the whole way to DOT text, and
     # a graph read once before would have made its Node records (to_dot reads rows instead).
     row["to_dot_s"], source = best_of_prepared(
@@ -191,14 +215,23 @@ def measure(key: str, repeat: int, do_layout: bool, layout_timeout: float) -> di
     row["rss_gradviz_mb"] = peak_rss_mb()
 
     tv_source: str | None = None
-    try:
-        row["torchviz_s"], tv_source = best_of(lambda: make_dot(out, params=params).source, repeat)
+    try:  # once first: a failure is a result, and this call warms torchviz up
+        tv_source = make_dot(out, params=params).source
         row["torchviz_dot_kb"] = len(tv_source.encode()) / 1024
         row["torchviz_dot_nodes"] = dot_nodes(tv_source)
     except RecursionError:
         row["torchviz_error"] = "RecursionError"
     except Exception as exc:  # any other failure is a result, not a crash of the benchmark
         row["torchviz_error"] = type(exc).__name__
+    # The whole way to DOT text for each tool, in alternating rounds.
+    contenders = {"gradviz": lambda: to_dot(build_graph(out, params=params))}
+    if tv_source is not None:
+        contenders["torchviz"] = lambda: make_dot(out, params=params).source
+    totals = rounds(contenders, repeat)
+    row["total_s"] = min(totals["gradviz"])
+    if tv_source is not None:
+        row["torchviz_s"] = min(totals["torchviz"])
+        row["torchviz_median"] = median(map(truediv, totals["torchviz"], totals["gradviz"]))
     row["rss_torchviz_mb"] = peak_rss_mb()
 
     # Memory of the model: Python allocations kept by the Graph, and the peak while walking.
@@ -321,10 +354,12 @@ def fmt_s(value: Any) -> str:
     return f"{ms:.3g} ms" if ms >= 0.1 else f"{ms:.2g} ms"
 
 
-def fmt_ratio(num: Any, den: Any) -> str:
+def fmt_ratio(num: Any, den: Any, median_ratio: float | None = None) -> str:
+    """``num / den``, and in brackets the median of the per-round ratios when given."""
     if not isinstance(num, float) or not isinstance(den, float) or den <= 0:
         return "—"
-    return f"{num / den:.1f}×"
+    text = f"{num / den:.1f}×"
+    return text if median_ratio is None else f"{text} ({median_ratio:.1f}×)"
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:
@@ -350,7 +385,7 @@ def report(rows: list[dict[str, Any]], do_layout: bool, layout_timeout: float) -
         if "error" in r:
             main.append([title, r["error"]] + ["—"] * 7)
             continue
-        total = r["build_s"] + r["to_dot_s"]
+        total = r["total_s"]
         tv = r.get("torchviz_s", r.get("torchviz_error"))
         if r["nodes"] != r["floor_nodes"]:
             notes.append(f"{title}: floor walk saw {r['floor_nodes']:,} nodes.")
@@ -363,8 +398,8 @@ def report(rows: list[dict[str, Any]], do_layout: bool, layout_timeout: float) -
                 fmt_s(r["to_dot_s"]),
                 fmt_s(total),
                 fmt_s(tv),
-                fmt_ratio(r.get("torchviz_s"), total),
-                fmt_ratio(r["build_s"], r["floor_s"]),
+                fmt_ratio(r.get("torchviz_s"), total, r.get("torchviz_median")),
+                fmt_ratio(r["build_s"], r["floor_s"], r["build_floor_median"]),
             ]
         )
         if "torchviz_s" in r:
@@ -437,12 +472,14 @@ def report(rows: list[dict[str, Any]], do_layout: bool, layout_timeout: float) -
         ),
         "",
         "Best of up to "
-        f"{max((r.get('repeat', 1) for r in rows), default=1)} runs (3 past 30k nodes, 1 past "
-        "300k). *floor walk*: a bare iterative `next_functions` walk with a seen-set. "
-        "*total* = `build_graph` + `to_dot`, where `to_dot` runs on a freshly walked graph (it "
-        "reads the graph's rows; the `Node` records are made only when `nodes` is read). "
-        "Both tools get the same `params`. Each timing follows a `gc.collect()`, as in a fresh "
-        "call: caches are cold.",
+        f"{max((r.get('repeat', 1) for r in rows), default=1)} runs (2 past 300k nodes). "
+        "*floor walk*: a bare iterative `next_functions` walk with a seen-set. "
+        "*gradviz total*: `to_dot(build_graph(...))`, the whole way to DOT text (`to_dot` reads "
+        "the walked graph's rows; no `Node` records are made). The floor walks and "
+        "`build_graph`, and then the two tools' totals, are timed in alternating rounds, each "
+        "call after a `gc.collect()` (cold caches, as in a first call): the times are the best "
+        "round, and a ratio in brackets is the median of the per-round ratios. Both tools get "
+        "the same `params`.",
     ]
     if notes:
         parts += ["", *notes]

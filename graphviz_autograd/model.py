@@ -10,7 +10,7 @@ import gc
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import chain, repeat
-from operator import add, itemgetter
+from operator import add, attrgetter, itemgetter
 from typing import Any, Final, Literal, NamedTuple, TypeAlias
 
 __all__ = [
@@ -248,6 +248,16 @@ class Graph:
             nodes = self._nodes
             return list(map(_ID, nodes)), map(_AFTER_ID, nodes)
         return self._node_ids(columns), columns.fields
+
+    def column(self, name: str) -> Iterable[Any]:
+        """One `Node` field (``"id"``, ``"kind"``, ``"grad"``, ...) of every node, in node order,
+        without making records: for a renderer that needs a field or two of each node."""
+        columns = self._columns
+        if columns is None:
+            return map(attrgetter(name), self._nodes)
+        if name == "id":
+            return self._node_ids(columns)
+        return map(itemgetter(FIELD[name]), columns.fields)
 
     def edge_rows(self) -> Iterable[EdgeRow]:
         """Each edge's fields, in edge order."""

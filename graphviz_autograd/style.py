@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from itertools import compress, tee
-from operator import itemgetter
+from itertools import compress
 from typing import Final, Literal
 
-from .model import FIELD, Graph, Node
+from .model import Graph, Node
 
 __all__ = [
     "GRAD_RAMP",
@@ -19,9 +18,6 @@ __all__ = [
     "role",
     "roles_present",
 ]
-
-_KIND: Final = itemgetter(FIELD["kind"])  # of a node's fields after its id
-_GRAD: Final = itemgetter(FIELD["grad"])
 
 Role = Literal["output", "leaf", "input", "op", "saved"]
 
@@ -43,9 +39,9 @@ def role(graph_roots: frozenset[str], node: Node) -> Role:
 def roles_present(graph: Graph) -> list[Role]:
     """Legend roles that occur in ``graph``, in legend order."""
     roots = frozenset(graph.roots)
-    kinds = Counter(map(_KIND, graph.rows()[1]))  # counted in C: graphs can have 10^6 nodes
-    ids, fields = graph.rows()
-    root_kinds = list(map(_KIND, compress(fields, map(roots.__contains__, ids))))
+    kinds = Counter(graph.column("kind"))  # counted in C: graphs can have 10^6 nodes
+    is_root = map(roots.__contains__, graph.column("id"))
+    root_kinds = list(compress(graph.column("kind"), is_root))
     kinds.subtract(root_kinds)
     present = {kind for kind, count in kinds.items() if count > 0}
     if root_kinds:
@@ -72,12 +68,10 @@ def grad_shades(graph: Graph) -> dict[str, str]:
     norms: dict[str, float] = {}
     shades: dict[str, str] = {}
     roots = frozenset(graph.roots)  # outputs keep their own colour
-    ids, fields = graph.rows()
-    rows, grads = tee(fields)
+    nodes = zip(graph.column("id"), graph.column("kind"), graph.column("grad"), strict=True)
     # Most nodes have no gradient: skip them in C.
-    for node_id, row in compress(zip(ids, rows, strict=True), map(_GRAD, grads)):
-        g = row[FIELD["grad"]]
-        if row[FIELD["kind"]] != "op" or node_id in roots:
+    for node_id, kind, g in compress(nodes, graph.column("grad")):
+        if kind != "op" or node_id in roots:
             continue
         if g.nan or g.inf:
             shades[node_id] = NONFINITE

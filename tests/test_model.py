@@ -159,7 +159,10 @@ def test_a_graph_kept_as_columns_equals_its_twin_made_of_records() -> None:
         diamond().nodes
     )
     assert list(compact.edge_rows()) == list(diamond().edges)
-    assert compact._columns is not None  # rows make no records
+    for name in ("id", "kind", "name", "grad"):
+        assert list(compact.column(name)) == list(diamond().column(name))
+        assert list(diamond().column(name)) == [getattr(n, name) for n in diamond().nodes]
+    assert compact._columns is not None  # rows and columns make no records
     assert compact == diamond() and hash(compact) == hash(diamond())
     assert compact._columns is None  # records, made once, and the columns dropped
     assert compact.node("n2") == diamond().node("n2")

@@ -189,7 +189,7 @@ def to_dot(
         raise GradvizError(f"rankdir must be TB, LR, BT or RL, not {rankdir!r}")
     shades = grad_shades(graph)
     notes = quote("\n".join(graph.notes)) if graph.notes and not legend else ""
-    out = [
+    header = [
         "digraph gradviz {",
         f'  graph [rankdir={rankdir} fontname="Helvetica" fontsize=10 ranksep=0.35 nodesep=0.25'
         + (f" labelloc=b labeljust=l label=<{_legend(graph, shades)}>" if legend else "")
@@ -199,7 +199,7 @@ def to_dot(
         "  edge [arrowsize=0.6 penwidth=0.8];",
         "",
     ]
-    out = ["\n".join(out)]  # then pieces, each line ending in a newline
+    out = ["\n".join(header)]  # then pieces, each line ending in a newline
     # Rows, not records: a walked graph that was never read makes no Node or Edge records.
     ids, fields = graph.rows()
     refs = _refs(ids)
@@ -230,7 +230,6 @@ def to_dot(
     return "".join(out)
 
 
-_MODULE: Final = itemgetter(FIELD["module"])  # of a node's fields after its id
 _SRC: Final = itemgetter(0)  # of an edge row
 _DST: Final = itemgetter(1)
 _EDGE_KIND: Final = itemgetter(3)
@@ -241,10 +240,9 @@ def _clusters(graph: Graph) -> list[str]:
     """Nested ``cluster`` subgraphs, one per module path (``model``, ``model.0``, ...), each
     listing the nodes made directly inside it. Empty when no node carries a module."""
     members: dict[str, list[str]] = {}
-    ids, fields = graph.rows()
-    rows, modules = tee(fields)
-    for node_id, row in compress(zip(ids, rows, strict=True), map(_MODULE, modules)):
-        members.setdefault(row[FIELD["module"]], []).append(node_id)
+    nodes = zip(graph.column("id"), graph.column("module"), strict=True)
+    for node_id, module in compress(nodes, graph.column("module")):  # usually none
+        members.setdefault(module, []).append(node_id)
     if not members:
         return []
     # every prefix of a module path is a module too (named_modules paths)

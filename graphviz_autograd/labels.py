@@ -16,6 +16,7 @@ __all__ = [
     "fmt_float",
     "fmt_shape",
     "grad_line",
+    "heading",
     "source_text",
     "subtitle",
     "title",
@@ -37,22 +38,24 @@ def fmt_shape(shape: tuple[int, ...] | None) -> str:
 
 def title(node: Node) -> str:
     """The first line of a node's label: its name, else what it is; ``×N`` when folded."""
-    text = _title(node)
-    return f"{text} ×{node.count}" if node.count > 1 else text
+    return heading(node.kind, node.op, node.name, node.count)
 
 
-def _title(node: Node) -> str:
-    if node.kind == "leaf":
-        return node.name or "leaf"
-    if node.kind == "input":
-        return node.name or "input (no grad)"
-    if node.kind == "saved":
-        return f"saved {node.name}"
-    if node.op == "module":  # a collapsed module (--depth)
-        return f"module {node.name}"
-    if node.name:
-        return f"{node.name} = {node.op}"
-    return node.op or "?"
+def heading(kind: str, op: str | None, name: str | None, count: int = 1) -> str:
+    """`title` from the four fields it reads."""
+    if kind == "leaf":
+        text = name or "leaf"
+    elif kind == "input":
+        text = name or "input (no grad)"
+    elif kind == "saved":
+        text = f"saved {name}"
+    elif op == "module":  # a collapsed module (--depth)
+        text = f"module {name}"
+    elif name:
+        text = f"{name} = {op}"
+    else:
+        text = op or "?"
+    return f"{text} ×{count}" if count > 1 else text
 
 
 def subtitle(node: Node) -> str:
@@ -82,9 +85,9 @@ def grad_line(stats: TensorStats | None) -> str:
 
 def facts(node: Node) -> list[str]:
     """Every known fact about ``node`` but its id and `title`, one per line (tooltips): the
-    same for nodes that differ only in id."""
+    same for nodes that differ only in id, name or count."""
     lines = []
-    if node.op and node.op not in title(node):
+    if node.op and node.kind != "op":  # an op's title shows its op
         lines.append(f"op: {node.op}")
     if node.kind != "saved" or not node.freed:
         lines.append(f"shape: {fmt_shape(node.shape)}  dtype: {node.dtype or '?'}")
@@ -106,7 +109,8 @@ def facts(node: Node) -> list[str]:
             lines.append(f"values: [{shown}{more}]")
     elif node.kind == "leaf":
         lines.append("grad: None (no backward yet)")
-    lines.extend(f"{k}: {v}" for k, v in node.attrs)
+    if node.attrs:
+        lines.extend(f"{k}: {v}" for k, v in node.attrs)
     if node.module:
         lines.append(f"module: {node.module}")
     if node.source:

@@ -10,8 +10,15 @@ from pathlib import Path
 import pytest
 
 from graphviz_autograd.errors import GradvizError, GraphvizNotFoundError
-from graphviz_autograd.model import Edge, Graph, Node, TensorStats
-from graphviz_autograd.renderers.dot import quote, to_dot, to_image, to_svg
+from graphviz_autograd.model import Edge, Graph, Node, SavedTensor, Source, TensorStats
+from graphviz_autograd.renderers.dot import (
+    _plain_rest,
+    _rest,
+    quote,
+    to_dot,
+    to_image,
+    to_svg,
+)
 
 HOSTILE = '<script>alert(1)</script>"];x->y;'
 
@@ -257,6 +264,76 @@ def test_nodes_alike_but_for_their_id_share_a_label_and_keep_their_own_id() -> N
     assert 'tooltip="n1: x' in lines[1] and 'tooltip="n2: x' in lines[2]
 
 
+def test_leaves_alike_but_for_their_name_share_all_but_their_title() -> None:
+    names = ["fc.weight", 'say "hi"\n', None]
+    leaves = tuple(
+        Node(
+            f"n{i}",
+            "leaf",
+            op="AccumulateGrad",
+            name=name,
+            is_leaf=True,
+            shape=(2, 3),
+            dtype="float32",
+        )
+        for i, name in enumerate(names, start=1)
+    )
+    graph = Graph(
+        nodes=(Node("n0", "op", op="StackBackward0"), *leaves),
+        edges=tuple(Edge(f"n{i}", "n0", i - 1) for i in range(1, 4)),
+        roots=("n0",),
+    )
+    facts = (
+        "\\nop: AccumulateGrad\\nshape: (2, 3)  dtype: float32\\n"
+        "is_leaf: True  requires_grad: True\\ngrad: None (no backward yet)"
+    )
+    heads = ["fc.weight", 'say \\"hi\\"\\n', "leaf"]
+    assert _node_statements(to_dot(graph))[1:] == [
+        f'  n{i} [tooltip="n{i}: {head}{facts}" label="{head}\\n(2, 3) float32" '
+        'fillcolor="#a9cdf5"];'
+        for i, head in enumerate(heads, start=1)
+    ]
+
+
+PLAIN_VARIANTS = [
+    (kind, op, name, is_leaf, requires_grad, retains, shape, dtype)
+    for kind, op, is_leaf in [
+        ("op", "MulBackward0", False),
+        ("op", None, False),
+        ("leaf", "AccumulateGrad", True),
+        ("leaf", None, True),
+        ("input", None, False),
+        ("saved", None, False),
+    ]
+    for name in [None, "x"]
+    for requires_grad, retains in [(True, False), (True, True), (False, False)]
+    for shape, dtype in [(None, None), ((), "float32"), ((3,), None), ((2, 3), "int64")]
+]
+
+
+def test_plain_nodes_are_described_as_any_node() -> None:
+    for fields in PLAIN_VARIANTS:
+        node = Node("n0", *fields)  # type: ignore[arg-type]
+        assert _plain_rest(node[1:]) == _rest(node, first_bad=False), fields
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"grad": TensorStats((3,), 1.0, -1.0, 1.0, 0.0, 0, 0, None)},
+        {"attrs": (("dim", "0"),)},
+        {"freed": True},
+        {"source": Source("t.py", 1, "y = x * 2")},
+        {"saved": (SavedTensor("self", (3,), "float32", 12, freed=False),)},
+        {"module": "model.0"},
+    ],
+    ids=["grad", "attrs", "freed", "source", "saved", "module"],
+)
+def test_nodes_with_more_facts_take_the_general_description(change: dict[str, object]) -> None:
+    node = Node("n0", "op", op="MulBackward0", shape=(3,), dtype="float32")._replace(**change)
+    assert _plain_rest(node[1:]) is None
+
+
 @pytest.mark.dot
 def test_hostile_names_are_inert_in_svg() -> None:
     svg = to_svg(hostile())
@@ -348,3 +425,10 @@ def test_ids_that_are_dot_keywords_are_quoted(keyword: str) -> None:
     assert f'  "{keyword}" [tooltip="{keyword}: ' in dot
     assert f'  n1 -> "{keyword}";' in dot
     assert f"<title>{keyword}</title>" in to_svg(graph)  # dot parses it as a node id
+
+
+def test_first_nonfinite_is_marked_even_without_a_gradient() -> None:
+    graph = Graph(chain().nodes, chain().edges, ("n0",), first_nonfinite="n1")
+    (line,) = [s for s in _node_statements(to_dot(graph)) if s.startswith("  n1 ")]
+    assert "\\n⚠ first NaN/Inf in backward" in line
+    assert line.endswith(' color="#d00000" penwidth=3];')

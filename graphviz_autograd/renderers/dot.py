@@ -15,7 +15,7 @@ from operator import itemgetter
 from typing import Any, Final, Literal
 
 from ..errors import GradvizError, GraphvizNotFoundError, LayoutTimeoutError
-from ..labels import facts, grad_line, subtitle, title
+from ..labels import facts, fmt_shape, grad_line, heading, subtitle
 from ..model import FIELD, Graph, Node
 from ..style import (
     DARK_SHADES,
@@ -98,65 +98,116 @@ def _refs(ids: list[str]) -> list[str]:
     return list(map(_id, ids))
 
 
-def _describe(node: Node, r: Role, fill: str | None, first_bad: bool, show_order: bool) -> str:
-    """The node statement after its DOT ID, ``[tooltip="`` and the id in the tooltip."""
-    if fill is None:
-        fill = LEGEND[r][0]
-    extra = ' fontcolor="white"' if fill in DARK_SHADES else ""
-    if first_bad:
-        extra += ' color="#d00000" penwidth=3'
-    head = title(node)
-    label = quote(_label(node, head, show_order=show_order, first_bad=first_bad))
-    tooltip = _escape("\n".join([head, *facts(node)]))
-    fill_attr = "" if fill == _DEFAULT_FILL else f' fillcolor="{fill}"'
-    return f': {tooltip}" label={label}{fill_attr}{NODE_STYLE[r]}{extra}];\n'
-
-
-def _label(node: Node, head: str, *, show_order: bool, first_bad: bool) -> str:
-    if show_order and node.order is not None:
-        head = f"#{node.order} {head}"
-    lines = [head, subtitle(node), grad_line(node.grad)]
-    if first_bad:
-        lines.append("⚠ first NaN/Inf in backward")
-    return "\n".join(line for line in lines if line)
-
-
 class _Statements(dict[tuple[Any, ...], str]):
-    """A node's fields after its id -> the end of its statement (see `_describe`). Nodes that
-    differ only in id (the ops of a long chain, the leaves of a wide graph) share one, made
-    once, when first asked for."""
+    """A node's fields after its id -> the end of its statement, which follows
+    ``  n5 [tooltip="n5``: the title and facts, the label, the attributes. Nodes that differ
+    only in id (the ops of a long chain, the leaves of a wide graph) share one end, made once,
+    when first asked for; nodes that differ only in name (a model's parameters) share all of it
+    but the title (`_Rests`)."""
 
     def __init__(self, show_order: bool) -> None:
         super().__init__()
         self.show_order = show_order
+        self.rests = _Rests()
 
     def __missing__(self, key: tuple[Any, ...]) -> str:
         if len(key) == 4:  # (fields, output?, fill, first_bad): a node coloured apart
             fields, output, fill, first_bad = key
         else:
             fields, output, fill, first_bad = key, False, None, False
-        r: Role = "output" if output else fields[FIELD["kind"]]
-        end = self[key] = _describe(Node("", *fields), r, fill, first_bad, self.show_order)
+        kind, op, name = fields[:3]
+        head = heading(kind, op, name, fields[_COUNT])
+        label_head = head
+        if self.show_order and fields[_ORDER] is not None:
+            label_head = f"#{fields[_ORDER]} {head}"
+        if name is not None:
+            fields = (kind, op, None, *fields[3:])
+        rest = (fields, "output" if output else kind, fill, first_bad)
+        # A node with a gradient of its own (captured graphs) shares nothing: skip the lookup.
+        tip_rest, label_rest = self.rests[rest] if fields[_GRAD] is None else _Rests.make(rest)
+        end = self[key] = f": {_escape(head)}{tip_rest}{_escape(label_head)}{label_rest}"
         return end
 
 
-def _node_statements(
+_GRAD: Final = FIELD["grad"]
+_COUNT: Final = FIELD["count"]
+_ORDER: Final = FIELD["order"]
+
+
+class _Rests(dict[tuple[Any, ...], tuple[str, str]]):
+    """(fields of a nameless node, role, fill, first_bad) -> what follows the title in the
+    tooltip (the facts, then ``" label="``), and what follows it in the label (shape and
+    gradient, then the attributes and ``];``), escaped."""
+
+    def __missing__(self, key: tuple[Any, ...]) -> tuple[str, str]:
+        rest = self[key] = self.make(key)
+        return rest
+
+    @staticmethod
+    def make(key: tuple[Any, ...]) -> tuple[str, str]:
+        """The value for ``key``, made anew."""
+        fields, r, fill, first_bad = key
+        if fill is None:
+            fill = LEGEND[r][0]
+        attrs = "" if fill == _DEFAULT_FILL else f' fillcolor="{fill}"'
+        attrs += NODE_STYLE[r]
+        if fill in DARK_SHADES:
+            attrs += ' fontcolor="white"'
+        if first_bad:
+            attrs += ' color="#d00000" penwidth=3'
+        plain = None if first_bad else _plain_rest(fields)
+        tip, label = plain or _rest(Node("", *fields), first_bad)
+        return _escape(tip) + '" label="', f'{_escape(label)}"{attrs}];\n'
+
+
+def _rest(node: Node, first_bad: bool) -> tuple[str, str]:
+    """What follows the title in the tooltip and in the label of ``node``, unescaped."""
+    lines = [subtitle(node), grad_line(node.grad)]
+    if first_bad:
+        lines.append("⚠ first NaN/Inf in backward")
+    tip = "".join(f"\n{line}" for line in facts(node))
+    return tip, "".join(f"\n{line}" for line in lines if line)
+
+
+def _plain_rest(fields: tuple[Any, ...]) -> tuple[str, str] | None:
+    """`_rest` of a node with no gradient, attributes, call site, module or saved tensors
+    (what a walk makes by default), from its fields, without a `Node`; else None. The same
+    text as `_rest` (a test holds them together), in one format string each."""
+    kind, op, _, is_leaf, requires_grad, retains, shape, dtype, grad, *more = fields
+    attrs, freed, _, _, _, source, saved, module = more
+    if grad is not None or attrs or freed or source is not None or saved or module is not None:
+        return None
+    size = fmt_shape(shape)
+    tip = (
+        (f"\nop: {op}" if op and kind != "op" else "")
+        + f"\nshape: {size}  dtype: {dtype or '?'}"
+        + f"\nis_leaf: {is_leaf}  requires_grad: {requires_grad}"
+        + ("  retains_grad: True" if retains else "")
+        + ("\ngrad: None (no backward yet)" if kind == "leaf" else "")
+    )
+    if shape is None and dtype is None:
+        return tip, ""
+    return tip, f"\n{size} {dtype or ''}".rstrip()
+
+
+def _node_runs(
     fields: Iterable[tuple[Any, ...]],
     refs: list[str],
     tips: list[str],
     apart: dict[int, tuple[bool, str | None, bool]],
     show_order: bool,
-) -> Iterator[str]:
-    """The pieces of one statement per node, ``  n5 [tooltip="n5: ...];``, to join with "".
+) -> Iterator[Iterable[str]]:
+    """The pieces of one statement per node, ``  n5 [tooltip="n5: ...];``, to join with "",
+    in runs: the ordinary nodes before each node apart (made in C), then that node's pieces.
     ``apart``: node index -> (output?, fill, first_bad) for the nodes whose colour is not their
-    kind's (roots, ops shaded by gradient, the first NaN)."""
+    kind's (roots, ops shaded by gradient, the first NaN). Each run is asked for once the one
+    before it has been used up, so ``fields`` is read once, in order."""
     ends = _Statements(show_order)
     rows = iter(fields)
     start = 0
     for i in (*sorted(apart), len(refs)):
-        # The run of ordinary nodes before node i, in C: pieces, not lines, so that the only
-        # copy of the text is the one the final join makes.
-        yield from chain.from_iterable(
+        # Pieces, not lines, so that the only copy of the text is the one the final join makes.
+        yield chain.from_iterable(
             zip(
                 repeat("  "),
                 refs[start:i],
@@ -167,8 +218,7 @@ def _node_statements(
             )
         )
         if i < len(refs):
-            yield f'  {refs[i]} [tooltip="{tips[i]}'
-            yield ends[(next(rows), *apart[i])]
+            yield (f'  {refs[i]} [tooltip="{tips[i]}', ends[(next(rows), *apart[i])])
         start = i + 1
 
 
@@ -210,7 +260,7 @@ def to_dot(
         i: (ids[i] in roots, shades.get(ids[i]), ids[i] == bad)
         for i in compress(range(len(ids)), map(marked.__contains__, ids))
     }
-    out.extend(_node_statements(fields, refs, tips, apart, show_order))
+    out.extend(chain.from_iterable(_node_runs(fields, refs, tips, apart, show_order)))
     out.extend(f"{line}\n" for line in _clusters(graph))
     rows = graph.edge_rows()
     if refs is not ids:

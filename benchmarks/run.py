@@ -41,6 +41,8 @@ ROOT = HERE.parent
 MARK = "@@gradviz-bench@@ "
 STACK_BYTES = 4 << 30  # soft RLIMIT_STACK wanted for the children (capped by the hard limit)
 CHILD_TIMEOUT = 3600.0
+SMALL = 10_000  # graphs with fewer nodes than this are timed in SMALL_ROUNDS times more rounds
+SMALL_ROUNDS = 5
 
 
 # --------------------------------------------------------------------------- helpers
@@ -188,6 +190,8 @@ def measure(key: str, repeat: int, do_layout: bool, layout_timeout: float) -> di
     row["floor_nodes"] = nodes
     if nodes > 300_000:
         repeat = min(repeat, 2)
+    elif nodes < SMALL:  # a few ms a round: more rounds, for steadier ratios
+        repeat *= SMALL_ROUNDS
     row["repeat"] = repeat
 
     walks = rounds(
@@ -227,11 +231,15 @@ def measure(key: str, repeat: int, do_layout: bool, layout_timeout: float) -> di
     contenders = {"gradviz": lambda: to_dot(build_graph(out, params=params))}
     if tv_source is not None:
         contenders["torchviz"] = lambda: make_dot(out, params=params).source
+        # and gradviz showing what torchviz shows: no op output shapes
+        contenders["plain"] = lambda: to_dot(build_graph(out, params=params, op_shapes=False))
     totals = rounds(contenders, repeat)
     row["total_s"] = min(totals["gradviz"])
     if tv_source is not None:
         row["torchviz_s"] = min(totals["torchviz"])
         row["torchviz_median"] = median(map(truediv, totals["torchviz"], totals["gradviz"]))
+        row["plain_s"] = min(totals["plain"])
+        row["plain_median"] = median(map(truediv, totals["torchviz"], totals["plain"]))
     row["rss_torchviz_mb"] = peak_rss_mb()
 
     # Memory of the model: Python allocations kept by the Graph, and the peak while walking.
@@ -372,7 +380,7 @@ def table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def report(rows: list[dict[str, Any]], do_layout: bool, layout_timeout: float) -> str:
+def report(rows: list[dict[str, Any]], do_layout: bool, layout_timeout: float, runs: int) -> str:
     main: list[list[str]] = []
     memory: list[list[str]] = []
     dots: list[list[str]] = []
@@ -410,7 +418,9 @@ def report(rows: list[dict[str, Any]], do_layout: bool, layout_timeout: float) -
                     fmt_s(r["floor_shapes_s"]),
                     fmt_s(r["torchviz_s"]),
                     fmt_ratio(r["torchviz_s"], r["floor_shapes_s"]),
-                    fmt_ratio(r["torchviz_s"], total),
+                    fmt_ratio(r["torchviz_s"], total, r.get("torchviz_median")),
+                    fmt_s(r.get("plain_s")),
+                    fmt_ratio(r["torchviz_s"], r.get("plain_s"), r.get("plain_median")),
                 ]
             )
         memory.append(
@@ -471,8 +481,7 @@ def report(rows: list[dict[str, Any]], do_layout: bool, layout_timeout: float) -
             main,
         ),
         "",
-        "Best of up to "
-        f"{max((r.get('repeat', 1) for r in rows), default=1)} runs (2 past 300k nodes). "
+        f"Best of {runs} runs ({runs * SMALL_ROUNDS} under {SMALL:,} nodes, 2 past 300k). "
         "*floor walk*: a bare iterative `next_functions` walk with a seen-set. "
         "*gradviz total*: `to_dot(build_graph(...))`, the whole way to DOT text (`to_dot` reads "
         "the walked graph's rows; no `Node` records are made). The floor walks and "
@@ -496,6 +505,8 @@ def report(rows: list[dict[str, Any]], do_layout: bool, layout_timeout: float) -
                     "torchviz",
                     "torchviz ÷ (floor + op shapes)",
                     "torchviz ÷ gradviz",
+                    "gradviz total, op_shapes=False",
+                    "torchviz ÷ gradviz, op_shapes=False",
                 ],
                 ceilings,
             ),
@@ -503,7 +514,10 @@ def report(rows: list[dict[str, Any]], do_layout: bool, layout_timeout: float) -
             "gradviz reads each op's output shape and dtype by default (up to "
             "50,000 nodes; torchviz shows none). *floor walk + op shapes* is the bare walk that "
             "also reads them through `_input_metadata`: the fastest any tool showing op shapes "
-            "could be, so *torchviz ÷ (floor + op shapes)* bounds *torchviz ÷ gradviz*.",
+            "could be, so *torchviz ÷ (floor + op shapes)* bounds *torchviz ÷ gradviz*. "
+            "*op_shapes=False*: `to_dot(build_graph(..., op_shapes=False))`, which shows what "
+            "torchviz shows (op names, leaf names and shapes), timed in the same rounds as the "
+            "two tools' totals.",
         ]
     parts += [
         "",
@@ -626,7 +640,7 @@ def main(argv: list[str] | None = None) -> int:
         note = f" {row['error']}" if "error" in row else ""
         print(f" {time.monotonic() - start:.1f} s{note}", file=sys.stderr, flush=True)
         rows.append(row)
-    text = report(rows, args.layout, args.layout_timeout)
+    text = report(rows, args.layout, args.layout_timeout, args.repeat)
     print(text)
     if args.out:
         Path(args.out).write_text(text)

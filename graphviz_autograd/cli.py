@@ -373,7 +373,10 @@ Call = Annotated[
         "--call",
         "-c",
         metavar="first|last|all|N",
-        help="Which backward call to draw; `all` writes one file per call (g-1.svg, g-2.svg, …).",
+        help=(
+            "Which backward call to draw; `all` writes one file per call (g-1.svg, g-2.svg, …), "
+            "or with `-o -` each document in turn."
+        ),
     ),
 ]
 Var = Annotated[

@@ -142,6 +142,20 @@ def test_call_all_writes_one_numbered_svg_per_call(tmp_path: Path) -> None:
         assert_drew_call(path, number)
 
 
+def test_call_all_to_stdout_writes_each_document_in_turn(tmp_path: Path) -> None:
+    script(tmp_path, THREE_CALLS)
+    result = gradviz("run", "s.py", "--call", "all", "-o", "-", "-f", "json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    decoder, text, documents = json.JSONDecoder(), result.stdout, []
+    position = 0
+    while text[position:].strip():
+        position += len(text[position:]) - len(text[position:].lstrip())
+        document, position = decoder.raw_decode(text, position)
+        documents.append(document)
+    ops = [{node["op"] for node in document["nodes"]} for document in documents]
+    assert [CALL_OPS[n] in found for n, found in enumerate(ops, start=1)] == [True] * 3
+
+
 def test_call_number_beyond_the_calls_made_is_an_error(tmp_path: Path) -> None:
     script(tmp_path, THREE_CALLS)
     result = gradviz("run", "s.py", "-o", "g.dot", "--call", "5", cwd=tmp_path)

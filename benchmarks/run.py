@@ -192,7 +192,6 @@ def measure(key: str, repeat: int, do_layout: bool, layout_timeout: float) -> di
         repeat = min(repeat, 2)
     elif nodes < SMALL:  # a few ms a round: more rounds, for steadier ratios
         repeat *= SMALL_ROUNDS
-    row["repeat"] = repeat
 
     walks = rounds(
         {

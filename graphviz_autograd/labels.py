@@ -41,7 +41,7 @@ def title(node: Node) -> str:
     return heading(node.kind, node.op, node.name, node.count)
 
 
-def heading(kind: str, op: str | None, name: str | None, count: int = 1) -> str:
+def heading(kind: str, op: str | None, name: str | None, count: int) -> str:
     """`title` from the four fields it reads."""
     if kind == "leaf":
         text = name or "leaf"
@@ -109,8 +109,7 @@ def facts(node: Node) -> list[str]:
             lines.append(f"values: [{shown}{more}]")
     elif node.kind == "leaf":
         lines.append("grad: None (no backward yet)")
-    if node.attrs:
-        lines.extend(f"{k}: {v}" for k, v in node.attrs)
+    lines.extend(f"{k}: {v}" for k, v in node.attrs)
     if node.module:
         lines.append(f"module: {node.module}")
     if node.source:

@@ -116,16 +116,16 @@ class _Statements(dict[tuple[Any, ...], str]):
         else:
             fields, output, fill, first_bad = key, False, None, False
         kind, op, name = fields[:3]
-        head = heading(kind, op, name, fields[_COUNT])
+        head = _escape(heading(kind, op, name, fields[_COUNT]))
         label_head = head
         if self.show_order and fields[_ORDER] is not None:
-            label_head = f"#{fields[_ORDER]} {head}"
+            label_head = f"#{fields[_ORDER]} {head}"  # the order is a number: nothing to escape
         if name is not None:
             fields = (kind, op, None, *fields[3:])
         rest = (fields, "output" if output else kind, fill, first_bad)
         # A node with a gradient of its own (captured graphs) shares nothing: skip the lookup.
         tip_rest, label_rest = self.rests[rest] if fields[_GRAD] is None else _Rests.make(rest)
-        end = self[key] = f": {_escape(head)}{tip_rest}{_escape(label_head)}{label_rest}"
+        end = self[key] = f": {head}{tip_rest}{label_head}{label_rest}"
         return end
 
 

@@ -182,6 +182,7 @@ def test_legend_lists_only_roles_present() -> None:
         ("<b>html</b>", '"<b>html</b>"'),
         ("{a|b}", '"{a|b}"'),
         ("ünïcødé ‖·‖", '"ünïcødé ‖·‖"'),
+        ("a &lt; b &#92; c & d", '"a &amp;lt; b &amp;#92; c &amp; d"'),
     ],
     ids=[
         "plain",
@@ -198,6 +199,7 @@ def test_legend_lists_only_roles_present() -> None:
         "html-like",
         "record-like",
         "unicode",
+        "entities",
     ],
 )
 def test_quote(text: str, quoted: str) -> None:
@@ -346,8 +348,8 @@ def test_hostile_names_are_inert_in_svg() -> None:
 @pytest.mark.dot
 @pytest.mark.parametrize(
     "name",
-    [r"a\Nb", r"a\Gb", "a\\lb", "tail\\", 'say "hi"'],
-    ids=["backslash-N", "backslash-G", "backslash-l", "trailing-backslash", "quotes"],
+    [r"a\Nb", r"a\Gb", "a\\lb", "tail\\", 'say "hi"', "x&lt;y &amp; &#92;N z&w"],
+    ids=["backslash-N", "backslash-G", "backslash-l", "trailing-backslash", "quotes", "entities"],
 )
 def test_escapes_print_literally_in_svg_labels(name: str) -> None:
     graph = Graph((Node("n0", "leaf", op="AccumulateGrad", name=name, is_leaf=True),), (), ("n0",))
@@ -355,7 +357,16 @@ def test_escapes_print_literally_in_svg_labels(name: str) -> None:
     node = re.search(r'<g id="node1" class="node">.*?</g>\n</g>', svg, re.S)
     assert node is not None
     texts = re.findall(r"<text[^>]*>(.*?)</text>", node.group(0))
-    assert texts[0] == name.replace('"', "&quot;")
+    assert html.unescape(texts[0]) == name
+
+
+@pytest.mark.dot
+def test_character_entities_print_literally_in_svg_tooltips() -> None:
+    # Graphviz reads entities in every string: unescaped, "&lt;" would show as "<".
+    name = "x&lt;y &amp; &#92;N z&w"
+    graph = Graph((Node("n0", "leaf", op="AccumulateGrad", name=name, is_leaf=True),), (), ("n0",))
+    titles = re.findall(r'xlink:title="([^"]*)"', to_svg(graph))
+    assert html.unescape(titles[-1]).splitlines()[0] == f"n0: {name}"
 
 
 # --------------------------------------------------------------------------- SVG and images

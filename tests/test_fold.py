@@ -385,7 +385,7 @@ def test_dot_draws_counts_and_notes_escaped() -> None:
     assert "folded 2,999 nodes: runs of the same op drawn once with ×N" in text
     weird = f.replace(notes=('<b>&"x"</b>',))
     assert "&lt;b&gt;&amp;&quot;x&quot;&lt;/b&gt;" in to_dot(weird)
-    assert 'label="<b>&\\"x\\"</b>"' in to_dot(weird, legend=False)
+    assert 'label="<b>&amp;\\"x\\"</b>"' in to_dot(weird, legend=False)
     assert to_dot(chain(3)).count("label=<") == 1  # no notes: the legend alone, as before
 
 

@@ -1,7 +1,8 @@
 """`Graph` -> DOT text, and DOT -> SVG/PNG/PDF through the Graphviz `dot` program.
 
 DOT is written in one pass with one quoting function (`quote`): every label is a double-quoted
-DOT string, never an HTML label, so a name like ``<script>"];x->y;`` stays inert text.
+DOT string, never an HTML label, so a name like ``<script>"];x->y;`` stays inert text. Graphviz
+reads character entities (``&lt;``, ``&#92;``) in every string, so ``&`` is written ``&amp;``.
 """
 
 from __future__ import annotations
@@ -72,7 +73,8 @@ def quote(text: str) -> str:
 
 def _escape(text: str) -> str:
     """The inside of `quote`."""
-    text = text.replace("\\", "\\\\").replace('"', '\\"').replace("\r", "")
+    text = text.replace("&", "&amp;").replace("\\", "\\\\").replace('"', '\\"')
+    text = text.replace("\r", "")
     return text.replace("\n", "\\n")
 
 

@@ -53,8 +53,8 @@ EdgeKind = Literal["data", "saved"]
 class TensorStats:
     """A summary of a tensor's values (a gradient, usually); never the tensor itself."""
 
-    shape: tuple[int, ...]
-    """Size of each dimension."""
+    shape: tuple[int, ...] | None
+    """Size of each dimension; None for a nested tensor."""
     norm: float | None
     """L2 norm of the finite entries; None when there are none."""
     min: float | None

@@ -9,7 +9,7 @@ import torch
 
 from .model import TensorStats
 
-__all__ = ["DTYPE_NAMES", "MAX_VALUES", "dtype_name", "summarize"]
+__all__ = ["DTYPE_NAMES", "MAX_VALUES", "dtype_name", "shape_of", "summarize"]
 
 MAX_VALUES: Final = 64
 """Tensors with at most this many elements keep their values in the summary."""
@@ -32,23 +32,32 @@ def dtype_name(dtype: torch.dtype) -> str:
     return DTYPE_NAMES[dtype]
 
 
+def shape_of(tensor: torch.Tensor) -> tuple[int, ...] | None:
+    """``tensor``'s shape; None for a nested tensor, whose components differ in shape."""
+    return None if tensor.is_nested else tuple(tensor.shape)
+
+
 def summarize(tensor: torch.Tensor) -> TensorStats:
     """Shape, norm, min, max, mean, NaN/Inf counts and (small tensors) values of ``tensor``.
 
     Statistics cover the finite entries only; NaN and Inf are counted apart. Complex tensors are
-    summarised by magnitude, sparse ones by their stored values.
+    summarised by magnitude, sparse ones by their stored values, nested ones by the values of
+    all their components (and no shape).
     """
-    shape = tuple(tensor.shape)
+    shape = shape_of(tensor)
     if (
         tensor.is_floating_point()
         and tensor.layout == torch.strided
+        and not tensor.is_nested
         and tensor.numel() <= MAX_VALUES
         and not tensor.is_meta
     ):  # the common case in hooks over long chains: keep it short
         return _small(shape, _flat(tensor.tolist()))
     with torch.no_grad():
         t = tensor.detach()
-        if t.layout != torch.strided:
+        if t.is_nested:
+            t = torch.cat([part.reshape(-1) for part in t.unbind()])
+        elif t.layout != torch.strided:
             t = t.coalesce().values() if t.is_sparse else t.to_dense()
         if t.is_complex():
             t = t.abs()
@@ -77,7 +86,7 @@ def summarize(tensor: torch.Tensor) -> TensorStats:
         )
 
 
-def _small(shape: tuple[int, ...], values: list[float]) -> TensorStats:
+def _small(shape: tuple[int, ...] | None, values: list[float]) -> TensorStats:
     finite = [v for v in values if math.isfinite(v)]
     if len(finite) == len(values):
         return (

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import gc
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import compress, repeat
 from operator import attrgetter, eq, is_, is_not, itemgetter
 from typing import Any, Final, TypeAlias, TypedDict
@@ -22,7 +22,7 @@ from .errors import GradvizError, NoGraphError
 from .model import OP_SHAPES_UP_TO, Columns, Graph, SavedTensor, TensorStats
 from .modules import module_of
 from .sources import SourceReader
-from .stats import DTYPE_NAMES, dtype_name, summarize
+from .stats import DTYPE_NAMES, dtype_name, shape_of, summarize
 
 __all__ = [
     "OP_SHAPES_UP_TO",
@@ -318,6 +318,11 @@ class _Walker:
         grads: list[Any] = list(map(_GRAD_OF, tensors))
         if any(map(is_not, grads, repeat(None))):
             grads = [None if grad is None else summarize(grad) for grad in grads]
+        shapes: Iterable[tuple[int, ...] | None]
+        try:
+            shapes = list(map(_Shapes().__getitem__, map(_SHAPE, tensors)))
+        except RuntimeError:  # a strided nested tensor has no .shape
+            shapes = map(shape_of, tensors)
         leaf_tails = zip(
             repeat("leaf"),
             repeat("AccumulateGrad"),
@@ -325,7 +330,7 @@ class _Walker:
             repeat(True),
             map(_REQUIRES_GRAD, tensors),
             repeat(False),
-            map(_Shapes().__getitem__, map(_SHAPE, tensors)),
+            shapes,
             map(DTYPE_NAMES.__getitem__, map(_DTYPE, tensors)),
             grads,
             *map(repeat, _AFTER_GRAD),
@@ -333,29 +338,21 @@ class _Walker:
         deque(map(tails.__setitem__, at, leaf_tails), maxlen=0)
 
     def _op_shapes(self, tails: list[tuple[Any, ...]]) -> None:
-        """Add each op's output shape and dtype, read in C a chunk at a time. Until now an op's
-        tail is its name's, so ops of one name, shape and dtype still share one tail."""
+        """Add each op's output shape and dtype. Until now an op's tail is its name's, so ops of
+        one name, shape and dtype still share one tail. Each op's metadata is read and dropped
+        in turn: holding them all costs more (in memory touched) than a Python loop saves."""
         fns = self.fns
         shaped = _ShapedOps()
-        ops = list(compress(range(len(tails)), map(eq, map(_KIND, tails), repeat("op"))))
-        for start in range(0, len(ops), _CHUNK):
-            at = ops[start : start + _CHUNK]
-            names = list(map(_OP_NAME, map(tails.__getitem__, at)))
-            try:
-                metas = list(map(_INPUT_METADATA, map(fns.__getitem__, at)))
-                single = list(map(eq, map(len, metas), repeat(1)))  # else: several outputs
-                first = list(map(_FIRST, compress(metas, single)))
-                keys = zip(
-                    compress(names, single),
-                    map(tuple, map(_SHAPE, first)),  # a list here, not a torch.Size
-                    map(DTYPE_NAMES.__getitem__, map(_DTYPE, first)),
-                    strict=True,
-                )
-                values = map(shaped.__getitem__, keys)
-                deque(map(tails.__setitem__, compress(at, single), values), maxlen=0)
-            except (AttributeError, RuntimeError, TypeError):  # nested or symbolic: one by one
-                each = ((name, *_output_meta(fns[i])) for name, i in zip(names, at, strict=True))
-                deque(map(tails.__setitem__, at, map(shaped.__getitem__, each)), maxlen=0)
+        dtype_names = DTYPE_NAMES
+        for i in compress(range(len(tails)), map(eq, map(_KIND, tails), repeat("op"))):
+            try:  # private API: `_input_metadata` describes the op's forward outputs
+                meta = fns[i]._input_metadata
+                if len(meta) != 1:  # several outputs: no one shape
+                    continue
+                shape, dtype = _SHAPE_AND_DTYPE(meta[0])  # shape: a list here
+            except (AttributeError, RuntimeError, TypeError):  # nested or symbolic: unknown
+                continue
+            tails[i] = shaped[tails[i][1], tuple(shape), dtype_names[dtype]]
 
     def _per_op(self, tails: list[tuple[Any, ...]], saved_edges: list[tuple[int, int]]) -> None:
         """Read what each op says of itself: call site, module, saved values."""
@@ -399,7 +396,7 @@ class _Walker:
             self.storages[(str(tensor.device), storage.data_ptr())] = nbytes
         except (RuntimeError, NotImplementedError):  # sparse, nested or meta tensors
             nbytes = tensor.numel() * tensor.element_size()
-        return SavedTensor(name, tuple(tensor.shape), dtype_name(tensor.dtype), nbytes, freed=False)
+        return SavedTensor(name, shape_of(tensor), dtype_name(tensor.dtype), nbytes, freed=False)
 
 
 def _saved_tail(name: str, tensor: torch.Tensor | None) -> tuple[Any, ...]:
@@ -425,7 +422,7 @@ def _saved_tail(name: str, tensor: torch.Tensor | None) -> tuple[Any, ...]:
         False,
         tensor.requires_grad,
         False,
-        tuple(tensor.shape),
+        shape_of(tensor),
         dtype_name(tensor.dtype),
         *_AFTER_DTYPE,
     )
@@ -500,11 +497,11 @@ def _learn(kind_type: type, example: Any) -> None:
     _TAILS[kind_type] = tail
 
 
-class _Shapes(dict[Any, tuple[int, ...]]):
-    """``torch.Size`` -> an equal tuple, one per distinct shape."""
+class _Shapes(dict[Any, tuple[int, ...] | None]):
+    """``torch.Size`` -> an equal tuple (None when a size is symbolic), one per distinct shape."""
 
-    def __missing__(self, size: Any) -> tuple[int, ...]:
-        shape = self[size] = tuple(size)
+    def __missing__(self, size: Any) -> tuple[int, ...] | None:
+        shape = self[size] = _plain(tuple(size))
         return shape
 
 
@@ -513,33 +510,25 @@ class _ShapedOps(dict[tuple[str, tuple[int, ...] | None, str | None], tuple[Any,
 
     def __missing__(self, key: tuple[str, tuple[int, ...] | None, str | None]) -> tuple[Any, ...]:
         name, shape, dtype = key
-        tail = self[key] = ("op", name, None, False, True, False, shape, dtype, *_AFTER_DTYPE)
+        tail = ("op", name, None, False, True, False, _plain(shape), dtype, *_AFTER_DTYPE)
+        self[key] = tail
         return tail
 
 
-_CHUNK: Final = 4096  # ops whose metadata objects are held at once
+def _plain(shape: tuple[Any, ...] | None) -> tuple[int, ...] | None:
+    """``shape``, or None when a size is symbolic: the ragged dimension of a nested tensor."""
+    if shape is None or all(type(n) is int for n in shape):
+        return shape
+    return None
+
+
 _KIND: Final = itemgetter(0)  # of a tail
-_OP_NAME: Final = itemgetter(1)  # of a tail
-_FIRST: Final = itemgetter(0)
 _VARIABLE: Final = attrgetter("variable")
 _GRAD_OF: Final = attrgetter("grad")
 _REQUIRES_GRAD: Final = attrgetter("requires_grad")
 _SHAPE: Final = attrgetter("shape")
 _DTYPE: Final = attrgetter("dtype")
-_INPUT_METADATA: Final = attrgetter("_input_metadata")
-
-
-def _output_meta(fn: Any) -> tuple[tuple[int, ...] | None, str | None]:
-    """Shape and dtype of the forward output of ``fn``; ``(None, None)`` when it has several or
-    they are unknown (private API: ``_input_metadata``)."""
-    try:
-        meta = fn._input_metadata
-        if len(meta) != 1:
-            return None, None
-        m = meta[0]
-        return tuple(m.shape), dtype_name(m.dtype)
-    except (AttributeError, RuntimeError, TypeError):  # nested or symbolic shapes
-        return None, None
+_SHAPE_AND_DTYPE: Final = attrgetter("shape", "dtype")
 
 
 def _saved_values(

@@ -601,6 +601,29 @@ def test_each_op_gets_its_own_output_shape_and_dtype() -> None:
     assert (split.shape, split.dtype) == (None, None)
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")  # torch.nested is a prototype
+@pytest.mark.parametrize("layout", [torch.strided, torch.jagged], ids=["strided", "jagged"])
+def test_nested_tensors_have_no_shape_but_the_rest_of_their_facts(layout: torch.layout) -> None:
+    """A nested tensor's components differ in shape: its node has none (a strided one has no
+    ``.shape`` at all, a jagged one a symbolic size), and its gradient is summarised over the
+    values of all components. Torch's own gradient is the oracle."""
+    parts = [torch.arange(6.0).reshape(2, 3), torch.arange(12.0).reshape(4, 3)]
+    nt = torch.nested.nested_tensor(parts, layout=layout, requires_grad=True)
+    y = nt * 2.0
+    loss = (y.values() if layout == torch.jagged else y.to_padded_tensor(0.0)).pow(2).sum()
+    loss.backward(retain_graph=True)
+    graph = build_graph(loss, params={"nt": nt}, show_saved=True)
+    [leaf] = leaves(graph)
+    assert (leaf.name, leaf.shape, leaf.dtype) == ("nt", None, "float32")
+    [mul] = [n for n in graph.nodes if n.op == "MulBackward0"]
+    assert mul.shape is None
+    grad = torch.cat([g.reshape(-1) for g in nt.grad.unbind()])
+    assert leaf.grad is not None and leaf.grad.shape is None
+    assert leaf.grad.norm == pytest.approx(float(grad.norm()))
+    assert leaf.grad.values == tuple(grad.tolist())
+    assert '"shape": null' in to_json(graph) and "nt\\n? float32" in to_dot(graph)
+
+
 # --------------------------------------------------------------------------- rows and records
 
 

@@ -28,7 +28,7 @@ def _stats(stats: TensorStats | None) -> dict[str, Any] | None:
     if stats is None:
         return None
     out: dict[str, Any] = {
-        "shape": list(stats.shape),
+        "shape": None if stats.shape is None else list(stats.shape),
         # Finite-only, but a float64 norm or mean can still overflow to inf.
         "norm": _maybe_number(stats.norm),
         "min": _maybe_number(stats.min),

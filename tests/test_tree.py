@@ -114,6 +114,57 @@ def test_forty_doublings_print_each_node_once() -> None:
     assert "↑" not in out
 
 
+def chain_graph(ops: int) -> Graph:
+    """loss <- op ... <- op <- x: ``ops`` ops in a line, then a leaf."""
+    op = Node("n0", "op", op="MulBackward0", shape=(3,), dtype="float32")
+    nodes = [op._replace(id=f"n{i}") for i in range(ops)]
+    leaf = Node("", "leaf", op="AccumulateGrad", name="x", is_leaf=True, shape=(3,))
+    nodes.append(leaf._replace(id=f"n{ops}", dtype="float32"))
+    edges = [Edge(f"n{i + 1}", f"n{i}", 0) for i in range(ops)]
+    return Graph(tuple(nodes), tuple(edges), ("n0",))
+
+
+def test_a_tree_deeper_than_the_console_continues_below(console: Console) -> None:
+    # 60 columns keep 40 for text: 5 levels of 4 columns of guides.
+    assert printed(console, chain_graph(8), legend=False) == (
+        "■ MulBackward0  (3,) float32  n0\n"
+        "└── ■ MulBackward0  (3,) float32  n1\n"
+        "    └── ■ MulBackward0  (3,) float32  n2\n"
+        "        └── ■ MulBackward0  (3,) float32  n3\n"
+        "            └── ■ MulBackward0  (3,) float32  n4\n"
+        "                └── ■ MulBackward0  (3,) float32  n5  ↓\n"
+        "↓ n5 MulBackward0, continued\n"
+        "└── ■ MulBackward0  (3,) float32  n6\n"
+        "    └── ■ MulBackward0  (3,) float32  n7\n"
+        "        └── ■ x  (3,) float32  n8\n"
+    )
+
+
+def test_deep_model_tree_fits_the_console_and_shows_each_node_once() -> None:
+    """A 300-op chain in module groups, in 80 columns: no line wraps, every node is printed
+    once, and each continued node starts a tree of its own, in the order they were cut."""
+    from graphviz_autograd import build_graph
+    from graphviz_autograd.modules import tag_modules
+
+    model = torch.nn.Sequential(*(torch.nn.Tanh() for _ in range(300)))
+    x = torch.ones(3, requires_grad=True)
+    with tag_modules():
+        y = model(x).sum()
+    graph = build_graph(y, params={"x": x}, modules=True)
+    narrow = Console(width=80, color_system=None, record=False)
+    narrow.begin_capture()
+    print_graph_tree(graph, console=narrow, legend=False)
+    lines = narrow.end_capture().splitlines()
+    assert "▣ model.299" in lines[1] and sum("▣ model." in line for line in lines) == 300
+    assert max(map(len, lines)) <= 80
+    assert all(re.search(r"\bn\d+\b", line) for line in lines if "■ " in line)  # none wrapped
+    printed_ids = [re.findall(r"\b(n\d+)\b", line)[-1] for line in lines if "■ " in line]
+    assert sorted(printed_ids) == sorted(n.id for n in graph.nodes)  # each once
+    cut = [re.findall(r"\b(n\d+)\b", line)[-1] for line in lines if line.endswith("↓")]
+    starts = [line.split()[1] for line in lines if line.startswith("↓ ")]
+    assert len(cut) > 10 and starts == cut
+
+
 def test_print_tree_uses_default_console(capsys: pytest.CaptureFixture[str]) -> None:
     print_graph_tree(two_roots(), legend=False)
     out = capsys.readouterr().out

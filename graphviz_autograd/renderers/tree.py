@@ -3,12 +3,15 @@
 Ops made inside an ``nn.Module`` are grouped under a ``▣ model.0`` header where the path
 enters that module. A DAG is not a tree: a node reached again is printed once, then as a dim
 back-reference (``↑ n4 MulBackward0``), and an input used twice by one op (``x + x``) is
-listed once with ``×2``, so `x = x + x` forty times prints 41 nodes, not 2**40.
+listed once with ``×2``, so `x = x + x` forty times prints 41 nodes, not 2**40. A tree deeper
+than the terminal has room for continues below, in a tree of its own (``↓ n12 ..., continued``).
 """
 
 from __future__ import annotations
 
 import os
+from collections import deque
+from typing import Final
 
 from rich.console import Console, Group
 from rich.text import Text
@@ -18,7 +21,18 @@ from ..labels import fmt_bytes, grad_line, subtitle, title
 from ..model import Graph, Node
 from ..style import LEGEND, Role, role, roles_present
 
-__all__ = ["legend_text", "node_text", "print_graph_tree", "saved_summary", "to_tree"]
+__all__ = [
+    "TEXT_ROOM",
+    "legend_text",
+    "node_text",
+    "print_graph_tree",
+    "saved_summary",
+    "to_tree",
+]
+
+
+TEXT_ROOM: Final = 40
+"""Columns kept for a line's text when `print_graph_tree` decides how deep to nest."""
 
 
 def node_text(node: Node, node_role: Role, *, first_bad: bool = False) -> Text:
@@ -46,8 +60,13 @@ def node_text(node: Node, node_role: Role, *, first_bad: bool = False) -> Text:
     return text
 
 
-def to_tree(graph: Graph) -> Tree | Group:
-    """A rich renderable: one `Tree` per root (a `Group` of them when there are several)."""
+def to_tree(graph: Graph, *, max_depth: int | None = None) -> Tree | Group:
+    """A rich renderable: one `Tree` per root (a `Group` of them when there are several).
+
+    Past ``max_depth`` levels of nesting (None: no limit) a node's inputs are not nested
+    further: its line ends in ``↓``, and a tree of its own after the others goes on from it
+    (``↓ n12 MulBackward0, continued``), so a deep chain stays readable in a narrow terminal.
+    """
     roots = frozenset(graph.roots)
     # dst -> {src: how many of dst's inputs it feeds}: `x + x` lists x once, as "×2".
     inputs: dict[str, dict[str, int]] = {n.id: {} for n in graph.nodes}
@@ -56,14 +75,26 @@ def to_tree(graph: Graph) -> Tree | Group:
         uses[edge.src] = uses.get(edge.src, 0) + 1
     shown: set[str] = set()
     trees: list[Tree] = []
-    for root_id in graph.roots:
+    # (node id, its module): where each tree starts. The roots first, then the nodes whose
+    # inputs were cut at max_depth, in the order they were printed.
+    starts: deque[tuple[str, str | None]] = deque((root_id, None) for root_id in graph.roots)
+    while starts:
+        start_id, start_module = starts.popleft()
         top = Tree(Text(), guide_style="dim")
         # Module groups: (id of the parent branch, module) -> its "▣ module" header branch.
         headers: dict[tuple[int, str], Tree] = {}
-        # Depth-first in print order, so a back-reference always points up the page.
-        stack: list[tuple[str, Tree, int, str | None]] = [(root_id, top, 1, None)]
+        # Depth-first in print order, so a back-reference always points up the page. Each
+        # entry: node id, the branch to add it to, its use count, the module around it, and
+        # the nesting level of its line (0: the top line).
+        stack: list[tuple[str, Tree, int, str | None, int]] = []
+        if len(trees) < len(graph.roots):
+            stack.append((start_id, top, 1, None, 0))
+        else:  # a continued node: its inputs, under a reference to it
+            node = graph.node(start_id)
+            branch = top.add(Text(f"↓ {node.id} {title(node)}, continued", style="dim"))
+            stack.extend(_inputs(inputs, start_id, branch, start_module, 1))
         while stack:
-            node_id, parent, count, outer = stack.pop()
+            node_id, parent, count, outer, level = stack.pop()
             node = graph.node(node_id)
             module = node.module or outer
             if node.module and node.module != outer:  # entering a module: group under it
@@ -71,6 +102,7 @@ def to_tree(graph: Graph) -> Tree | Group:
                 if key not in headers:
                     headers[key] = parent.add(Text(f"▣ {node.module}", style="bold cyan"))
                 parent = headers[key]
+                level += 1
             seen = node_id in shown
             line = (
                 _ref(node)
@@ -79,13 +111,25 @@ def to_tree(graph: Graph) -> Tree | Group:
             )
             if count > 1:
                 line.append(f"  ×{count}", style="dim")
+            cut = not seen and max_depth is not None and level >= max_depth and inputs[node_id]
+            if cut:
+                line.append("  ↓", style="dim")
+                starts.append((node_id, module))
             branch = parent.add(line)
             if seen:
                 continue
             shown.add(node_id)
-            stack.extend((src, branch, n, module) for src, n in reversed(inputs[node_id].items()))
+            if not cut:
+                stack.extend(_inputs(inputs, node_id, branch, module, level + 1))
         trees.append(top.children[0])
     return trees[0] if len(trees) == 1 else Group(*trees)
+
+
+def _inputs(
+    inputs: dict[str, dict[str, int]], node_id: str, branch: Tree, module: str | None, level: int
+) -> list[tuple[str, Tree, int, str | None, int]]:
+    """Stack entries for the inputs of ``node_id``, so that the first input is printed first."""
+    return [(src, branch, n, module, level) for src, n in reversed(inputs[node_id].items())]
 
 
 def _ref(node: Node) -> Text:
@@ -121,7 +165,8 @@ def saved_summary(graph: Graph, *, top: int = 5) -> Text:
 def print_graph_tree(graph: Graph, *, console: Console | None = None, legend: bool = True) -> None:
     """Print ``graph`` as a tree, the saved-memory summary (``show_saved``), the legend."""
     console = console or Console()
-    console.print(to_tree(graph))
+    # Each level indents by 4 columns: keep TEXT_ROOM columns for the text of the deepest line.
+    console.print(to_tree(graph, max_depth=max(2, (console.width - TEXT_ROOM) // 4)))
     if graph.saved_bytes is not None:
         console.print(saved_summary(graph))
     if legend:

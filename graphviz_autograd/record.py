@@ -21,7 +21,7 @@ from .model import Graph, Node, TensorStats
 from .modules import ModuleTagger
 from .naming import caller_names
 from .sources import SourceTagger
-from .stats import summarize
+from .stats import Unread, unread_note
 from .walk import WalkOptions, start_walk
 
 __all__ = ["BackwardCall", "Capture", "Keep", "capture"]
@@ -76,12 +76,16 @@ class _Hooks:
     def __init__(self, fns: list[tuple[int, Any]]) -> None:
         self.order: dict[int, int] = {}
         self.grads: dict[int, tuple[TensorStats | None, ...]] = {}
+        self.unread = Unread()  # a hook must not raise: that would fail the user's backward
         self.handles = [fn.register_hook(self._hook(index)) for index, fn in fns]
 
     def _hook(self, index: int) -> Callable[[Any, Any], None]:
         def hook(grad_inputs: Any, grad_outputs: Any) -> None:
             self.order[index] = len(self.order) + 1
-            self.grads[index] = tuple(None if g is None else summarize(g) for g in grad_outputs)
+            summary = self.unread.summarize
+            self.grads[index] = tuple(
+                None if g is None else summary(g, index) for g in grad_outputs
+            )
 
         return hook
 
@@ -205,7 +209,15 @@ def capture(
         finally:
             hooks.remove()
             walker.fns.clear()
-            call = BackwardCall(number, hooks.apply(graph, walker.leaf_grads()), error)
+            # The gradients the walk could not read are read again, after the call.
+            stale = unread_note(walker.unread)
+            walker.unread.clear()
+            recorded = hooks.apply(graph, walker.leaf_grads())
+            unread = unread_note({**hooks.unread, **walker.unread})
+            if stale or unread:
+                kept = tuple(note for note in recorded.notes if note not in stale)
+                recorded = recorded.replace(notes=kept + unread)
+            call = BackwardCall(number, recorded, error)
             if keep == "last":
                 result.calls[:] = [call]
             else:

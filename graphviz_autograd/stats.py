@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Final
 
 import torch
 
 from .model import TensorStats
 
-__all__ = ["DTYPE_NAMES", "MAX_VALUES", "dtype_name", "shape_of", "summarize"]
+__all__ = [
+    "DTYPE_NAMES",
+    "MAX_VALUES",
+    "Unread",
+    "dtype_name",
+    "shape_of",
+    "summarize",
+    "unread_note",
+]
 
 MAX_VALUES: Final = 64
 """Tensors with at most this many elements keep their values in the summary."""
@@ -84,6 +93,30 @@ def summarize(tensor: torch.Tensor) -> TensorStats:
             inf,
             values,
         )
+
+
+class Unread(dict[int, str]):
+    """Node index -> why a gradient of that node could not be summarised (`Unread.summarize`).
+    A gradient that cannot be read (a tensor subclass such as ``MaskedTensor``) must never
+    fail the backward it was recorded in, nor lose the rest of the graph."""
+
+    def summarize(self, tensor: torch.Tensor, index: int) -> TensorStats | None:
+        """`summarize` ``tensor``, a gradient of node ``index``; or note why not, and None."""
+        try:
+            return summarize(tensor)
+        except Exception as exc:  # any failure at all: the tensor is the user's
+            self.setdefault(index, f"{type(tensor).__name__}: {exc}".splitlines()[0])
+            return None
+
+
+def unread_note(unread: Mapping[int, str]) -> tuple[str, ...]:
+    """The graph note for nodes whose gradient could not be summarised: none when all were."""
+    if not unread:
+        return ()
+    what = (
+        "the gradient of 1 node" if len(unread) == 1 else f"the gradients of {len(unread):,} nodes"
+    )
+    return (f"{what} could not be summarised and show no values ({unread[min(unread)]})",)
 
 
 def _small(shape: tuple[int, ...] | None, values: list[float]) -> TensorStats:

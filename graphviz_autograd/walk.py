@@ -22,7 +22,7 @@ from .errors import GradvizError, NoGraphError
 from .model import OP_SHAPES_UP_TO, Columns, Graph, SavedTensor, TensorStats
 from .modules import module_of
 from .sources import SourceReader
-from .stats import DTYPE_NAMES, dtype_name, shape_of, summarize
+from .stats import DTYPE_NAMES, Unread, dtype_name, shape_of, unread_note
 
 __all__ = [
     "OP_SHAPES_UP_TO",
@@ -173,6 +173,8 @@ class _Walker:
         self.tensors: list[tuple[int, torch.Tensor]] = []
         # (device, data_ptr) -> bytes of each storage a saved tensor keeps alive, counted once.
         self.storages: dict[tuple[str, int], int] = {}
+        # Why each gradient the walk could not summarise was not (see `unread_note`).
+        self.unread = Unread()
 
     def hookable(self) -> list[tuple[int, Any]]:
         """(node index, autograd node) for each op and leaf met: where `record` hangs hooks."""
@@ -184,7 +186,7 @@ class _Walker:
         grads: dict[int, TensorStats | None] = {}
         for index, tensor in self.tensors:
             grad = tensor.grad if tensor.is_leaf or tensor.retains_grad else None
-            grads[index] = None if grad is None else summarize(grad)
+            grads[index] = None if grad is None else self.unread.summarize(grad, index)
         self.tensors.clear()
         return grads
 
@@ -197,6 +199,7 @@ class _Walker:
         try:
             index, src, dst, slots = self._visit(seeds)
             tails, edges, saved_bytes, notes = self._describe(index, roots, seeds)
+            notes += unread_note(self.unread)
         finally:
             if collecting:
                 gc.enable()
@@ -304,7 +307,7 @@ class _Walker:
                 grad = tensor.grad
                 tails[i] = tail = _with(tail, _RETAINS, True)
                 if grad is not None:
-                    tails[i] = _with(tail, _GRAD, summarize(grad))
+                    tails[i] = _with(tail, _GRAD, self.unread.summarize(grad, i))
         if options.get("modules"):
             _place_leaves(tails)
         saved_bytes = sum(self.storages.values()) if options.get("show_saved") else None
@@ -317,7 +320,8 @@ class _Walker:
         self.tensors.extend(zip(at, tensors, strict=True))
         grads: list[Any] = list(map(_GRAD_OF, tensors))
         if any(map(is_not, grads, repeat(None))):
-            grads = [None if grad is None else summarize(grad) for grad in grads]
+            summary = self.unread.summarize
+            grads = [None if g is None else summary(g, i) for g, i in zip(grads, at, strict=True)]
         shapes: Iterable[tuple[int, ...] | None]
         try:
             shapes = list(map(_Shapes().__getitem__, map(_SHAPE, tensors)))

@@ -217,3 +217,25 @@ def test_params_may_be_a_function_called_at_each_backward() -> None:
         (w * 4).sum().backward()
     assert len(calls) == 2
     assert all("late" in _names(c.graph).values() for c in cap.calls)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # torch.masked is a prototype
+def test_gradients_that_cannot_be_read_fail_neither_backward_nor_the_graph() -> None:
+    """A MaskedTensor gradient has no values to read (``tolist`` refuses tensor subclasses):
+    the backward still runs (torch fills ``.grad``), and the graph says what it could not show."""
+    from torch.masked import masked_tensor
+
+    mt = masked_tensor(
+        torch.arange(4.0), torch.tensor([True, False, True, True]), requires_grad=True
+    )
+    with capture(params={"mt": mt}) as cap:
+        (mt * 2.0).sum().backward()
+    assert mt.grad is not None  # the call ran to the end
+    [call] = cap.calls
+    assert call.error is None
+    assert [n.order is not None for n in call.graph.nodes if n.kind == "op"] == [True] * 5
+    assert all(n.grad is None for n in call.graph.nodes)
+    [note] = call.graph.notes
+    assert note.startswith(
+        "the gradients of 6 nodes could not be summarised and show no values (MaskedTensor: "
+    )

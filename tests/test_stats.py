@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from graphviz_autograd.model import TensorStats
-from graphviz_autograd.stats import MAX_VALUES, dtype_name, summarize
+from graphviz_autograd.stats import MAX_VALUES, Unread, dtype_name, summarize, unread_note
 
 
 @pytest.mark.parametrize(
@@ -101,3 +101,22 @@ def test_summary_does_not_touch_autograd() -> None:
 )
 def test_dtype_name(dtype: torch.dtype, name: str) -> None:
     assert dtype_name(dtype) == name
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # torch.masked is a prototype
+def test_unread_notes_why_a_tensor_could_not_be_summarised() -> None:
+    from torch.masked import masked_tensor
+
+    unread = Unread()
+    plain = unread.summarize(torch.tensor([3.0, 4.0]), 0)
+    assert plain is not None and plain.norm == 5.0 and unread == {} and unread_note(unread) == ()
+    masked = masked_tensor(torch.ones(2), torch.tensor([True, False]))
+    assert unread.summarize(masked, 7) is None and unread.summarize(masked, 3) is None
+    assert unread.summarize(masked, 7) is None  # one node, counted once
+    assert unread[3].startswith("MaskedTensor: ") and sorted(unread) == [3, 7]
+    assert unread_note(unread) == (
+        f"the gradients of 2 nodes could not be summarised and show no values ({unread[3]})",
+    )
+    assert unread_note({7: "why"}) == (
+        "the gradient of 1 node could not be summarised and show no values (why)",
+    )

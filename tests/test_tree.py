@@ -90,6 +90,13 @@ def test_two_roots_exact(console: Console) -> None:
     )
 
 
+def test_notes_print_after_the_tree(console: Console) -> None:
+    graph = two_roots().replace(notes=("folded 9 nodes; pass --max-nodes 0 to draw every node",))
+    assert printed(console, graph, legend=False).endswith(
+        "└── ↑ n1 w\nfolded 9 nodes; pass --max-nodes 0 to draw every node\n"
+    )
+
+
 def test_markup_in_names_prints_literally(console: Console) -> None:
     out = printed(console, shared_leaf(), legend=False)
     assert out.count("[bold red]x[/]") == 2

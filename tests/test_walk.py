@@ -646,3 +646,22 @@ def test_dot_from_a_graph_never_read_equals_dot_from_its_records(options: Any) -
     assert to_dot(unread) == to_dot(records)
     assert unread._columns is not None  # still never read
     assert to_json(unread) == to_json(records) and unread == records
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # torch.masked is a prototype
+def test_a_leaf_gradient_that_cannot_be_read_is_noted_not_raised() -> None:
+    from torch.masked import masked_tensor
+
+    mt = masked_tensor(
+        torch.arange(4.0), torch.tensor([True, False, True, True]), requires_grad=True
+    )
+    loss = (mt * 2.0).sum()
+    loss.backward(retain_graph=True)
+    assert mt.grad is not None  # the premise: torch has a gradient we cannot read
+    graph = build_graph(loss, params={"mt": mt})
+    [leaf] = leaves(graph)
+    assert (leaf.name, leaf.grad) == ("mt", None)
+    assert graph.notes == (
+        "the gradient of 1 node could not be summarised and show no values (MaskedTensor: "
+        ".tolist() is not supported for tensor subclasses, got MaskedTensor)",
+    )

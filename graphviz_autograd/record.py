@@ -209,14 +209,12 @@ def capture(
         finally:
             hooks.remove()
             walker.fns.clear()
-            # The gradients the walk could not read are read again, after the call.
-            stale = unread_note(walker.unread)
+            # What the walk could not read before the call is read again after it.
             walker.unread.clear()
             recorded = hooks.apply(graph, walker.leaf_grads())
             unread = unread_note({**hooks.unread, **walker.unread})
-            if stale or unread:
-                kept = tuple(note for note in recorded.notes if note not in stale)
-                recorded = recorded.replace(notes=kept + unread)
+            if unread:
+                recorded = recorded.replace(notes=recorded.notes + unread)
             call = BackwardCall(number, recorded, error)
             if keep == "last":
                 result.calls[:] = [call]

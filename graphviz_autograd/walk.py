@@ -116,14 +116,17 @@ def build_graph(
         "modules": modules,
         "op_shapes": op_shapes,
     }
-    return start_walk(outputs, params, options)[0]
+    graph, walker = start_walk(outputs, params, options)
+    unread = unread_note(walker.unread)
+    return graph.replace(notes=graph.notes + unread) if unread else graph
 
 
 def start_walk(
     outputs: Outputs, params: Mapping[str, torch.Tensor] | None, options: WalkOptions
 ) -> tuple[Graph, _Walker]:
-    """`build_graph`, plus the walker: its `hookable` lists the autograd nodes met, and its
-    `leaf_grads` reads the ``.grad`` of the tensors met, after a backward."""
+    """`build_graph`, plus the walker: its `hookable` lists the autograd nodes met, its
+    `leaf_grads` reads the ``.grad`` of the tensors met, after a backward, and its ``unread``
+    says which gradients could not be summarised (the graph does not note them)."""
     roots = named_outputs(outputs)
     for name, tensor in roots:
         if tensor.grad_fn is None and not tensor.requires_grad:
@@ -173,7 +176,7 @@ class _Walker:
         self.tensors: list[tuple[int, torch.Tensor]] = []
         # (device, data_ptr) -> bytes of each storage a saved tensor keeps alive, counted once.
         self.storages: dict[tuple[str, int], int] = {}
-        # Why each gradient the walk could not summarise was not (see `unread_note`).
+        # Why each gradient the walk could not summarise was not: its owner notes it.
         self.unread = Unread()
 
     def hookable(self) -> list[tuple[int, Any]]:
@@ -199,7 +202,6 @@ class _Walker:
         try:
             index, src, dst, slots = self._visit(seeds)
             tails, edges, saved_bytes, notes = self._describe(index, roots, seeds)
-            notes += unread_note(self.unread)
         finally:
             if collecting:
                 gc.enable()
@@ -509,21 +511,19 @@ class _Shapes(dict[Any, tuple[int, ...] | None]):
         return shape
 
 
-class _ShapedOps(dict[tuple[str, tuple[int, ...] | None, str | None], tuple[Any, ...]]):
+class _ShapedOps(dict[tuple[str, tuple[Any, ...], str], tuple[Any, ...]]):
     """(op name, output shape, dtype name) -> the tail of such an op, one per distinct key."""
 
-    def __missing__(self, key: tuple[str, tuple[int, ...] | None, str | None]) -> tuple[Any, ...]:
+    def __missing__(self, key: tuple[str, tuple[Any, ...], str]) -> tuple[Any, ...]:
         name, shape, dtype = key
         tail = ("op", name, None, False, True, False, _plain(shape), dtype, *_AFTER_DTYPE)
         self[key] = tail
         return tail
 
 
-def _plain(shape: tuple[Any, ...] | None) -> tuple[int, ...] | None:
+def _plain(shape: tuple[Any, ...]) -> tuple[int, ...] | None:
     """``shape``, or None when a size is symbolic: the ragged dimension of a nested tensor."""
-    if shape is None or all(type(n) is int for n in shape):
-        return shape
-    return None
+    return shape if all(type(n) is int for n in shape) else None
 
 
 _KIND: Final = itemgetter(0)  # of a tail

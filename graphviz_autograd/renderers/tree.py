@@ -163,8 +163,8 @@ def saved_summary(graph: Graph, *, top: int = 5) -> Text:
 
 
 def print_graph_tree(graph: Graph, *, console: Console | None = None, legend: bool = True) -> None:
-    """Print ``graph`` as a tree, the saved-memory summary (``show_saved``), the graph's notes
-    (what was folded, and how not to), the legend."""
+    """Print ``graph`` as a tree, the graph's notes (what was folded, and how not to), the
+    saved-memory summary (``show_saved``), the legend."""
     console = console or Console()
     # Each level indents by 4 columns: keep TEXT_ROOM columns for the text of the deepest line.
     console.print(to_tree(graph, max_depth=max(2, (console.width - TEXT_ROOM) // 4)))

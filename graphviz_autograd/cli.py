@@ -164,8 +164,12 @@ def _check_writable(path: str, *, folder_only: bool = False) -> None:
 
 def _write(graph: Graph, kind: Format, target: str, draw: dict[str, Any]) -> None:
     started = time.monotonic()
-    if kind in ("svg", "png", "pdf") and err.is_terminal:
-        # A spinner with the elapsed time; Ctrl-C stops `dot` at once.
+    picture = kind in ("svg", "png", "pdf")
+    options = draw if picture else {k: v for k, v in draw.items() if k != "timeout"}
+    if err.is_terminal:
+        # A spinner with the elapsed time: layout can take a while, and so can writing the DOT
+        # or JSON of a million nodes. Ctrl-C stops `dot` at once.
+        doing = "laying out" if picture else f"writing {kind.upper()} for"
         with Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),
@@ -173,12 +177,11 @@ def _write(graph: Graph, kind: Format, target: str, draw: dict[str, Any]) -> Non
             console=err,
             transient=True,
         ) as progress:
-            progress.add_task(f"laying out {len(graph):,} nodes with Graphviz dot", total=None)
-            data = encode(graph, kind, **draw)
-    elif kind in ("svg", "png", "pdf"):
-        data = encode(graph, kind, **draw)
+            tool = " with Graphviz dot" if picture else ""
+            progress.add_task(f"{doing} {len(graph):,} nodes{tool}", total=None)
+            data = encode(graph, kind, **options)
     else:
-        data = encode(graph, kind, **{k: v for k, v in draw.items() if k != "timeout"})
+        data = encode(graph, kind, **options)
     if target == "-":
         out = sys.stdout
         out.write(data if isinstance(data, str) else data.decode())

@@ -176,6 +176,47 @@ def test_default_output_is_the_script_stem_as_svg_in_the_cwd(tmp_path: Path) -> 
     assert not (tmp_path / "src" / "train.svg").exists()
 
 
+def stderr_on_a_terminal(*args: str, cwd: Path) -> tuple[int, str]:
+    """Run the installed `gradviz` with its stderr on a pseudo-terminal, as in a shell: the exit
+    code and what it wrote there, without escape sequences."""
+    import pty
+
+    main, side = pty.openpty()
+    env = {**os.environ, "TERM": "xterm", "COLUMNS": "100"}
+    with subprocess.Popen(
+        [str(GRADVIZ), *args],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=side,
+    ) as proc:
+        os.close(side)
+        chunks = []
+        with contextlib.suppress(OSError):  # EIO once the child has closed the terminal
+            while chunk := os.read(main, 65536):
+                chunks.append(chunk)
+        os.close(main)
+    text = b"".join(chunks).decode(errors="replace")
+    return proc.returncode, re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
+
+
+@pytest.mark.dot
+def test_a_terminal_sees_a_spinner_while_the_file_is_made(tmp_path: Path) -> None:
+    # Layout can take a minute, and writing the DOT of a million nodes seconds: a spinner with
+    # the elapsed time says what is going on; it is cleared once the file is written.
+    script(tmp_path, THREE_CALLS)
+    for output, doing in (
+        ("g.svg", "laying out 3 nodes with Graphviz dot"),
+        ("g.json", "writing JSON for 3 nodes"),
+    ):
+        code, printed = stderr_on_a_terminal("run", "s.py", "-o", output, cwd=tmp_path)
+        assert code == 0, printed
+        assert doing in printed
+        assert f"wrote {output} (3 nodes, 2 edges" in printed
+        assert (tmp_path / output).stat().st_size > 0
+
+
 def test_json_to_stdout_is_alone_there_and_script_prints_go_to_stderr(tmp_path: Path) -> None:
     script(tmp_path, 'print("hello from the script")\n' + THREE_CALLS)
     result = gradviz("run", "s.py", "--format", "json", "-o", "-", cwd=tmp_path)

@@ -297,6 +297,31 @@ def test_leaves_alike_but_for_their_name_share_all_but_their_title() -> None:
     ]
 
 
+def test_captured_nodes_alike_but_for_their_order_share_all_but_it() -> None:
+    # Captured graphs give each node its own backward order; the rest of a node's description
+    # is shared with the nodes whose other fields are equal, and only with those.
+    one = TensorStats((1,), 1.0, 1.0, 1.0, 1.0, 0, 0, (1.0,))
+    two = TensorStats((1,), 2.0, 2.0, 2.0, 2.0, 0, 0, (2.0,))
+    big = TensorStats((100,), 3.0, -1.0, 1.0, 0.0, 0, 0, None)
+    mul = Node("", "op", op="MulBackward0", shape=(1,), dtype="float32")
+    grads = [one, one, one, two, big]
+    graph = Graph(
+        nodes=tuple(
+            mul._replace(id=f"n{i}", grad=grad, order=i + 1) for i, grad in enumerate(grads)
+        ),
+        edges=tuple(Edge(f"n{i + 1}", f"n{i}", 0) for i in range(4)),
+        roots=("n0",),
+    )
+    lines = _node_statements(to_dot(graph, show_order=True))
+    assert lines[1].replace("n1", "nX").replace("#2 ", "#") == lines[2].replace("n2", "nX").replace(
+        "#3 ", "#"
+    )
+    assert 'label="#2 MulBackward0\\n(1,) float32\\ngrad=1"' in lines[1]
+    assert 'label="#4 MulBackward0\\n(1,) float32\\ngrad=2"' in lines[3]
+    assert "values: [2]" in lines[3] and "values: [1]" not in lines[3]
+    assert "norm 3 min -1 max 1" in lines[4] and 'label="#5 MulBackward0' in lines[4]
+
+
 PLAIN_VARIANTS = [
     (kind, op, name, is_leaf, requires_grad, retains, shape, dtype)
     for kind, op, is_leaf in [

@@ -104,7 +104,8 @@ class _Statements(dict[tuple[Any, ...], str]):
     """A node's fields after its id -> the end of its statement, which follows
     ``  n5 [tooltip="n5``: the title and facts, the label, the attributes. Nodes that differ
     only in id (the ops of a long chain, the leaves of a wide graph) share one end, made once,
-    when first asked for; nodes that differ only in name (a model's parameters) share all of it
+    when first asked for; nodes that differ only in name (a model's parameters) or in backward
+    order (the ops of a captured chain, with equal gradients of a few values) share all of it
     but the title (`_Rests`)."""
 
     def __init__(self, show_order: bool) -> None:
@@ -122,11 +123,18 @@ class _Statements(dict[tuple[Any, ...], str]):
         label_head = head
         if self.show_order and fields[_ORDER] is not None:
             label_head = f"#{fields[_ORDER]} {head}"  # the order is a number: nothing to escape
-        if name is not None:
-            fields = (kind, op, None, *fields[3:])
-        rest = (fields, "output" if output else kind, fill, first_bad)
-        # A node with a gradient of its own (captured graphs) shares nothing: skip the lookup.
-        tip_rest, label_rest = self.rests[rest] if fields[_GRAD] is None else _Rests.make(rest)
+        role = "output" if output else kind
+        grad = fields[_GRAD]
+        # A gradient of a few values often recurs (along a chain, across parallel branches); a
+        # bigger one hardly ever, and hashing it costs more than the lookup saves: skip it.
+        if grad is None or (grad.values is not None and len(grad.values) <= _SHARED_VALUES):
+            if fields[_ORDER] is not None:  # captured: the rest shows no order, so share it
+                fields = (kind, op, None, *fields[3:_ORDER], None, *fields[_ORDER + 1 :])
+            elif name is not None:
+                fields = (kind, op, None, *fields[3:])
+            tip_rest, label_rest = self.rests[fields, role, fill, first_bad]
+        else:
+            tip_rest, label_rest = _Rests.make((fields, role, fill, first_bad))
         end = self[key] = f": {head}{tip_rest}{label_head}{label_rest}"
         return end
 
@@ -134,6 +142,7 @@ class _Statements(dict[tuple[Any, ...], str]):
 _GRAD: Final = FIELD["grad"]
 _COUNT: Final = FIELD["count"]
 _ORDER: Final = FIELD["order"]
+_SHARED_VALUES: Final = 4
 
 
 class _Rests(dict[tuple[Any, ...], tuple[str, str]]):

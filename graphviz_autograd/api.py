@@ -110,6 +110,14 @@ def format_for(path: str | os.PathLike[str], fmt: str | None = None) -> Format:
     return FORMATS[suffix]
 
 
+def fold_budget(fmt: Format, max_nodes: int | None = None) -> int:
+    """The node budget a file in format ``fmt`` is folded to: ``max_nodes`` when given, else
+    `DEFAULT_MAX_NODES` for pictures and 0 (never fold) for DOT and JSON."""
+    if max_nodes is not None:
+        return max_nodes
+    return DEFAULT_MAX_NODES if fmt in ("svg", "png", "pdf") else 0
+
+
 def encode(
     graph: Graph, fmt: Format, *, max_nodes: int | None = None, **render_options: Any
 ) -> str | bytes:
@@ -119,9 +127,7 @@ def encode(
     pictures (svg/png/pdf) are folded to `DEFAULT_MAX_NODES`, so that layout takes seconds;
     DOT and JSON keep the full graph.
     """
-    if max_nodes is None:
-        max_nodes = DEFAULT_MAX_NODES if fmt in ("svg", "png", "pdf") else 0
-    graph = fold(graph, max_nodes=max_nodes)
+    graph = fold(graph, max_nodes=fold_budget(fmt, max_nodes))
     if fmt == "dot":
         render_options.pop("timeout", None)
         return _dot.to_dot(graph, **render_options)

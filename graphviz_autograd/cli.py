@@ -11,6 +11,7 @@ import contextlib
 import os
 import sys
 import time
+from collections.abc import Callable, Iterator
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final, Optional
@@ -27,7 +28,7 @@ except ImportError:  # pragma: no cover
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from .api import FORMATS, Format, encode
+from .api import FORMATS, Format, encode, fold_budget
 from .collapse import collapse_modules
 from .errors import GradvizError, LayoutTimeoutError
 from .files import write_atomic
@@ -162,26 +163,46 @@ def _check_writable(path: str, *, folder_only: bool = False) -> None:
         raise _fail(f"cannot write {path}: permission denied")
 
 
+@contextlib.contextmanager
+def _status() -> Iterator[Callable[[str], None]]:
+    """On a terminal, a spinner with the elapsed time, whose text the function yielded sets;
+    cleared at the end. Elsewhere nothing is shown."""
+    if not err.is_terminal:
+        yield lambda text: None
+        return
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("", total=None)
+        yield lambda text: progress.update(task, description=text, refresh=True)
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n:,} {what}" if n == 1 else f"{n:,} {what}s"
+
+
 def _write(graph: Graph, kind: Format, target: str, draw: dict[str, Any]) -> None:
     started = time.monotonic()
     picture = kind in ("svg", "png", "pdf")
-    options = draw if picture else {k: v for k, v in draw.items() if k != "timeout"}
-    if err.is_terminal:
-        # A spinner with the elapsed time: layout can take a while, and so can writing the DOT
-        # or JSON of a million nodes. Ctrl-C stops `dot` at once.
-        doing = "laying out" if picture else f"writing {kind.upper()} for"
-        with Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-        ) as progress:
-            tool = " with Graphviz dot" if picture else ""
-            progress.add_task(f"{doing} {len(graph):,} nodes{tool}", total=None)
-            data = encode(graph, kind, **options)
-    else:
-        data = encode(graph, kind, **options)
+    options = {k: v for k, v in draw.items() if k != "max_nodes" and (picture or k != "timeout")}
+    budget = fold_budget(kind, draw.get("max_nodes"))
+    # Folding a million nodes, layout, and writing the DOT or JSON of a big graph each take a
+    # while: say which is going on. Ctrl-C stops `dot` at once.
+    with _status() as say:
+        if budget and len(graph) > budget:
+            say(f"folding {_count(len(graph), 'node')}")
+        shown = fold(graph, max_nodes=budget)
+        nodes = _count(len(shown), "node")
+        say(
+            f"laying out {nodes} with Graphviz dot"
+            if picture
+            else f"writing {kind.upper()}: {nodes}"
+        )
+        data = encode(shown, kind, max_nodes=0, **options)
     if target == "-":
         out = sys.stdout
         out.write(data if isinstance(data, str) else data.decode())
@@ -191,9 +212,10 @@ def _write(graph: Graph, kind: Format, target: str, draw: dict[str, Any]) -> Non
         write_atomic(target, data)
     except OSError as exc:
         raise GradvizError(f"cannot write {target}: {exc.strerror or exc}") from None
+    folded = "" if shown is graph else f"{_count(len(graph), 'node')} folded to "
     err.print(
-        f"wrote {escape(target)} ({len(graph.nodes):,} nodes, {len(graph.edges):,} edges, "
-        f"{time.monotonic() - started:.1f} s)"
+        f"wrote {escape(target)} ({folded}{_count(len(shown), 'node')}, "
+        f"{_count(len(shown.edges), 'edge')}, {time.monotonic() - started:.1f} s)"
     )
 
 

@@ -208,13 +208,42 @@ def test_a_terminal_sees_a_spinner_while_the_file_is_made(tmp_path: Path) -> Non
     script(tmp_path, THREE_CALLS)
     for output, doing in (
         ("g.svg", "laying out 3 nodes with Graphviz dot"),
-        ("g.json", "writing JSON for 3 nodes"),
+        ("g.json", "writing JSON: 3 nodes"),
     ):
         code, printed = stderr_on_a_terminal("run", "s.py", "-o", output, cwd=tmp_path)
         assert code == 0, printed
         assert doing in printed
         assert f"wrote {output} (3 nodes, 2 edges" in printed
         assert (tmp_path / output).stat().st_size > 0
+
+
+MANY_BRANCHES = """\
+import torch
+xs = [torch.ones(1, requires_grad=True) for _ in range(2000)]
+torch.stack([x * 2.0 for x in xs]).sum().backward()
+"""
+
+
+@pytest.mark.dot
+def test_pictures_fold_to_the_node_budget_and_dot_and_json_only_when_asked(
+    tmp_path: Path,
+) -> None:
+    script(tmp_path, MANY_BRANCHES)  # 4,002 nodes: past the default budget of 1,500
+    result = gradviz("run", "s.py", "-o", "g.svg", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "wrote g.svg (4,002 nodes folded to 4 nodes, 3 edges," in result.stderr
+    svg = (tmp_path / "g.svg").read_text(encoding="utf-8")
+    assert "MulBackward0 ×2000" in svg
+    assert "folded 3,998 nodes" in svg and "&#45;&#45;max&#45;nodes 0" in svg  # how to unfold
+    result = gradviz("run", "s.py", "-o", "full.json", cwd=tmp_path)
+    assert "wrote full.json (4,002 nodes, 4,001 edges," in result.stderr
+    full = json.loads((tmp_path / "full.json").read_text(encoding="utf-8"))
+    assert len(full["nodes"]) == 4002 and full["notes"] == []
+    result = gradviz("run", "s.py", "-o", "f.json", "--max-nodes", "1500", cwd=tmp_path)
+    assert "wrote f.json (4,002 nodes folded to 4 nodes, 3 edges," in result.stderr
+    folded = json.loads((tmp_path / "f.json").read_text(encoding="utf-8"))
+    assert sorted(node.get("count", 1) for node in folded["nodes"]) == [1, 1, 2000, 2000]
+    assert "--max-nodes 0" in folded["notes"][0]
 
 
 def test_json_to_stdout_is_alone_there_and_script_prints_go_to_stderr(tmp_path: Path) -> None:

@@ -607,6 +607,16 @@ def test_ctrl_c_during_layout_exits_130_leaving_no_file_and_no_dot(
         proc.wait()
 
 
+@pytest.mark.dot
+def test_layout_timeout_stops_dot_and_leaves_no_file(tmp_path: Path) -> None:
+    script(tmp_path, WIDE)  # unfolded, `dot` lays this out for over 10 s
+    result = gradviz(
+        "run", "s.py", "-o", "g.svg", "--max-nodes", "0", "--layout-timeout", "1", cwd=tmp_path
+    )
+    assert_error(result, 1, "longer than 1 s", "--layout-timeout")
+    assert os.listdir(tmp_path) == ["s.py"]  # no g.svg, no temporary file
+
+
 def test_deep_chain_of_200000_ops_renders_to_dot(tmp_path: Path) -> None:
     # Freeing a graph this deep overflows the C stack inside PyTorch unless the walker raised
     # RLIMIT_STACK; the run must neither crash nor hit Python's recursion limit.

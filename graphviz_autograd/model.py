@@ -270,6 +270,20 @@ class Graph:
         saved = ((ids[s], ids[d], None, "saved") for s, d in columns.saved)
         return chain(data, saved)  # type: ignore[arg-type]
 
+    def edge_columns(self) -> tuple[Iterable[str], Iterable[str], Iterable[EdgeKind]]:
+        """The sources, the destinations and the kinds of the edges, each in edge order: for a
+        renderer that writes each edge once, without a tuple per edge."""
+        columns = self._columns
+        if columns is None:
+            edges = self._edges
+            return map(_SRC, edges), map(_DST, edges), map(_KIND, edges)
+        name = self._node_ids(columns).__getitem__
+        saved = columns.saved
+        sources = chain(map(name, columns.src), map(name, map(_SRC, saved)))
+        targets = chain(map(name, columns.dst), map(name, map(_DST, saved)))
+        kinds = chain(repeat("data", len(columns.src)), repeat("saved", len(saved)))
+        return sources, targets, kinds  # type: ignore[return-value]
+
     def _materialise(self, columns: Columns) -> None:
         # Thousands of new records and no garbage: a collection pass would only slow it.
         collecting = gc.isenabled()
@@ -357,5 +371,8 @@ class Graph:
 
 
 _ID: Final = itemgetter(0)
+_SRC: Final = itemgetter(0)  # of an edge, or of a saved edge (source, destination)
+_DST: Final = itemgetter(1)
+_KIND: Final = itemgetter(3)  # of an edge
 _AFTER_ID: Final = itemgetter(slice(1, None))
 _NEW: Final[Any] = tuple.__new__  # map(_NEW, repeat(Node), tuples): records made in C

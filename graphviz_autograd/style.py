@@ -65,6 +65,8 @@ def grad_shades(graph: Graph) -> dict[str, str]:
     """
     norms: dict[str, float] = {}
     shades: dict[str, str] = {}
+    if not any(graph.column("grad")):  # one pass in C
+        return shades
     roots = frozenset(graph.roots)  # outputs keep their own colour
     nodes = zip(graph.column("id"), graph.column("kind"), graph.column("grad"), strict=True)
     # Most nodes have no gradient: skip them in C.

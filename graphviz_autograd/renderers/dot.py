@@ -8,11 +8,11 @@ reads character entities (``&lt;``, ``&#92;``) in every string, so ``&`` is writ
 from __future__ import annotations
 
 import html
+import re
 import shutil
 import subprocess
 from collections.abc import Iterable, Iterator
-from itertools import chain, compress, islice, repeat, tee
-from operator import itemgetter
+from itertools import chain, compress, islice, repeat
 from typing import Any, Final, Literal
 
 from ..errors import GradvizError, GraphvizNotFoundError, LayoutTimeoutError
@@ -73,10 +73,15 @@ def quote(text: str) -> str:
 
 def _escape(text: str) -> str:
     """The inside of `quote`."""
+    if _SPECIAL(text) is None:  # most names and titles: nothing to escape
+        return text
     text = text.replace("&", "&amp;").replace("\\", "\\\\").replace('"', '\\"')
     text = text.replace("\r", "")
     return text.replace("\n", "\\n")
 
+
+_SPECIAL: Final = re.compile(r'[&\\"\r\n]').search
+"""The first character of a text that `_escape` changes, or None."""
 
 _KEYWORDS: Final = frozenset({"node", "edge", "graph", "digraph", "subgraph", "strict"})
 
@@ -273,17 +278,17 @@ def to_dot(
     }
     out.extend(chain.from_iterable(_node_runs(fields, refs, tips, apart, show_order)))
     out.extend(f"{line}\n" for line in _clusters(graph))
-    rows = graph.edge_rows()
+    sources, targets, kinds = graph.edge_columns()
     if refs is not ids:
         ref = dict(zip(ids, refs, strict=True))
-        rows = ((ref.get(e[0]) or _id(e[0]), ref.get(e[1]) or _id(e[1]), e[2], e[3]) for e in rows)
-    sources, targets, kinds = tee(rows, 3)
+        sources = (ref.get(e) or _id(e) for e in sources)
+        targets = (ref.get(e) or _id(e) for e in targets)
     pieces = zip(
         repeat("  "),
-        map(_SRC, sources),
+        sources,
         repeat(" -> "),
-        map(_DST, targets),
-        map(_EDGE_END.__getitem__, map(_EDGE_KIND, kinds)),
+        targets,
+        map(_EDGE_END.__getitem__, kinds),
         strict=False,  # the repeats are endless
     )
     out.extend(chain.from_iterable(pieces))
@@ -291,9 +296,6 @@ def to_dot(
     return "".join(out)
 
 
-_SRC: Final = itemgetter(0)  # of an edge row
-_DST: Final = itemgetter(1)
-_EDGE_KIND: Final = itemgetter(3)
 _EDGE_END: Final = {"data": ";\n", "saved": _SAVED_EDGE + ";\n"}
 
 
@@ -301,6 +303,8 @@ def _clusters(graph: Graph) -> list[str]:
     """Nested ``cluster`` subgraphs, one per module path (``model``, ``model.0``, ...), each
     listing the nodes made directly inside it. Empty when no node carries a module."""
     members: dict[str, list[str]] = {}
+    if not any(graph.column("module")):  # one pass in C
+        return []
     nodes = zip(graph.column("id"), graph.column("module"), strict=True)
     for node_id, module in compress(nodes, graph.column("module")):  # usually none
         members.setdefault(module, []).append(node_id)

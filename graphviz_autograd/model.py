@@ -241,6 +241,12 @@ class Graph:
             object.__setattr__(self, "_ids", ids)
         return ids
 
+    @property
+    def numbered(self) -> bool:
+        """True when the node ids are known to be ``n0``, ``n1``, ... in node order (a walked
+        graph whose records were not made yet), so a renderer need not check them."""
+        return self._columns is not None
+
     def rows(self) -> tuple[list[str], Iterable[tuple[Any, ...]]]:
         """The node ids, and each node's fields after its id, both in node order."""
         columns = self._columns

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from itertools import compress
-from operator import not_
 from typing import Final, Literal
 
 from .model import Graph, Node
@@ -38,12 +37,24 @@ def role(graph_roots: frozenset[str], node: Node) -> Role:
 
 def roles_present(graph: Graph) -> list[Role]:
     """Legend roles that occur in ``graph``, in legend order."""
-    roots = frozenset(graph.roots)
-    is_root = list(map(roots.__contains__, graph.column("id")))
-    # in C: graphs can have 10^6 nodes, and a few roots
-    present: set[str] = set(compress(graph.column("kind"), map(not_, is_root)))
-    if any(is_root):
-        present.add("output")
+    kinds = list(graph.column("kind"))
+    present: set[str] = set(kinds)  # in C: graphs can have 10^6 nodes, and a few roots
+    if graph.roots:
+        ids = graph.column("id")
+        ids = ids if isinstance(ids, list) else list(ids)
+        # A root is an output whatever its kind; its kind is present if another node has it.
+        root_kinds: dict[str, int] = {}
+        for root in set(graph.roots):
+            try:
+                kind = kinds[ids.index(root)]  # the walk puts roots first
+            except ValueError:  # not a node of this graph
+                continue
+            root_kinds[kind] = root_kinds.get(kind, 0) + 1
+        for kind, roots in root_kinds.items():
+            if kinds.count(kind) == roots:
+                present.discard(kind)
+        if root_kinds:
+            present.add("output")
     return [r for r in LEGEND if r in present]
 
 

@@ -117,7 +117,7 @@ def build_graph(
         "op_shapes": op_shapes,
     }
     graph, walker = start_walk(outputs, params, options)
-    unread = unread_note(walker.unread)
+    unread = unread_note(walker.unread) if walker.unread else ()
     return graph.replace(notes=graph.notes + unread) if unread else graph
 
 
@@ -136,18 +136,36 @@ def start_walk(
                 "(it was made under torch.no_grad() or inference_mode, from .detach() or .data, "
                 "or only from tensors that do not require grad)"
             )
-    # Leaves are named by tensor, ops by grad_fn; the first name given for either wins.
-    leaf_names: dict[int, str] = {}
-    op_names: dict[Any, str] = {}
-    for name, tensor in (params or {}).items():
-        if isinstance(tensor, torch.Tensor):
-            fn = tensor.grad_fn
-            if fn is None:
-                leaf_names.setdefault(id(tensor), name)
-            else:
-                op_names.setdefault(fn, name)
+    leaf_names, op_names = _names(params or {})
     walker = _Walker(leaf_names, op_names, options)
     return walker.run(roots), walker
+
+
+def _names(params: Mapping[str, torch.Tensor]) -> tuple[dict[int, str], dict[Any, str]]:
+    """``params`` as names of leaves, by tensor id, and of ops, by ``grad_fn``; the first name
+    given for either wins. A model's parameters are all leaves: read in C, by `map`."""
+    names = list(params)
+    tensors = list(params.values())
+    if not all(map(isinstance, tensors, repeat(torch.Tensor))):
+        kept = [(n, t) for n, t in zip(names, tensors, strict=True) if isinstance(t, torch.Tensor)]
+        names, tensors = [n for n, _ in kept], [t for _, t in kept]
+    fns = list(map(_GRAD_FN, tensors))
+    leaf = list(map(is_, fns, repeat(None)))
+    # Backwards, so that where a tensor comes twice its first name is written last.
+    names_back, tensors_back, leaf_back = names[::-1], tensors[::-1], leaf[::-1]
+    leaf_names = dict(
+        zip(
+            map(id, compress(tensors_back, leaf_back)),
+            compress(names_back, leaf_back),
+            strict=True,
+        )
+    )
+    op_names: dict[Any, str] = {}
+    if not all(leaf):  # params naming intermediate tensors
+        for name, fn in zip(names, fns, strict=True):
+            if fn is not None:
+                op_names.setdefault(fn, name)
+    return leaf_names, op_names
 
 
 class _InputSlot:
@@ -529,6 +547,7 @@ def _plain(shape: tuple[Any, ...]) -> tuple[int, ...] | None:
 _KIND: Final = itemgetter(0)  # of a tail
 _VARIABLE: Final = attrgetter("variable")
 _GRAD_OF: Final = attrgetter("grad")
+_GRAD_FN: Final = attrgetter("grad_fn")
 _REQUIRES_GRAD: Final = attrgetter("requires_grad")
 _SHAPE: Final = attrgetter("shape")
 _DTYPE: Final = attrgetter("dtype")

@@ -191,6 +191,19 @@ def test_unnamed_leaf_has_no_name() -> None:
     assert [n.name for n in leaves(graph)] == [None]
 
 
+def test_the_first_name_given_for_a_tensor_wins_and_values_that_are_not_tensors_are_skipped() -> (
+    None
+):
+    w = torch.ones(2, requires_grad=True)
+    v = torch.ones(2, requires_grad=True)
+    h = w * 3  # an intermediate tensor: its op takes the name
+    params: dict[str, Any] = {"count": 7, "w": w, "v": v, "h": h, "w_again": w, "h_again": h}
+    graph = build_graph((h + v).sum(), params=params)
+    names = {node.op if node.kind == "op" else node.name for node in graph.nodes}
+    assert {"w", "v"} <= names and "w_again" not in names
+    assert [node.name for node in graph.nodes if node.op == "MulBackward0"] == ["h"]
+
+
 # --------------------------------------------------------------------------- gradients
 
 

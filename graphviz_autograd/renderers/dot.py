@@ -268,7 +268,7 @@ def to_dot(
     out = ["\n".join(header)]  # then pieces, each line ending in a newline
     # Rows, not records: a walked graph that was never read makes no Node or Edge records.
     ids, fields = graph.rows()
-    refs = _refs(ids)
+    refs = ids if graph.numbered else _refs(ids)
     tips = ids if refs is ids else list(map(_escape, ids))
     roots, bad = frozenset(graph.roots), graph.first_nonfinite
     marked = roots.union(shades, [bad])

@@ -50,8 +50,8 @@ def roles_present(graph: Graph) -> list[Role]:
             except ValueError:  # not a node of this graph
                 continue
             root_kinds[kind] = root_kinds.get(kind, 0) + 1
-        for kind, roots in root_kinds.items():
-            if kinds.count(kind) == roots:
+        for kind, count in root_kinds.items():
+            if kinds.count(kind) == count:  # every node of this kind is a root
                 present.discard(kind)
         if root_kinds:
             present.add("output")

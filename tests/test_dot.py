@@ -19,6 +19,7 @@ from graphviz_autograd.renderers.dot import (
     to_image,
     to_svg,
 )
+from graphviz_autograd.style import roles_present
 
 HOSTILE = '<script>alert(1)</script>"];x->y;'
 
@@ -160,6 +161,20 @@ def test_legend_lists_only_roles_present() -> None:
     assert "leaf that requires grad" in text and "op (backward function)" in text
     assert "tensor saved for backward" not in text and "needs no grad" not in text
     assert "tensor saved for backward" in to_dot(saved_and_inputs())
+
+
+def test_a_roots_kind_is_in_the_legend_only_when_another_node_has_it() -> None:
+    def roles(kinds: list[str], roots: tuple[str, ...]) -> list[str]:
+        nodes = tuple(Node(f"n{i}", kind) for i, kind in enumerate(kinds))  # type: ignore[arg-type]
+        return list(roles_present(Graph(nodes=nodes, edges=(), roots=roots)))
+
+    assert roles(["op", "leaf"], ("n0",)) == ["output", "leaf"]  # the only op is the root
+    assert roles(["op", "op", "leaf"], ("n0",)) == ["output", "leaf", "op"]
+    assert roles(["op", "op", "op", "leaf"], ("n0",)) == ["output", "leaf", "op"]
+    assert roles(["op", "op", "leaf"], ("n0", "n1")) == ["output", "leaf"]  # both ops are roots
+    assert roles(["leaf", "op"], ("n1", "n1")) == ["output", "leaf"]  # a root named twice
+    assert roles(["op", "leaf"], ("n9",)) == ["leaf", "op"]  # not a node here: no output
+    assert roles(["op", "leaf"], ()) == ["leaf", "op"]
 
 
 # --------------------------------------------------------------------------- quoting

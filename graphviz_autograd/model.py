@@ -270,11 +270,9 @@ class Graph:
         columns = self._columns
         if columns is None:
             return self._edges
-        ids = self._node_ids(columns)
-        name = ids.__getitem__
-        data = zip(map(name, columns.src), map(name, columns.dst), columns.slots, repeat("data"))
-        saved = ((ids[s], ids[d], None, "saved") for s, d in columns.saved)
-        return chain(data, saved)  # type: ignore[arg-type]
+        sources, targets, kinds = self.edge_columns()
+        slots = chain(columns.slots, repeat(None, len(columns.saved)))  # saved edges have none
+        return zip(sources, targets, slots, kinds, strict=True)
 
     def edge_columns(self) -> tuple[Iterable[str], Iterable[str], Iterable[EdgeKind]]:
         """The sources, the destinations and the kinds of the edges, each in edge order: for a

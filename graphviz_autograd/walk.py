@@ -117,7 +117,7 @@ def build_graph(
         "op_shapes": op_shapes,
     }
     graph, walker = start_walk(outputs, params, options)
-    unread = unread_note(walker.unread) if walker.unread else ()
+    unread = unread_note(walker.unread)
     return graph.replace(notes=graph.notes + unread) if unread else graph
 
 

@@ -302,9 +302,9 @@ _EDGE_END: Final = {"data": ";\n", "saved": _SAVED_EDGE + ";\n"}
 def _clusters(graph: Graph) -> list[str]:
     """Nested ``cluster`` subgraphs, one per module path (``model``, ``model.0``, ...), each
     listing the nodes made directly inside it. Empty when no node carries a module."""
-    members: dict[str, list[str]] = {}
     if not any(graph.column("module")):  # one pass in C
         return []
+    members: dict[str, list[str]] = {}
     nodes = zip(graph.column("id"), graph.column("module"), strict=True)
     for node_id, module in compress(nodes, graph.column("module")):  # usually none
         members.setdefault(module, []).append(node_id)

@@ -168,7 +168,7 @@ class Rendering:
 
     def __repr__(self) -> str:
         g = self.graph
-        return f"<gradviz Rendering: {len(g.nodes)} nodes, {len(g.edges)} edges>"
+        return f"<gradviz Rendering: {len(g)} nodes, {g.edge_count} edges>"
 
 
 def render(

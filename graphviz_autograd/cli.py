@@ -215,7 +215,7 @@ def _write(graph: Graph, kind: Format, target: str, draw: dict[str, Any]) -> Non
     folded = "" if shown is graph else f"{_count(len(graph), 'node')} folded to "
     err.print(
         f"wrote {escape(target)} ({folded}{_count(len(shown), 'node')}, "
-        f"{_count(len(shown.edges), 'edge')}, {time.monotonic() - started:.1f} s)"
+        f"{_count(shown.edge_count, 'edge')}, {time.monotonic() - started:.1f} s)"
     )
 
 

@@ -324,6 +324,12 @@ class Graph:
         columns = self._columns
         return len(self._nodes) if columns is None else len(columns.fields)
 
+    @property
+    def edge_count(self) -> int:
+        """The number of edges (it makes no records)."""
+        columns = self._columns
+        return len(self._edges) if columns is None else len(columns.src) + len(columns.saved)
+
     def replace(self, **changes: Any) -> Graph:
         """A copy with the given fields (``nodes``, ``edges``, ``roots``, ``notes``,
         ``first_nonfinite``, ``saved_bytes``) changed."""

@@ -171,6 +171,17 @@ def test_a_graph_kept_as_columns_equals_its_twin_made_of_records() -> None:
     assert ids == ["n0", "n1", "n2", "n3"] and next(iter(fields)) == diamond().nodes[0][1:]
 
 
+def test_edge_count_counts_data_and_saved_edges_without_making_records() -> None:
+    graph = diamond().replace(
+        nodes=(*diamond().nodes, Node("n4", "saved", name="self", shape=(), dtype="float32")),
+        edges=(*diamond().edges, Edge("n4", "n1", None, "saved")),
+    )
+    compact = Graph.from_columns(columns_of(graph), graph.roots)
+    assert compact.edge_count == graph.edge_count == 5
+    assert compact._columns is not None  # counted from the columns
+    assert len(compact.edges) == 5 and compact.edge_count == 5
+
+
 def test_graph_is_immutable_and_replace_checks_names() -> None:
     graph = diamond()
     with pytest.raises(AttributeError, match="immutable"):

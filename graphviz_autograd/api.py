@@ -88,10 +88,7 @@ def print_tree(source: Graph | Outputs, *, console: Any = None, **options: Any) 
     Graphs past ``max_nodes`` (default 1,500; 0 never) are folded first, as for pictures.
     """
     walk, rend = _split(options)
-    max_nodes = rend.get("max_nodes")
-    graph = fold(
-        _graph(source, walk), max_nodes=DEFAULT_MAX_NODES if max_nodes is None else max_nodes
-    )
+    graph = fold(_graph(source, walk), max_nodes=fold_budget("tree", rend.get("max_nodes")))
     _tree.print_graph_tree(graph, console=console)
 
 
@@ -110,12 +107,13 @@ def format_for(path: str | os.PathLike[str], fmt: str | None = None) -> Format:
     return FORMATS[suffix]
 
 
-def fold_budget(fmt: Format, max_nodes: int | None = None) -> int:
-    """The node budget a file in format ``fmt`` is folded to: ``max_nodes`` when given, else
-    `DEFAULT_MAX_NODES` for pictures and 0 (never fold) for DOT and JSON."""
+def fold_budget(fmt: Format | Literal["tree"], max_nodes: int | None = None) -> int:
+    """The node budget a graph shown as ``fmt`` is folded to: ``max_nodes`` when given, else
+    `DEFAULT_MAX_NODES` for pictures and the terminal tree, and 0 (never fold) for DOT and
+    JSON, which keep the full data."""
     if max_nodes is not None:
         return max_nodes
-    return DEFAULT_MAX_NODES if fmt in ("svg", "png", "pdf") else 0
+    return DEFAULT_MAX_NODES if fmt in ("svg", "png", "pdf", "tree") else 0
 
 
 def encode(

@@ -297,9 +297,9 @@ def _run(
     kind, paths = _targets(script, output, fmt, len(graphs))
     try:
         if kind is None:
-            budget = draw.get("max_nodes")
+            budget = fold_budget("tree", draw.get("max_nodes"))
             for graph in graphs:
-                graph = fold(graph, max_nodes=DEFAULT_MAX_NODES if budget is None else budget)
+                graph = fold(graph, max_nodes=budget)
                 print_graph_tree(graph, console=_tree_console())
         else:
             for graph, target in zip(graphs, paths, strict=True):

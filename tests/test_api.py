@@ -208,6 +208,19 @@ def test_print_tree_accepts_tensors_or_a_graph() -> None:
     assert "PowBackward0" in outputs[0] and "■ w  (2,) float32" in outputs[0]
 
 
+def test_print_tree_folds_past_the_node_budget_unless_told_not_to() -> None:
+    leaves = [torch.ones(1, requires_grad=True) for _ in range(2000)]
+    total = torch.stack([x * 2.0 for x in leaves]).sum()  # 4,002 nodes
+    printed = []
+    for options in ({}, {"max_nodes": 0}):
+        console = Console(width=200, color_system=None)
+        console.begin_capture()
+        print_tree(total, console=console, **options)
+        printed.append(console.end_capture())
+    assert "MulBackward0 ×2000" in printed[0] and "pass --max-nodes 0" in printed[0]
+    assert printed[1].count("MulBackward0") == 2000 and "folded" not in printed[1]
+
+
 def test_graph_is_a_graph() -> None:
     loss, _ = program()
     assert isinstance(build_graph(loss), Graph)

@@ -246,6 +246,15 @@ def test_pictures_fold_to_the_node_budget_and_dot_and_json_only_when_asked(
     assert "--max-nodes 0" in folded["notes"][0]
 
 
+def test_the_terminal_tree_folds_to_the_node_budget_as_a_picture_does(tmp_path: Path) -> None:
+    script(tmp_path, MANY_BRANCHES)
+    result = gradviz("run", "s.py", "-f", "tree", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "MulBackward0 ×2000" in result.stdout and "folded 3,998 nodes" in result.stdout
+    result = gradviz("run", "s.py", "-f", "tree", "--max-nodes", "0", cwd=tmp_path)
+    assert result.stdout.count("MulBackward0") == 2000 and "folded" not in result.stdout
+
+
 def test_json_to_stdout_is_alone_there_and_script_prints_go_to_stderr(tmp_path: Path) -> None:
     script(tmp_path, 'print("hello from the script")\n' + THREE_CALLS)
     result = gradviz("run", "s.py", "--format", "json", "-o", "-", cwd=tmp_path)

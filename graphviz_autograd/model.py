@@ -237,7 +237,7 @@ class Graph:
     def _node_ids(self, columns: Columns) -> list[str]:
         ids = self._ids
         if ids is None:
-            ids = [f"n{i}" for i in range(len(columns.fields))]  # faster than "n%d".__mod__
+            ids = _numbered(len(columns.fields))
             object.__setattr__(self, "_ids", ids)
         return ids
 
@@ -379,6 +379,19 @@ class Graph:
     def __reduce__(self) -> tuple[object, ...]:
         return (Graph, self._fields())
 
+
+def _numbered(n: int) -> list[str]:
+    """``["n0", "n1", ...]``, ``n`` ids. The first `_KEPT_IDS` are made once per process and
+    shared (strings are immutable): most graphs are small, and are drawn again and again."""
+    if n > _KEPT_IDS:
+        return [f"n{i}" for i in range(n)]  # faster than "n%d".__mod__
+    if len(_IDS) < n:
+        _IDS.extend(f"n{i}" for i in range(len(_IDS), n))
+    return _IDS[:n]
+
+
+_KEPT_IDS: Final = 4096
+_IDS: list[str] = []
 
 _ID: Final = itemgetter(0)
 _SRC: Final = itemgetter(0)  # of an edge, or of a saved edge (source, destination)

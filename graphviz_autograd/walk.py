@@ -136,36 +136,27 @@ def start_walk(
                 "(it was made under torch.no_grad() or inference_mode, from .detach() or .data, "
                 "or only from tensors that do not require grad)"
             )
-    leaf_names, op_names = _names(params or {})
-    walker = _Walker(leaf_names, op_names, options)
+    walker = _Walker(params or {}, options)
     return walker.run(roots), walker
 
 
-def _names(params: Mapping[str, torch.Tensor]) -> tuple[dict[int, str], dict[Any, str]]:
-    """``params`` as names of leaves, by tensor id, and of ops, by ``grad_fn``; the first name
-    given for either wins. A model's parameters are all leaves: read in C, by `map`."""
+def _names_by_id(params: Mapping[str, object]) -> dict[int, str]:
+    """The name of each value in ``params``, by its id; the first name given for a value wins.
+    Ids, not tensors: nothing here reads a tensor, and a leaf met in the walk is found by its
+    id (a live object's id is its own)."""
     names = list(params)
-    tensors = list(params.values())
-    if not all(map(isinstance, tensors, repeat(torch.Tensor))):
-        kept = [(n, t) for n, t in zip(names, tensors, strict=True) if isinstance(t, torch.Tensor)]
-        names, tensors = [n for n, _ in kept], [t for _, t in kept]
-    fns = list(map(_GRAD_FN, tensors))
-    leaf = list(map(is_, fns, repeat(None)))
-    # Backwards, so that where a tensor comes twice its first name is written last.
-    names_back, tensors_back, leaf_back = names[::-1], tensors[::-1], leaf[::-1]
-    leaf_names = dict(
-        zip(
-            map(id, compress(tensors_back, leaf_back)),
-            compress(names_back, leaf_back),
-            strict=True,
-        )
-    )
+    values = list(params.values())
+    # Backwards, so that where a value comes twice its first name is written last.
+    return dict(zip(map(id, values[::-1]), names[::-1], strict=True))
+
+
+def _op_names(params: Mapping[str, object]) -> dict[Any, str]:
+    """The names in ``params`` of intermediate tensors, by their ``grad_fn``; the first wins."""
     op_names: dict[Any, str] = {}
-    if not all(leaf):  # params naming intermediate tensors
-        for name, fn in zip(names, fns, strict=True):
-            if fn is not None:
-                op_names.setdefault(fn, name)
-    return leaf_names, op_names
+    for name, value in params.items():
+        if isinstance(value, torch.Tensor) and value.grad_fn is not None:
+            op_names.setdefault(value.grad_fn, name)
+    return op_names
 
 
 class _InputSlot:
@@ -181,11 +172,9 @@ class _Walker:
     """One walk: visit every autograd node once, then describe each in columns that the
     `Graph` turns into `Node` records when they are first read."""
 
-    def __init__(
-        self, leaf_names: dict[int, str], op_names: dict[Any, str], options: WalkOptions
-    ) -> None:
-        self.leaf_names = leaf_names
-        self.op_names = op_names
+    def __init__(self, params: Mapping[str, torch.Tensor], options: WalkOptions) -> None:
+        self.params = params
+        self.names = _names_by_id(params)
         self.options = options
         # Node index -> autograd node (``grad_fn``, a leaf's ``AccumulateGrad``, or
         # `_INPUT_SLOT`), in walk order; kept until the walk's owner is done with them.
@@ -282,6 +271,7 @@ class _Walker:
         tails: list[Any] = list(map(_TAILS.__getitem__, types))
         # The rest: leaves, inputs, ops that name themselves.
         leaves: list[int] = []
+        named = 0  # leaves named by params
         for i in compress(range(len(tails)), map(is_, tails, repeat(None))):
             fn = fns[i]
             if fn is _INPUT_SLOT:
@@ -291,7 +281,7 @@ class _Walker:
             else:
                 tails[i] = ("op", fn.name(), *_OP_TAIL[2:])
         if leaves:
-            self._leaves(tails, leaves)
+            named = self._leaves(tails, leaves)
         notes: tuple[str, ...] = ()
         op_shapes = options.get("op_shapes")
         if op_shapes is None:
@@ -311,10 +301,11 @@ class _Walker:
             or options.get("show_attrs")
         ):
             self._per_op(tails, saved_edges)
-        for fn, name in self.op_names.items():  # params naming intermediate tensors
-            i = index.get(fn, -1)
-            if i >= 0:
-                tails[i] = _with(tails[i], _NAME, name)
+        if named < len(self.names):  # some params are not leaves here: intermediate tensors?
+            for fn, name in _op_names(self.params).items():
+                i = index.get(fn, -1)
+                if i >= 0:
+                    tails[i] = _with(tails[i], _NAME, name)
         for (key, tensor), seed in zip(roots, seeds, strict=True):
             i = index[seed]
             tail = tails[i]
@@ -333,10 +324,11 @@ class _Walker:
         saved_bytes = sum(self.storages.values()) if options.get("show_saved") else None
         return tails, saved_edges, saved_bytes, notes
 
-    def _leaves(self, tails: list[tuple[Any, ...]], at: list[int]) -> None:
+    def _leaves(self, tails: list[tuple[Any, ...]], at: list[int]) -> int:
         """Describe the leaves at node indices ``at``: each tensor's fields are read in C (by
-        `map`), and leaves of one shape share one shape tuple."""
+        `map`), and leaves of one shape share one shape tuple. Returns how many have a name."""
         tensors = list(map(_VARIABLE, map(self.fns.__getitem__, at)))
+        names = list(map(self.names.get, map(id, tensors)))
         self.tensors.extend(zip(at, tensors, strict=True))
         grads: list[Any] = list(map(_GRAD_OF, tensors))
         if any(map(is_not, grads, repeat(None))):
@@ -350,7 +342,7 @@ class _Walker:
         leaf_tails = zip(
             repeat("leaf"),
             repeat("AccumulateGrad"),
-            map(self.leaf_names.get, map(id, tensors)),
+            names,
             repeat(True),
             map(_REQUIRES_GRAD, tensors),
             repeat(False),
@@ -360,6 +352,7 @@ class _Walker:
             *map(repeat, _AFTER_GRAD),
         )
         deque(map(tails.__setitem__, at, leaf_tails), maxlen=0)
+        return len(names) - names.count(None)
 
     def _op_shapes(self, tails: list[tuple[Any, ...]]) -> None:
         """Add each op's output shape and dtype. Until now an op's tail is its name's, so ops of
@@ -547,7 +540,6 @@ def _plain(shape: tuple[Any, ...]) -> tuple[int, ...] | None:
 _KIND: Final = itemgetter(0)  # of a tail
 _VARIABLE: Final = attrgetter("variable")
 _GRAD_OF: Final = attrgetter("grad")
-_GRAD_FN: Final = attrgetter("grad_fn")
 _REQUIRES_GRAD: Final = attrgetter("requires_grad")
 _SHAPE: Final = attrgetter("shape")
 _DTYPE: Final = attrgetter("dtype")

@@ -111,7 +111,8 @@ class _Statements(dict[tuple[Any, ...], str]):
     only in id (the ops of a long chain, the leaves of a wide graph) share one end, made once,
     when first asked for; nodes that differ only in name (a model's parameters) or in backward
     order (the ops of a captured chain, with equal gradients of a few values) share all of it
-    but the title (`_Rests`)."""
+    but the title (`_Rests`), and the end of such a node, most likely the only one, is not
+    kept."""
 
     def __init__(self, show_order: bool) -> None:
         super().__init__()
@@ -129,18 +130,20 @@ class _Statements(dict[tuple[Any, ...], str]):
         if self.show_order and fields[_ORDER] is not None:
             label_head = f"#{fields[_ORDER]} {head}"  # the order is a number: nothing to escape
         role = "output" if output else kind
-        grad = fields[_GRAD]
+        grad, order = fields[_GRAD], fields[_ORDER]
         # A gradient of a few values often recurs (along a chain, across parallel branches); a
         # bigger one hardly ever, and hashing it costs more than the lookup saves: skip it.
         if grad is None or (grad.values is not None and len(grad.values) <= _SHARED_VALUES):
-            if fields[_ORDER] is not None:  # captured: the rest shows no order, so share it
+            if order is not None:  # captured: the rest shows no order, so share it
                 fields = (kind, op, None, *fields[3:_ORDER], None, *fields[_ORDER + 1 :])
             elif name is not None:
                 fields = (kind, op, None, *fields[3:])
             tip_rest, label_rest = self.rests[fields, role, fill, first_bad]
         else:
             tip_rest, label_rest = _Rests.make((fields, role, fill, first_bad))
-        end = self[key] = f": {head}{tip_rest}{label_head}{label_rest}"
+        end = f": {head}{tip_rest}{label_head}{label_rest}"
+        if name is None and order is None:  # else it is most likely the only one: keep none
+            self[key] = end
         return end
 
 

@@ -112,25 +112,30 @@ class _Statements(dict[tuple[Any, ...], str]):
     when first asked for; nodes that differ only in name (a model's parameters) or in backward
     order (the ops of a captured chain, with equal gradients of a few values) share all of it
     but the title (`_Rests`), and the end of such a node, most likely the only one, is not
-    kept."""
+    kept. A node coloured apart (a root, an op shaded by its gradient) gets its end from
+    `make`, which keeps none."""
 
     def __init__(self, show_order: bool) -> None:
         super().__init__()
         self.show_order = show_order
         self.rests = _Rests()
 
-    def __missing__(self, key: tuple[Any, ...]) -> str:
-        if len(key) == 4:  # (fields, output?, fill, first_bad): a node coloured apart
-            fields, output, fill, first_bad = key
-        else:
-            fields, output, fill, first_bad = key, False, None, False
+    def __missing__(self, fields: tuple[Any, ...]) -> str:
+        end = self.make(fields, False, None, False)
+        if fields[_NAME] is None and fields[_ORDER] is None:  # else most likely the only one
+            self[fields] = end
+        return end
+
+    def make(self, fields: tuple[Any, ...], output: bool, fill: str | None, first_bad: bool) -> str:
+        """The end of the statement of a node with these fields, drawn as an output or not, in
+        ``fill`` (None: its kind's colour), with the first NaN's border or not; not kept."""
         kind, op, name = fields[:3]
         head = _escape(heading(kind, op, name, fields[_COUNT]))
         label_head = head
-        if self.show_order and fields[_ORDER] is not None:
-            label_head = f"#{fields[_ORDER]} {head}"  # the order is a number: nothing to escape
-        role = "output" if output else kind
         grad, order = fields[_GRAD], fields[_ORDER]
+        if self.show_order and order is not None:
+            label_head = f"#{order} {head}"  # the order is a number: nothing to escape
+        role = "output" if output else kind
         # A gradient of a few values often recurs (along a chain, across parallel branches); a
         # bigger one hardly ever, and hashing it costs more than the lookup saves: skip it.
         if grad is None or (grad.values is not None and len(grad.values) <= _SHARED_VALUES):
@@ -141,12 +146,10 @@ class _Statements(dict[tuple[Any, ...], str]):
             tip_rest, label_rest = self.rests[fields, role, fill, first_bad]
         else:
             tip_rest, label_rest = _Rests.make((fields, role, fill, first_bad))
-        end = f": {head}{tip_rest}{label_head}{label_rest}"
-        if name is None and order is None:  # else it is most likely the only one: keep none
-            self[key] = end
-        return end
+        return f": {head}{tip_rest}{label_head}{label_rest}"
 
 
+_NAME: Final = FIELD["name"]
 _GRAD: Final = FIELD["grad"]
 _COUNT: Final = FIELD["count"]
 _ORDER: Final = FIELD["order"]
@@ -225,19 +228,20 @@ def _node_runs(
     rows = iter(fields)
     start = 0
     for i in (*sorted(apart), len(refs)):
-        # Pieces, not lines, so that the only copy of the text is the one the final join makes.
-        yield chain.from_iterable(
-            zip(
-                repeat("  "),
-                refs[start:i],
-                repeat(' [tooltip="'),
-                tips[start:i],
-                map(ends.__getitem__, islice(rows, i - start)),
-                strict=False,  # the repeats are endless; the rest have i - start items
+        if i > start:  # in a captured graph, ops apart often follow one another
+            # Pieces, not lines, so that the only copy of the text is the one the join makes.
+            yield chain.from_iterable(
+                zip(
+                    repeat("  "),
+                    refs[start:i],
+                    repeat(' [tooltip="'),
+                    tips[start:i],
+                    map(ends.__getitem__, islice(rows, i - start)),
+                    strict=False,  # the repeats are endless; the rest have i - start items
+                )
             )
-        )
         if i < len(refs):
-            yield (f'  {refs[i]} [tooltip="{tips[i]}', ends[(next(rows), *apart[i])])
+            yield (f'  {refs[i]} [tooltip="{tips[i]}', ends.make(next(rows), *apart[i]))
         start = i + 1
 
 

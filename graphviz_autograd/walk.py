@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import gc
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import compress, repeat
-from operator import attrgetter, eq, is_, is_not, itemgetter
+from operator import attrgetter, eq, is_not, itemgetter
 from typing import Any, Final, TypeAlias, TypedDict
 
 import torch
@@ -265,14 +265,17 @@ class _Walker:
         saved tensors hold, and the graph's notes."""
         fns, options = self.fns, self.options
         # Ops whose description is their type's alone share one tail: that is most of them.
-        types = list(map(type, fns))
-        for kind_type in set(types).difference(_TAILS):
-            _learn(kind_type, fns[types.index(kind_type)])
-        tails: list[Any] = list(map(_TAILS.__getitem__, types))
+        try:
+            tails: list[Any] = list(map(_TAILS.__getitem__, map(type, fns)))
+        except KeyError:  # types not met before: learn each from one of its nodes, then map
+            types = list(map(type, fns))
+            for kind_type in set(types).difference(_TAILS):
+                _learn(kind_type, fns[types.index(kind_type)])
+            tails = list(map(_TAILS.__getitem__, types))
         # The rest: leaves, inputs, ops that name themselves.
         leaves: list[int] = []
         named = 0  # leaves named by params
-        for i in compress(range(len(tails)), map(is_, tails, repeat(None))):
+        for i in _positions(tails, None):
             fn = fns[i]
             if fn is _INPUT_SLOT:
                 tails[i] = _INPUT_TAIL
@@ -458,6 +461,17 @@ def _place_leaves(tails: list[tuple[Any, ...]]) -> None:
             if owner in paths:
                 tails[i] = _with(tail, _MODULE, owner)
                 break
+
+
+def _positions(items: list[Any], value: object) -> Iterator[int]:
+    """The positions of ``value`` in ``items``, each found by `list.index` (in C)."""
+    i = -1
+    try:
+        while True:
+            i = items.index(value, i + 1)
+            yield i
+    except ValueError:
+        return
 
 
 def _with(tail: tuple[Any, ...], position: int, value: object) -> tuple[Any, ...]:

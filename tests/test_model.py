@@ -171,6 +171,19 @@ def test_a_graph_kept_as_columns_equals_its_twin_made_of_records() -> None:
     assert ids == ["n0", "n1", "n2", "n3"] and next(iter(fields)) == diamond().nodes[0][1:]
 
 
+def test_a_walked_graph_numbers_its_nodes_from_n0_at_any_size() -> None:
+    row = diamond().nodes[0][1:]
+    for n in (3, 5000, 4096, 4097, 1, 0):  # ids up to 4,096 are made once and shared
+        graph = Graph.from_columns(Columns([row] * n, [], [], [], []), ())
+        ids, _ = graph.rows()
+        assert ids == [f"n{i}" for i in range(n)]
+        ids.append("x")  # a graph's list is its own
+        assert list(graph.column("id")) == [f"n{i}" for i in range(n)] + ["x"]
+        assert Graph.from_columns(Columns([row] * n, [], [], [], []), ()).rows()[0] == [
+            f"n{i}" for i in range(n)
+        ]
+
+
 def test_edge_count_counts_data_and_saved_edges_without_making_records() -> None:
     graph = diamond().replace(
         nodes=(*diamond().nodes, Node("n4", "saved", name="self", shape=(), dtype="float32")),

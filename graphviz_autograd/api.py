@@ -113,7 +113,7 @@ def fold_budget(fmt: Format | Literal["tree"], max_nodes: int | None = None) -> 
     JSON, which keep the full data."""
     if max_nodes is not None:
         return max_nodes
-    return DEFAULT_MAX_NODES if fmt in ("svg", "png", "pdf", "tree") else 0
+    return DEFAULT_MAX_NODES if fmt in _dot.IMAGE_FORMATS or fmt == "tree" else 0
 
 
 def encode(

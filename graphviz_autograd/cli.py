@@ -34,7 +34,7 @@ from .errors import GradvizError, LayoutTimeoutError
 from .files import write_atomic
 from .fold import DEFAULT_MAX_NODES, fold
 from .model import OP_SHAPES_UP_TO, Graph
-from .renderers.dot import INSTALL_HINT, find_dot
+from .renderers.dot import IMAGE_FORMATS, INSTALL_HINT, find_dot
 from .renderers.tree import print_graph_tree
 from .runner import graph_globals, run_script, script_traceback
 
@@ -187,7 +187,7 @@ def _count(n: int, what: str) -> str:
 
 def _write(graph: Graph, kind: Format, target: str, draw: dict[str, Any]) -> None:
     started = time.monotonic()
-    picture = kind in ("svg", "png", "pdf")
+    picture = kind in IMAGE_FORMATS
     options = {k: v for k, v in draw.items() if k != "max_nodes" and (picture or k != "timeout")}
     budget = fold_budget(kind, draw.get("max_nodes"))
     # Folding a million nodes, layout, and writing the DOT or JSON of a big graph each take a
@@ -236,7 +236,7 @@ def _run(
 
     keep = _parse_call(call)
     kind, paths = _targets(script, output, fmt, 1)
-    if kind in ("svg", "png", "pdf") and find_dot() is None:
+    if kind in IMAGE_FORMATS and find_dot() is None:
         raise _fail(INSTALL_HINT)
     for target in paths:
         if target != "-":  # with --call all only the folder is known yet

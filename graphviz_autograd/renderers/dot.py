@@ -313,10 +313,8 @@ def _clusters(graph: Graph) -> list[str]:
         return []
     members: dict[str, list[str]] = {}
     nodes = zip(graph.column("id"), graph.column("module"), strict=True)
-    for node_id, module in compress(nodes, graph.column("module")):  # usually none
+    for node_id, module in compress(nodes, graph.column("module")):
         members.setdefault(module, []).append(node_id)
-    if not members:
-        return []
     # every prefix of a module path is a module too (named_modules paths)
     paths: set[str] = set()
     for path in members:

@@ -1,0 +1,201 @@
+"""Real models, built from their configs with random weights (nothing is downloaded).
+
+Each builder returns ``(loss, params)`` like the builders of ``graphs.py``: a scalar with an
+autograd graph, and the model's named parameters. Seeded, so a graph is the same in every
+process. The transformers models need the ``bench`` extra (``pip install -e ".[bench]"``);
+torchvision is not used: its wheels on the package index are CUDA builds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+Built = tuple[torch.Tensor, dict[str, torch.Tensor]]
+
+
+def _classify(model: nn.Module, pixels: torch.Tensor, labels: int) -> Built:
+    model.train()
+    logits = model(pixel_values=pixels).logits
+    loss = nn.functional.cross_entropy(logits, torch.arange(pixels.shape[0]) % labels)
+    return loss, dict(model.named_parameters())
+
+
+def _language(model: nn.Module, vocab: int, batch: int = 2, tokens: int = 16) -> Built:
+    model.train()
+    ids = torch.randint(0, vocab, (batch, tokens))
+    out = model(input_ids=ids, labels=ids)
+    return out.loss, dict(model.named_parameters())
+
+
+def resnet18() -> Built:
+    """ResNet-18 (basic blocks [2, 2, 2, 2], 11.2 M parameters) on 2 images of 3x64x64."""
+    from transformers import ResNetConfig, ResNetForImageClassification
+
+    torch.manual_seed(0)
+    config = ResNetConfig(
+        depths=[2, 2, 2, 2], hidden_sizes=[64, 128, 256, 512], layer_type="basic", num_labels=10
+    )
+    return _classify(ResNetForImageClassification(config), torch.randn(2, 3, 64, 64), 10)
+
+
+def vit_small() -> Built:
+    """A small ViT (4 layers, hidden 192, 3 heads, patch 16) on 2 images of 3x64x64."""
+    from transformers import ViTConfig, ViTForImageClassification
+
+    torch.manual_seed(0)
+    config = ViTConfig(
+        hidden_size=192,
+        num_hidden_layers=4,
+        num_attention_heads=3,
+        intermediate_size=768,
+        image_size=64,
+        patch_size=16,
+        num_labels=10,
+    )
+    return _classify(ViTForImageClassification(config), torch.randn(2, 3, 64, 64), 10)
+
+
+def gpt2() -> Built:
+    """GPT-2 with 2 layers (hidden 128, 4 heads, vocab 1,000), language-model loss."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(0)
+    config = GPT2Config(
+        n_layer=2,
+        n_embd=128,
+        n_head=4,
+        vocab_size=1000,
+        n_positions=64,
+        bos_token_id=0,
+        eos_token_id=0,
+    )
+    return _language(GPT2LMHeadModel(config), 1000)
+
+
+def bert() -> Built:
+    """BERT with 2 layers (hidden 128, 4 heads, vocab 1,000), masked-LM loss."""
+    from transformers import BertConfig, BertForMaskedLM
+
+    torch.manual_seed(0)
+    config = BertConfig(
+        num_hidden_layers=2,
+        hidden_size=128,
+        num_attention_heads=4,
+        intermediate_size=512,
+        vocab_size=1000,
+        max_position_embeddings=64,
+    )
+    return _language(BertForMaskedLM(config), 1000)
+
+
+def llama() -> Built:
+    """Llama with 2 layers (hidden 128, 4 heads, 2 KV heads, vocab 1,000), causal-LM loss."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        num_hidden_layers=2,
+        hidden_size=128,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        intermediate_size=256,
+        vocab_size=1000,
+        max_position_embeddings=64,
+    )
+    return _language(LlamaForCausalLM(config), 1000)
+
+
+def _recurrent(kind: type[nn.GRU] | type[nn.LSTM]) -> Built:
+    torch.manual_seed(0)
+    model = kind(input_size=16, hidden_size=32, num_layers=2)
+    out, _ = model(torch.randn(50, 4, 16))  # 50 steps, batch 4
+    return out.pow(2).mean(), dict(model.named_parameters())
+
+
+def gru() -> Built:
+    """``nn.GRU`` with 2 layers (16 -> 32) over 50 steps, batch 4: 1,421 nodes, 2,410 edges."""
+    return _recurrent(nn.GRU)
+
+
+def lstm() -> Built:
+    """``nn.LSTM`` with 2 layers (16 -> 32) over 50 steps, batch 4."""
+    return _recurrent(nn.LSTM)
+
+
+class DenseBlock(nn.Module):
+    """A DenseNet-style block: each of ``layers`` BN-ReLU-conv layers reads the concat of the
+    block's input and every earlier layer's output (many-input ``cat`` nodes)."""
+
+    def __init__(self, channels: int = 16, growth: int = 8, layers: int = 6) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(
+            nn.Sequential(
+                nn.BatchNorm2d(channels + i * growth),
+                nn.ReLU(),
+                nn.Conv2d(channels + i * growth, growth, 3, padding=1),
+            )
+            for i in range(layers)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = [x]
+        for layer in self.layers:
+            features.append(layer(torch.cat(features, dim=1)))
+        return torch.cat(features, dim=1)
+
+
+def dense_block() -> Built:
+    """Two `DenseBlock` s of 6 layers on 2 images of 16x16x16, pooled to a linear head."""
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(3, 16, 3, padding=1),
+        DenseBlock(16, 8, 6),
+        nn.Conv2d(64, 16, 1),
+        DenseBlock(16, 8, 6),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(64, 10),
+    )
+    logits = model(torch.randn(2, 3, 16, 16))
+    loss = nn.functional.cross_entropy(logits, torch.tensor([1, 2]))
+    return loss, dict(model.named_parameters())
+
+
+def mlp4() -> Built:
+    """A 4-layer ``nn.Sequential`` MLP (32 -> 64 -> 64 -> 64 -> 10), cross-entropy, batch 8."""
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Linear(32, 64),
+        nn.ReLU(),
+        nn.Linear(64, 64),
+        nn.ReLU(),
+        nn.Linear(64, 64),
+        nn.ReLU(),
+        nn.Linear(64, 10),
+    )
+    loss = nn.functional.cross_entropy(model(torch.randn(8, 32)), torch.arange(8) % 10)
+    return loss, dict(model.named_parameters())
+
+
+MODELS: dict[str, tuple[str, Callable[[], Built]]] = {
+    "mlp4": ("Sequential MLP x4", mlp4),
+    "resnet18": ("ResNet-18", resnet18),
+    "vit-small": ("ViT (4 layers)", vit_small),
+    "gpt2": ("GPT-2 (2 layers)", gpt2),
+    "bert": ("BERT (2 layers)", bert),
+    "llama": ("Llama (2 layers)", llama),
+    "gru": ("nn.GRU 2x50 steps", gru),
+    "lstm": ("nn.LSTM 2x50 steps", lstm),
+    "dense-block": ("DenseNet-style blocks", dense_block),
+}
+"""Key -> (title for tables, builder), in table order."""
+
+
+def build(key: str) -> Built:
+    """Build model ``key``; raises KeyError naming the choices."""
+    if key not in MODELS:
+        raise KeyError(f"unknown model {key!r}; choose from: {', '.join(MODELS)}")
+    return MODELS[key][1]()

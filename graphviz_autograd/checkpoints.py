@@ -59,7 +59,7 @@ def _describe(fn: Any, names: Mapping[int, str]) -> Checkpoint:
     run = getattr(fn, "run_function", None)  # what checkpoint() was given, kept on its node
     module = run if isinstance(run, torch.nn.Module) else getattr(run, "__self__", None)
     if not isinstance(module, torch.nn.Module):
-        return Checkpoint(getattr(run, "__qualname__", ""), "function", None)
+        return Checkpoint(getattr(run, "__name__", ""), "function", None)
     params = [(rel, p) for rel, p in module.named_parameters() if p.requires_grad]
     path = None  # the module's own path, from the name of one of its parameters
     for rel, p in params:

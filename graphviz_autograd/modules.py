@@ -270,8 +270,11 @@ def remove_mode(mode: TorchFunctionMode) -> bool:
 # warning that passed the filters, issues such a warning again with `warnings.warn_explicit`
 # at the frame it names without the modes. The filters (``-W``, pytest's ``filterwarnings``,
 # ``catch_warnings``), the caller's ``__warningregistry__`` ("default", "once") and "error"
-# then act on it as they would without gradviz. A warning whose ``stacklevel`` reaches past
-# the mode's frame (into torch's ``handle_torch_function``) keeps the frame it names.
+# then act on it as they would without gradviz. Why not catch warnings around each call: that
+# costs every torch call, and ``catch_warnings`` is not thread-safe. Limits: a warning whose
+# ``stacklevel`` reaches past the mode's frame (into torch's ``handle_torch_function``) keeps
+# the frame it names; a filter added while a mode is pushed goes before ours, and one that
+# names a module matching ours (``module="graphviz_autograd"``) decides by the mode's frame.
 
 _RELAY_FILTER: Final = ("always", None, Warning, re.compile(re.escape(__name__) + r"\Z"), 0)
 _relay_lock = threading.Lock()
@@ -321,6 +324,12 @@ def _relay(msg: warnings.WarningMessage) -> None:
         if _shown_by is not None:
             _shown_by(msg)
         return
+    # A filter put before ours ("default", added inside the block) has noted the warning in
+    # this module's registry, by the mode's line: forget it, or the same warning from another
+    # line of the caller's would never show.
+    registry = globals().get("__warningregistry__")
+    if isinstance(registry, dict):
+        registry.clear()
     scope = caller.f_globals  # what `warnings.warn` passes for a warning from this frame
     warnings.warn_explicit(
         msg.message,

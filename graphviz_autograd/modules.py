@@ -286,14 +286,15 @@ def _hold_relay() -> None:
     global _relay_holds, _shown_by
     with _relay_lock:
         _relay_holds += 1
-        if _relay_holds > 1:
+        shown_by = getattr(warnings, "_showwarnmsg", None)  # what shows a warning (CPython)
+        if _relay_holds > 1 or shown_by is None:
             return
         # Inserted without `warnings._filters_mutated()`: that would make every registry forget
         # which warnings it has shown, and a "default" warning would show again after each
         # forward. An "always" filter adds nothing to a registry, so none has to forget.
         _filters().insert(0, _RELAY_FILTER)
-        if warnings._showwarnmsg is not _relay:  # type: ignore[attr-defined]
-            _shown_by = warnings._showwarnmsg  # type: ignore[attr-defined]
+        if shown_by is not _relay:
+            _shown_by = shown_by
             warnings._showwarnmsg = _relay  # type: ignore[attr-defined]
 
 

@@ -14,6 +14,7 @@ inside. With ``use_reentrant=False`` the ops are recorded as ordinary nodes: not
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from types import FrameType
 from typing import Any, Final, NamedTuple
@@ -57,7 +58,13 @@ def find(graph: Graph, fns: Sequence[Any], names: Mapping[int, str]) -> dict[int
 
 def _describe(fn: Any, names: Mapping[int, str]) -> Checkpoint:
     run = getattr(fn, "run_function", None)  # what checkpoint() was given, kept on its node
-    module = run if isinstance(run, torch.nn.Module) else getattr(run, "__self__", None)
+    module = None
+    while isinstance(run, functools.partial):  # transformers: partial(forward, layer, **kwargs)
+        if run.args and isinstance(run.args[0], torch.nn.Module):
+            module = run.args[0]
+        run = run.func
+    if module is None:
+        module = run if isinstance(run, torch.nn.Module) else getattr(run, "__self__", None)
     if not isinstance(module, torch.nn.Module):
         return Checkpoint(getattr(run, "__name__", ""), "function", None)
     params = [(rel, p) for rel, p in module.named_parameters() if p.requires_grad]
@@ -70,8 +77,8 @@ def _describe(fn: Any, names: Mapping[int, str]) -> Checkpoint:
     prefix = f"{path}." if path else ""
     listed = tuple(names.get(id(p)) or f"{prefix}{rel}" for rel, p in params)
     runs = path or ""
-    if run is not module:  # a method of the module
-        method = getattr(run, "__name__", "?")
+    method = getattr(run, "__name__", "forward")
+    if run is not module and method not in ("__call__", "forward"):  # another of its methods
         runs = f"{runs}.{method}" if runs else f"{type(module).__name__}.{method}"
     return Checkpoint(runs, type(module).__name__, listed)
 
@@ -117,12 +124,8 @@ def mark(
         if index in recomputes:
             attrs.append(("recomputed in", f"backward call {recomputes[index]}"))
         nodes[index] = node._replace(attrs=(*node.attrs, *attrs))
-    refs = [_ref(nodes[i].id, nodes[i].name) for i in sorted(found)]
-    return graph.replace(nodes=tuple(nodes), notes=(*graph.notes, *_notes(refs, found, recomputes)))
-
-
-def _ref(node_id: str, name: str | None) -> str:
-    return f"{name} ({node_id})" if name else node_id
+    notes = _notes({i: (nodes[i].id, nodes[i].name) for i in found}, found, recomputes)
+    return graph.replace(nodes=tuple(nodes), notes=(*graph.notes, *notes))
 
 
 def _runs(checkpoint: Checkpoint, *, listed: int) -> str:
@@ -136,19 +139,30 @@ def _runs(checkpoint: Checkpoint, *, listed: int) -> str:
 
 
 def _notes(
-    refs: list[str], found: Mapping[int, Checkpoint], recomputes: Mapping[int, str]
+    nodes: Mapping[int, tuple[str, str | None]],
+    found: Mapping[int, Checkpoint],
+    recomputes: Mapping[int, str],
 ) -> tuple[str, str]:
-    """What the checkpoints (``refs``: ``h (n3)``) hide, and how to see it."""
-    if len(refs) == 1:
-        runs = next(iter(found.values())).runs
-        of = f" of {runs}" if runs else ""
-        what, hidden = f"{refs[0]} is a reentrant checkpoint{of}", "the ops it ran"
-    else:
-        what, hidden = f"{_list(refs)} are reentrant checkpoints", "the ops they ran"
+    """What the checkpoints (``nodes``: index -> id and name) hide, and how to see it."""
     params = {p for c in found.values() for p in c.params or ()}
+    hidden = "the ops it ran" if len(found) == 1 else "the ops they ran"
     if params:
         least = "at least " if any(c.params is None for c in found.values()) else ""
         hidden += f" and the {least}{_count(len(params), 'parameter')} they use"
+    if len(found) == 1:
+        ((index, (node_id, name)),) = nodes.items()
+        ref = f"{name} ({node_id})" if name else node_id
+        runs = found[index].runs
+        of = f" of {runs}" if runs else ""
+        what = f"{ref} is a reentrant checkpoint{of}: {hidden} are not drawn here"
+    else:  # in the order backward recomputed them
+        order = sorted(found, key=lambda i: _call_key(recomputes.get(i, "0")))
+        each = []
+        for index in order:
+            node_id, name = nodes[index]
+            call = f", call {recomputes[index]}" if index in recomputes else ""
+            each.append(f"{found[index].runs or name or node_id} ({node_id}{call})")
+        what = f"{len(found)} reentrant checkpoints hide {hidden}: {_list(each)}"
     calls = sorted(recomputes.values(), key=_call_key)
     if not calls:
         see = "--call N.1 draws the backward call made inside call N, which recomputes them"
@@ -157,7 +171,7 @@ def _notes(
     else:
         see = f"--call {calls[0]} … {calls[-1]} draw the backward calls that recomputed them"
     return (
-        f"{what}: {hidden} are not drawn here",
+        what,
         f"To see inside: {see}; or checkpoint with use_reentrant=False",
     )
 

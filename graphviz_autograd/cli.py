@@ -22,7 +22,7 @@ from rich.console import Console
 try:  # typer >= 0.16 ships its own copy of click
     from typer._click.exceptions import ClickException
 except ImportError:  # pragma: no cover
-    from click.exceptions import (  # type: ignore[no-redef,import-not-found,unused-ignore]
+    from click.exceptions import (  # type: ignore[no-redef,import-not-found,assignment,unused-ignore]
         ClickException,
     )
 from rich.markup import escape

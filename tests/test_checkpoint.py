@@ -4,6 +4,7 @@ it ran inside (1.1), so that `--call first` is the script's own backward."""
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -113,6 +114,27 @@ def test_a_checkpointed_function_says_its_parameters_are_unknown() -> None:
     (node,) = checkpoints_in(cap.graph)
     assert dict(node.attrs)["runs"] == "<lambda> (function)"
     assert cap.graph.notes[0].endswith("the ops it ran are not drawn here")
+
+
+def test_each_of_several_checkpoints_names_its_layer_and_its_recompute() -> None:
+    layers = torch.nn.ModuleList(torch.nn.Linear(2, 2) for _ in range(2))
+    h = torch.ones(1, 2, requires_grad=True)
+    with capture() as cap:
+        for layer in layers:  # as transformers does: partial(forward, layer, **kwargs)
+            h = checkpoint(functools.partial(torch.nn.Linear.forward, layer), h, use_reentrant=True)
+        h.sum().backward()
+    assert [c.name for c in cap.calls] == ["1", "1.1", "1.2"]
+    runs = {dict(n.attrs)["runs"].split(" ")[0]: n for n in checkpoints_in(cap.graph)}
+    assert sorted(runs) == ["layers.0", "layers.1"]
+    # backward reaches the last layer first: its recompute is the first call made inside
+    assert dict(runs["layers.1"].attrs)["recomputed in"] == "backward call 1.1"
+    assert dict(runs["layers.0"].attrs)["recomputed in"] == "backward call 1.2"
+    assert cap.graph.notes[0] == (
+        "2 reentrant checkpoints hide the ops they ran and the 4 parameters they use: "
+        f"layers.1 ({runs['layers.1'].id}, call 1.1), layers.0 ({runs['layers.0'].id}, call 1.2)"
+    )
+    assert cap.calls[1].graph.notes[0].startswith("Backward call 1.1, made inside call 1")
+    assert leaves(cap.calls[1].graph) == {"layers.1.weight", "layers.1.bias", "checkpoint input 0"}
 
 
 def test_a_graph_walked_without_capture_still_labels_the_node() -> None:

@@ -176,13 +176,13 @@ class _Hooks:
 
 
 def _mark(
-    call: BackwardCall,
+    graph: Graph,
     found: dict[int, checkpoints.Checkpoint],
     made: list[tuple[tuple[int, ...], int]],
     order: dict[int, int],
 ) -> Graph:
-    """``call.graph`` with its reentrant checkpoints described, each with the call made inside
-    ``call`` that recomputed it: the one made while it ran (``made``: each call made inside, and
+    """A recorded call's ``graph`` with its reentrant checkpoints described, each with the call
+    that recomputed it: the one made inside while it ran (``made``: each call made inside, and
     how many nodes had run by then; ``order``: node index -> when it ran)."""
     by_order = {when: index for index, when in order.items()}
     recomputes: dict[int, str] = {}
@@ -190,7 +190,7 @@ def _mark(
         index = by_order.get(ran + 1, -1)
         if index in found:
             recomputes[index] = ".".join(map(str, path))
-    return checkpoints.mark(call.graph, found, recomputes)
+    return checkpoints.mark(graph, found, recomputes)
 
 
 @contextmanager
@@ -315,16 +315,16 @@ def capture(
             unread = unread_note({**hooks.unread, **walker.unread})
             if unread:
                 recorded = recorded.replace(notes=recorded.notes + unread)
+            if found:
+                recorded = _mark(recorded, found, call.made, hooks.order)
             number, *inner = call.path
             done = BackwardCall(number, recorded, error, tuple(inner))
-            if found:
-                done = replace(done, graph=_mark(done, found, call.made, hooks.order))
             if recompute:
                 note = (
                     f"Backward call {done.name}, made inside call {done.name.rpartition('.')[0]} "
                     "by a reentrant checkpoint: it ran its forward again, with grad"
                 )
-                done = replace(done, graph=done.graph.replace(notes=(note, *done.graph.notes)))
+                done = replace(done, graph=recorded.replace(notes=(note, *recorded.notes)))
             if keep == "last":
                 result.calls[:] = [done]
             else:

@@ -22,7 +22,7 @@ from rich.console import Console
 try:  # typer >= 0.16 ships its own copy of click
     from typer._click.exceptions import ClickException
 except ImportError:  # pragma: no cover
-    from click.exceptions import (  # type: ignore[no-redef,import-not-found,unused-ignore]
+    from click.exceptions import (  # type: ignore[no-redef,import-not-found,assignment,unused-ignore]
         ClickException,
     )
 from rich.markup import escape
@@ -94,10 +94,15 @@ class RankDir(str, Enum):
 
 def _parse_call(value: str) -> Keep:
     if value in ("first", "last", "all"):
-        return value  # type: ignore[return-value]
+        return value
     if value.isdigit() and int(value) >= 1:
         return int(value)
-    raise typer.BadParameter(f"{value!r}: use first, last, all or a call number from 1")
+    parts = value.split(".")
+    if len(parts) > 1 and all(p.isdigit() and int(p) >= 1 for p in parts):
+        return value  # a call made inside another: 1.1
+    raise typer.BadParameter(
+        f"{value!r}: use first, last, all, a call number from 1, or a call made inside one (1.1)"
+    )
 
 
 def _version(value: bool) -> None:
@@ -128,9 +133,11 @@ def _fail(message: str, code: int = EXIT_ERROR) -> typer.Exit:
 
 
 def _targets(
-    script: Path, output: str | None, fmt: OutputFormat | None, count: int
+    script: Path, output: str | None, fmt: OutputFormat | None, names: list[str]
 ) -> tuple[Format | None, list[str]]:
-    """The format and the output paths (``-`` is stdout; [] with format None means tree)."""
+    """The format and the output paths, one per graph ``names`` names (``-`` is stdout; [] with
+    format None means tree): ``output`` itself for one graph, else ``g-1.svg``, ``g-1.1.svg``."""
+    count = len(names)
     if fmt is OutputFormat.tree:
         return None, []
     if output == "-":
@@ -150,7 +157,7 @@ def _targets(
     if count == 1:
         return kind, [output]
     p = Path(output)
-    return kind, [str(p.with_name(f"{p.stem}-{i}{p.suffix}")) for i in range(1, count + 1)]
+    return kind, [str(p.with_name(f"{p.stem}-{name}{p.suffix}")) for name in names]
 
 
 def _check_writable(path: str, *, folder_only: bool = False) -> None:
@@ -235,7 +242,7 @@ def _run(
     from .walk import build_graph
 
     keep = _parse_call(call)
-    kind, paths = _targets(script, output, fmt, 1)
+    kind, paths = _targets(script, output, fmt, ["1"])
     if kind in IMAGE_FORMATS and find_dot() is None:
         raise _fail(INSTALL_HINT)
     for target in paths:
@@ -262,6 +269,7 @@ def _run(
             sys.stderr.flush()
 
     graphs: list[Graph]
+    names = ["1"]
     if var is not None:
         if var not in result.globals:
             names = graph_globals(result.globals)
@@ -273,19 +281,22 @@ def _run(
         except GradvizError as exc:
             raise _fail(f"--var {var}: {exc}") from None
     else:
-        if keep == "all":
-            graphs = [c.graph for c in cap.calls]
-        else:
-            graphs = [c.graph for c in cap.calls[-1:]]
+        calls = cap.calls if keep == "all" else cap.calls[-1:]
+        graphs, names = [c.graph for c in calls], [c.name for c in calls]
         if not graphs:
-            names = graph_globals(result.globals)
+            tensors = graph_globals(result.globals)
             if keep in ("first", "last", "all") or cap.count == 0:
                 what = "the script made no backward call"
+            elif isinstance(keep, str):
+                what = (
+                    f"--call {keep}: no such call; the script made "
+                    f"{_count(cap.count, 'backward call')}, and {cap.inner_count:,} inside them"
+                )
             else:
                 what = f"--call {keep}: the script made only {cap.count} backward call(s)"
             hint = (
-                f"; render one of its tensors with --var NAME: {', '.join(names)}"
-                if names
+                f"; render one of its tensors with --var NAME: {', '.join(tensors)}"
+                if tensors
                 else "; use --var NAME to draw one of its tensors"
             )
             code = _exit_code(failed) if failed else EXIT_ERROR
@@ -294,7 +305,7 @@ def _run(
     depth = draw.pop("depth", None)
     if depth is not None:
         graphs = [collapse_modules(g, depth) for g in graphs]
-    kind, paths = _targets(script, output, fmt, len(graphs))
+    kind, paths = _targets(script, output, fmt, names)
     try:
         if kind is None:
             budget = fold_budget("tree", draw.get("max_nodes"))
@@ -397,10 +408,11 @@ Call = Annotated[
     typer.Option(
         "--call",
         "-c",
-        metavar="first|last|all|N",
+        metavar="first|last|all|N|N.K",
         help=(
             "Which backward call to draw; `all` writes one file per call (g-1.svg, g-2.svg, …), "
-            "or with `-o -` each document in turn."
+            "or with `-o -` each document in turn. N counts the script's own calls; N.K is the "
+            "K-th call made inside call N (a reentrant checkpoint's recompute)."
         ),
     ),
 ]

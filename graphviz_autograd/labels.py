@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+from typing import Final
 
 from .model import Node, Source, TensorStats
 
 __all__ = [
+    "CHECKPOINT_OP",
     "facts",
     "fmt_bytes",
     "fmt_float",
@@ -21,6 +23,10 @@ __all__ = [
     "subtitle",
     "title",
 ]
+
+CHECKPOINT_OP: Final = "CheckpointFunctionBackward"
+"""The node of a reentrant checkpoint (``checkpoint(fn, x, use_reentrant=True)``). It stands for
+every op ``fn`` ran, and those ops and the parameters they use are not in the graph."""
 
 
 def fmt_float(value: float | None) -> str:
@@ -55,6 +61,8 @@ def heading(kind: str, op: str | None, name: str | None, count: int) -> str:
         text = f"{name} = {op}"
     else:
         text = op or "?"
+    if op == CHECKPOINT_OP and kind == "op":
+        text += " (reentrant checkpoint)"
     return f"{text} ×{count}" if count > 1 else text
 
 

@@ -50,14 +50,16 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 import threading
+import warnings
 import weakref
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import torch
 from torch._C._autograd import _get_sequence_nr
@@ -231,6 +233,9 @@ class _Mode(NodeWatch):
 
 
 def push_mode(mode: TorchFunctionMode) -> None:
+    """Push ``mode`` on the thread's torch function mode stack. Until `remove_mode` takes it
+    off, warnings torch raises under it name the caller's line, not the mode's (`_relay`)."""
+    _hold_relay()
     torch._C._push_on_torch_function_stack(mode)
 
 
@@ -248,7 +253,125 @@ def remove_mode(mode: TorchFunctionMode) -> bool:
     torch._C._pop_torch_function_stack()
     for other in reversed(above):
         torch._C._push_on_torch_function_stack(other)
+    _release_relay()
     return True
+
+
+# ---------------------------------------------------------------------------------------------
+# Warnings raised under a mode
+#
+# The mode's ``__torch_function__`` is a Python frame between the code that calls a torch
+# function and the function. A warning torch raises in C++ names the innermost Python frame,
+# and one raised in Python names the frame ``stacklevel`` frames up from the function that
+# warns: both would name the mode's frame, in this file, instead of the caller's line. While a
+# mode is pushed, a filter first in ``warnings.filters`` lets every warning located in this
+# module through ("always", so that no filter decides on it by the wrong file, module or
+# registry), and `_relay`, which the interpreter calls (as ``warnings._showwarnmsg``) to show a
+# warning that passed the filters, issues such a warning again with `warnings.warn_explicit`
+# at the frame it names without the modes. The filters (``-W``, pytest's ``filterwarnings``,
+# ``catch_warnings``), the caller's ``__warningregistry__`` ("default", "once") and "error"
+# then act on it as they would without gradviz. Why not catch warnings around each call: that
+# costs every torch call, and ``catch_warnings`` is not thread-safe. Limits: a warning whose
+# ``stacklevel`` reaches past the mode's frame (into torch's ``handle_torch_function``) keeps
+# the frame it names; a filter added while a mode is pushed goes before ours, and one that
+# names a module matching ours (``module="graphviz_autograd"``) decides by the mode's frame.
+
+_RELAY_FILTER: Final = ("always", None, Warning, re.compile(re.escape(__name__) + r"\Z"), 0)
+_relay_lock = threading.Lock()
+_relay_holds = 0  # pushed modes, on every thread
+_shown_by: Callable[[warnings.WarningMessage], object] | None = None  # what `_relay` replaced
+
+
+def _hold_relay() -> None:
+    global _relay_holds, _shown_by
+    with _relay_lock:
+        _relay_holds += 1
+        shown_by = getattr(warnings, "_showwarnmsg", None)  # what shows a warning (CPython)
+        if _relay_holds > 1 or shown_by is None:
+            return
+        # Inserted without `warnings._filters_mutated()`: that would make every registry forget
+        # which warnings it has shown, and a "default" warning would show again after each
+        # forward. An "always" filter adds nothing to a registry, so none has to forget.
+        _filters().insert(0, _RELAY_FILTER)
+        if shown_by is not _relay:
+            _shown_by = shown_by
+            warnings._showwarnmsg = _relay  # type: ignore[attr-defined]
+
+
+def _release_relay() -> None:
+    global _relay_holds
+    with _relay_lock:
+        _relay_holds -= 1
+        if _relay_holds > 0:
+            return
+        filters = _filters()  # maybe another list by now (catch_warnings): look it up again
+        for index, entry in enumerate(filters):
+            if entry is _RELAY_FILTER:
+                del filters[index]
+                break
+        if warnings._showwarnmsg is _relay and _shown_by is not None:  # type: ignore[attr-defined]
+            warnings._showwarnmsg = _shown_by  # type: ignore[attr-defined]
+
+
+def _filters() -> list[Any]:
+    return cast("list[Any]", warnings.filters)  # a list, typed as a Sequence
+
+
+def _relay(msg: warnings.WarningMessage) -> None:
+    """Show ``msg``; or, when it names the frame of a mode's ``__torch_function__``, issue it
+    again at the frame it names without the mode(s)."""
+    caller = _outside_modes(_mode_frame(msg.filename, msg.lineno)) if _relay_holds else None
+    if caller is None:
+        if _shown_by is not None:
+            _shown_by(msg)
+        return
+    # A filter put before ours ("default", added inside the block) has noted the warning in
+    # this module's registry, by the mode's line: forget it, or the same warning from another
+    # line of the caller's would never show.
+    registry = globals().get("__warningregistry__")
+    if isinstance(registry, dict):
+        registry.clear()
+    scope = caller.f_globals  # what `warnings.warn` passes for a warning from this frame
+    warnings.warn_explicit(
+        msg.message,
+        msg.category,
+        caller.f_code.co_filename,
+        caller.f_lineno,
+        scope.get("__name__", "<string>"),
+        scope.setdefault("__warningregistry__", {}),
+        scope,
+        msg.source,
+    )
+
+
+def _mode_frame(filename: str, line: int) -> FrameType | None:
+    """The innermost frame of a mode's ``__torch_function__`` at ``filename:line``, if any."""
+    code = NodeWatch.__torch_function__.__code__
+    if filename != code.co_filename:
+        return None
+    frame: FrameType | None = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code is code and frame.f_lineno == line:
+            return frame
+        frame = frame.f_back
+    return None
+
+
+def _outside_modes(frame: FrameType | None) -> FrameType | None:
+    """The frame that called the torch function a mode's ``__torch_function__`` (``frame``)
+    was handed, past any other mode's: what a warning naming ``frame`` names without them."""
+    mode_code = NodeWatch.__torch_function__.__code__
+    while frame is not None and frame.f_code is mode_code:
+        frame = frame.f_back
+        if frame is not None and frame.f_code is _HANDLE_TORCH_FUNCTION:
+            # A function written in Python hands itself to the mode through
+            # handle_torch_function: skip that and the function's outer call.
+            frame = frame.f_back
+            frame = frame.f_back if frame is not None else None
+    return frame
+
+
+_HANDLE_TORCH_FUNCTION: Final = torch.overrides.handle_torch_function.__code__
 
 
 class ModuleTagger:

@@ -8,14 +8,18 @@ there), then its leaves' ``.grad`` are summarised after. No tensor outlives the 
 
 from __future__ import annotations
 
+import bisect
 import contextlib
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from types import FrameType
 from typing import Any, Literal
 
 import torch
 
+from . import checkpoints
 from .errors import GradvizError
 from .model import Graph, Node, TensorStats
 from .modules import ModuleTagger
@@ -26,8 +30,9 @@ from .walk import WalkOptions, start_walk
 
 __all__ = ["BackwardCall", "Capture", "Keep", "capture"]
 
-Keep = Literal["all", "first", "last"] | int
-"""Which calls to record: every one, the first, the last, or the N-th (1-based)."""
+Keep = Literal["all", "first", "last"] | int | str
+"""Which calls to record: every one, the program's first, its last, its N-th (1-based), or a
+call made inside another, by name (``"1.1"``, see `BackwardCall.name`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,13 +40,24 @@ class BackwardCall:
     """One recorded ``backward`` call."""
 
     number: int
-    """1-based position among all backward calls inside the capture."""
+    """1-based position among the program's own backward calls: those made while no other was
+    running. A call made inside another has the number of the outermost one."""
     graph: Graph
     """The graph as the engine was about to run it, with the gradients after the call: each
     op's gradient with respect to its output(s), each leaf's ``.grad``, and the order in which
     the engine ran the nodes."""
     error: str | None = None
     """The exception backward raised, if it did (the graph is still recorded)."""
+    inner: tuple[int, ...] = ()
+    """``()`` for the program's own calls. For a call made while another was running, where it
+    sits: ``(1,)`` is the first call made inside call ``number``, ``(1, 2)`` the second made
+    inside that one. The engine makes such calls, not the program: a reentrant checkpoint's
+    backward runs its forward again and then backward through it (see `checkpoints`)."""
+
+    @property
+    def name(self) -> str:
+        """``"2"``: the program's second call; ``"2.1"``: the first call made inside it."""
+        return ".".join(map(str, (self.number, *self.inner)))
 
 
 @dataclass(slots=True)
@@ -49,24 +65,59 @@ class Capture:
     """What a `capture()` block recorded so far."""
 
     calls: list[BackwardCall] = field(default_factory=list)
-    """Recorded calls, in call order (only the kept ones, see ``keep``)."""
+    """Recorded calls (only the kept ones, see ``keep``) in the order they started: a call made
+    inside another follows it."""
     count: int = 0
-    """How many backward calls were made, kept or not."""
+    """How many backward calls the program made, kept or not (calls made inside them aside)."""
+    inner_count: int = 0
+    """How many calls were made inside those (see `BackwardCall.inner`), kept or not."""
 
     @property
     def graph(self) -> Graph:
-        """The graph of the last recorded call."""
+        """The graph of the last recorded call the program made (or of a call made inside one,
+        when only such calls were kept)."""
         if not self.calls:
             raise GradvizError("no backward call was recorded")
-        return self.calls[-1].graph
+        own = [call for call in self.calls if not call.inner]
+        return (own or self.calls)[-1].graph
 
 
-def _wanted(keep: Keep, number: int) -> bool:
-    if keep == "all" or keep == "last":
-        return True
+def _target(keep: Keep) -> tuple[int, ...] | None:
+    """``number, *inner`` of the one call ``keep`` names; None for "all" and "last"."""
+    if keep in ("all", "last"):
+        return None
     if keep == "first":
-        return number == 1
-    return number == keep
+        return (1,)
+    if isinstance(keep, int):
+        if keep < 1:
+            raise GradvizError(f"call numbers start at 1, not {keep}")
+        return (keep,)
+    parts = keep.split(".") if isinstance(keep, str) else []
+    if not parts or not all(p.isdigit() and int(p) >= 1 for p in parts):
+        raise GradvizError(
+            f"keep={keep!r}: use 'all', 'first', 'last', a call number from 1, or the name of a "
+            "call made inside one, like '1.1'"
+        )
+    return tuple(map(int, parts))
+
+
+def _path(call: BackwardCall) -> tuple[int, ...]:
+    return (call.number, *call.inner)
+
+
+@dataclass(slots=True, eq=False)  # compared by identity
+class _Running:
+    """A backward call under way."""
+
+    path: tuple[int, ...]
+    """``number, *inner`` (see `BackwardCall`)."""
+    inside: int = 0
+    """How many calls were made inside it so far."""
+    hooks: _Hooks | None = None
+    """Its node hooks, when it is recorded."""
+    made: list[tuple[tuple[int, ...], int]] = field(default_factory=list)
+    """For each call made inside it while recorded: that call's path, and how many of its nodes
+    had run by then. The node running (a checkpoint's) is the next to finish."""
 
 
 class _Hooks:
@@ -124,6 +175,24 @@ class _Hooks:
         )
 
 
+def _mark(
+    graph: Graph,
+    found: dict[int, checkpoints.Checkpoint],
+    made: list[tuple[tuple[int, ...], int]],
+    order: dict[int, int],
+) -> Graph:
+    """A recorded call's ``graph`` with its reentrant checkpoints described, each with the call
+    that recomputed it: the one made inside while it ran (``made``: each call made inside, and
+    how many nodes had run by then; ``order``: node index -> when it ran)."""
+    by_order = {when: index for index, when in order.items()}
+    recomputes: dict[int, str] = {}
+    for path, ran in made:
+        index = by_order.get(ran + 1, -1)
+        if index in found:
+            recomputes[index] = ".".join(map(str, path))
+    return checkpoints.mark(graph, found, recomputes)
+
+
 @contextmanager
 def capture(
     *,
@@ -158,11 +227,12 @@ def capture(
         op_shapes: as for `build_graph`.
         namespace: where module variable names come from (default: the locals and globals of
             the code that enters the block).
-        keep: ``"all"`` (default), ``"first"``, ``"last"`` or a 1-based call number; calls
-            not kept are not walked, which keeps long training loops cheap.
+        keep: ``"all"`` (default), ``"first"``, ``"last"``, a 1-based call number, or the
+            name of a call made inside one (``"1.1"``); calls not kept are not walked, which
+            keeps long training loops cheap. ``"first"``, ``"last"`` and numbers count only the
+            program's own calls, not those made inside them (see `BackwardCall.inner`).
     """
-    if isinstance(keep, int) and keep < 1:
-        raise GradvizError(f"call numbers start at 1, not {keep}")
+    target = _target(keep)
     options: WalkOptions = {
         "show_saved": show_saved,
         "show_attrs": show_attrs,
@@ -181,11 +251,37 @@ def capture(
     if modules:
         forward_aids.enter_context(ModuleTagger(namespace))
 
+    running: list[_Running] = []  # calls under way, outermost first
+
     def backward(tensors: Any, grad_tensors: Any = None, *args: Any, **kwargs: Any) -> Any:
-        result.count += 1
-        number = result.count
-        if not _wanted(keep, number):
-            return original(tensors, grad_tensors, *args, **kwargs)
+        if running:  # made inside a running call: by a reentrant checkpoint, most likely
+            outer = running[-1]
+            outer.inside += 1
+            path = (*outer.path, outer.inside)
+            result.inner_count += 1
+            if outer.hooks is not None:
+                outer.made.append((path, len(outer.hooks.order)))
+        else:
+            result.count += 1
+            path = (result.count,)
+        call = _Running(path)
+        running.append(call)
+        try:
+            wanted = keep == "all" or path == target or (keep == "last" and len(path) == 1)
+            if not wanted:
+                return original(tensors, grad_tensors, *args, **kwargs)
+            return record(call, sys._getframe(1), tensors, grad_tensors, *args, **kwargs)
+        finally:
+            running.remove(call)
+
+    def record(
+        call: _Running,
+        caller: FrameType,
+        tensors: Any,
+        grad_tensors: Any,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
         if not isinstance(tensors, torch.Tensor):
             tensors = tuple(tensors)  # a generator would be used up by the walk
         names: dict[str, torch.Tensor] = {}
@@ -195,12 +291,16 @@ def capture(
         if auto_names:
             for name, tensor in caller_names().items():
                 names.setdefault(name, tensor)
+        recompute = len(call.path) > 1 and checkpoints.is_recompute(caller)
+        if recompute:
+            names.update(checkpoints.recompute_inputs(caller, names))
         try:
             graph, walker = start_walk(tensors, names, options)
         except GradvizError:  # nothing to draw: let torch raise its own error
             return original(tensors, grad_tensors, *args, **kwargs)
+        found = checkpoints.find(graph, walker.fns, walker.names)
         error = None
-        hooks = _Hooks(walker.hookable())
+        hooks = call.hooks = _Hooks(walker.hookable())
         try:
             return original(tensors, grad_tensors, *args, **kwargs)
         except BaseException as exc:
@@ -215,12 +315,21 @@ def capture(
             unread = unread_note({**hooks.unread, **walker.unread})
             if unread:
                 recorded = recorded.replace(notes=recorded.notes + unread)
-            call = BackwardCall(number, recorded, error)
+            if found:
+                recorded = _mark(recorded, found, call.made, hooks.order)
+            number, *inner = call.path
+            done = BackwardCall(number, recorded, error, tuple(inner))
+            if recompute:
+                note = (
+                    f"Backward call {done.name}, made inside call {done.name.rpartition('.')[0]} "
+                    "by a reentrant checkpoint: it ran its forward again, with grad"
+                )
+                done = replace(done, graph=recorded.replace(notes=(note, *recorded.notes)))
             if keep == "last":
-                result.calls[:] = [call]
+                result.calls[:] = [done]
             else:
-                result.calls.append(call)
-            if keep == "first" or (isinstance(keep, int) and number >= keep):
+                bisect.insort(result.calls, done, key=_path)  # before the calls made inside it
+            if call.path == target:
                 forward_aids.close()  # no later graph is kept: stop paying for them
 
     torch.autograd.backward = backward

@@ -392,7 +392,9 @@ def test_unknown_option_after_the_script_is_a_usage_error_too(tmp_path: Path) ->
 def test_bad_call_value_is_a_usage_error(tmp_path: Path) -> None:
     script(tmp_path, THREE_CALLS)
     result = gradviz("run", "s.py", "-o", "g.dot", "--call", "0", cwd=tmp_path)
-    assert_usage_error(result, "'0'", "first, last, all or a call number")
+    assert_usage_error(result, "'0'", "first, last, all, a call number from 1", "(1.1)")
+    result = gradviz("run", "s.py", "-o", "g.dot", "--call", "1.0", cwd=tmp_path)
+    assert_usage_error(result, "'1.0'")
 
 
 def test_output_in_a_missing_folder(tmp_path: Path) -> None:

@@ -3,7 +3,7 @@
 Torch is the thing under test here: the oracles are calculus done by hand
 (plain Python floats where practical), never another autograd call -- except
 for the MLP, where a fresh ``torch.autograd.grad`` is used alongside a manual
-backprop.
+backprop, and for checkpointing, whose gradients must be the plain model's.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ SAMPLE_NAMES = [
     "linear_regression",
     "mlp",
     "gradient_flow",
+    "checkpoint",
 ]
 
 
@@ -240,3 +241,20 @@ def test_gradient_flow_records_what_retain_grad_would_give(
         assert node.grad.norm == pytest.approx(float(grad.norm()), rel=1e-5)
     # and the gradient does fade toward the first layer
     assert recorded[-1].grad.norm < recorded[0].grad.norm / 100  # type: ignore[union-attr]
+
+
+# --- (h) checkpoint: the same gradients as without checkpointing -------------------------------
+
+
+def test_checkpoint_gives_the_gradients_of_the_plain_model(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    ns, _ = run_sample("checkpoint", capsys)
+    assert ns["reentrant"]
+    embed, block, head = ns["embed"], ns["block"], ns["head"]
+    params = [*embed.parameters(), *block.parameters(), *head.parameters()]
+    loss = torch.nn.functional.mse_loss(head(block(embed(ns["x"]))), ns["target"])
+    expected = torch.autograd.grad(loss, params)  # the oracle: no checkpoint
+    for p, grad in zip(params, expected, strict=True):
+        assert p.grad is not None
+        assert torch.allclose(p.grad, grad, rtol=1e-6, atol=1e-8)

@@ -13,17 +13,30 @@
   const DATA = JSON.parse(document.getElementById("gradviz-data").textContent);
   const N = DATA.ids.length;
   const ids = DATA.ids;
-  const info = (i) => DATA.info[DATA.info_of[i]];
-  const OPEN_UP_TO = 300; // a graph with more visible nodes opens with its modules folded
+  const infos = new Map();
+  function info(i) {
+    // node i's description, its shared parts looked up (see renderers/html.py)
+    let d = infos.get(i);
+    if (d === undefined) {
+      d = { ...DATA.info[DATA.info_of[i]], order: DATA.order[i] };
+      for (const key of DATA.shared_parts) if (typeof d[key] === "number") d[key] = DATA.parts[d[key]];
+      infos.set(i, d);
+    }
+    return d;
+  }
+  const OPEN_UP_TO = 30; // a graph with more visible nodes opens with its modules folded
   const MODULE_OPENS_WHOLE = 40; // a module of up to this many nodes opens with its submodules
   const UNFOLD_STEP = 100; // nodes shown by one unfold of a ×N node
 
   const src = [], dst = [], saved = [];
-  for (let k = 0; k < DATA.edges.length; k += 4) {
+  for (let k = 0; k < DATA.edges.length; k += 3) {
     src.push(DATA.edges[k]);
     dst.push(DATA.edges[k + 1]);
-    saved.push(DATA.edges[k + 3] === 1);
+    saved.push(DATA.edges[k + 2] === 1);
   }
+  const outs = Array.from({ length: N }, () => []);
+  for (let e = 0; e < src.length; e++) outs[src[e]].push(dst[e]);
+  const SIDE_KINDS = new Set(["leaf", "input", "saved"]);
   const isRoot = new Uint8Array(N);
   for (const r of DATA.roots) isRoot[r] = 1;
   const rep = DATA.rep;
@@ -141,6 +154,21 @@
       }
       item.count += DATA.count[i];
     }
+    // A leaf, an input or a saved tensor (they have no module) that feeds only one folded
+    // module goes into it: a folded layer takes its parameters with it.
+    for (let i = 0; i < N; i++) {
+      const key = keyOf[i];
+      if (key[0] === "m" || !SIDE_KINDS.has(info(i).kind) || isRoot[i] || !outs[i].length) continue;
+      const into = keyOf[outs[i][0]];
+      if (into[0] !== "m" || !outs[i].every((d) => keyOf[d] === into)) continue;
+      keyOf[i] = into;
+      const item = shown.get(key);
+      item.count -= DATA.count[i];
+      if (item.count <= 0) shown.delete(key);
+      else if (item.first === i) item.first = keyOf.findIndex((k) => k === key);
+      shown.get(into).count += DATA.count[i];
+      if (i < shown.get(into).first) shown.get(into).first = i;
+    }
     for (const item of shown.values()) {
       if (item.kind === "node") item.first = item.node; // a node is its own representative
     }
@@ -171,7 +199,8 @@
       const label = quote("module " + path + (item.count > 1 ? " ×" + item.count : ""));
       return `${item.key} [label=${label} fillcolor="#eeeeee" peripheries=2];`;
     }
-    const [head, rest, attrs] = info(item.node).look;
+    // the rest of a partly unfolded node is labelled as the first node it stands for
+    const [head, rest, attrs] = info(item.kind === "rest" ? item.first : item.node).look;
     const count = item.kind === "rest" || item.count > 1 ? " ×" + item.count : "";
     const dashed = item.kind === "rest" ? ' style="rounded,filled,dashed"' : "";
     return `${item.key} [label="${head}${count}${rest}" ${attrs}${dashed}];`;
@@ -460,7 +489,7 @@
 
   function labelHead(item) {
     if (item.kind === "module") return `module ${item.module} ×${item.count}`;
-    return info(item.node).look[3] + (item.count > 1 || item.kind === "rest" ? " ×" + item.count : "");
+    return info(item.kind === "rest" ? item.first : item.node).look[3] + (item.count > 1 || item.kind === "rest" ? " ×" + item.count : "");
   }
 
   function select(key) {

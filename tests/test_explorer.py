@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import torch
+from conftest import CHROMIUM
 from typer.testing import CliRunner
 
 from graphviz_autograd import Edge, Graph, Node, TensorStats, explore, render
@@ -30,8 +31,6 @@ from graphviz_autograd.renderers.html import (
     to_html,
 )
 from graphviz_autograd.walk import build_graph
-
-from conftest import CHROMIUM
 
 SAMPLES = Path(__file__).parent.parent / "samples"
 EVIL = '</script><script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">'
@@ -137,7 +136,7 @@ def data_of(page: str) -> dict[str, Any]:
     return json.loads(found.group(1))  # type: ignore[no-any-return]
 
 
-# ---- Python side ----------------------------------------------------------------------------------
+# ---- Python side ------------------------------------------------------------------------------
 
 
 def test_json_in_html_escapes_markup_and_line_separators() -> None:

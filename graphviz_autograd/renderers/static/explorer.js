@@ -75,12 +75,15 @@
     if (!unitKept.has(u)) unitKept.set(u, []);
     unitKept.get(u).push(k);
   }
+  const orders = new Map();
   function unfoldOrder(u) {
     // copy by copy: the i-th node each kept node stands for, in turn
+    if (orders.has(u)) return orders.get(u);
     const lists = unitKept.get(u).map((k) => members.get(k));
     const out = [];
     const longest = Math.max(...lists.map((l) => l.length));
     for (let j = 0; j < longest; j++) for (const l of lists) if (j < l.length) out.push(l[j]);
+    orders.set(u, out);
     return out;
   }
 
@@ -300,6 +303,8 @@
       g.setAttribute("data-key", item.key);
       if (item.kind === "module") g.setAttribute("data-module", modulePaths[item.key.slice(1) | 0]);
       if (item.kind !== "node" || item.count > 1) g.classList.add("folded");
+      const unit = item.kind === "module" ? undefined : unitOf.get(item.kind === "rest" ? item.node : rep[item.first]);
+      if (unit !== undefined && unfoldOrder(unit).some((j) => !revealed[j])) g.classList.add("unfoldable");
       elements.set(item.key, g);
     }
     for (const g of svg.querySelectorAll("g.cluster")) {

@@ -365,7 +365,8 @@ def test_clicking_a_node_shows_everything_known_about_it(
         "module\tmodel.1",
         "/home/u/train.py:12",
         "pred = model(x)",
-        "norm\t0.5590169943749475",
+        "norm\t0.559",  # four significant digits, as in the label
+        "mean\t0.125",
         "values\t[0.5, -0.25]",
     ):
         assert expected in text

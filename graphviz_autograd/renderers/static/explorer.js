@@ -426,11 +426,20 @@
 
   const shape = (s) => (s === null || s === undefined ? "?" : "(" + s.join(", ") + (s.length === 1 ? ",)" : ")"));
 
+  function number(v) {
+    // four significant digits, as the labels show them (Python's "{:.4g}"); JSON has "nan", "inf"
+    if (typeof v !== "number" || Number.isInteger(v)) return String(v);
+    const a = Math.abs(v);
+    return a !== 0 && (a < 1e-4 || a >= 1e16) ? v.toExponential(3) : String(Number(v.toPrecision(4)));
+  }
+
   function statsTable(g) {
     const t = element("table", undefined, "stats");
     row(t, "shape", shape(g.shape));
-    for (const k of ["norm", "min", "max", "mean", "nan", "inf"]) row(t, k, g[k]);
-    if (g.values) row(t, "values", "[" + g.values.join(", ") + "]");
+    for (const k of ["norm", "min", "max", "mean"]) row(t, k, g[k] === null ? "-" : number(g[k]));
+    row(t, "NaN", g.nan);
+    row(t, "Inf", g.inf);
+    if (g.values) row(t, "values", "[" + g.values.map(number).join(", ") + "]");
     return t;
   }
 

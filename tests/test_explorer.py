@@ -553,3 +553,62 @@ def test_the_10k_leaf_graph_and_a_transformer_open_and_unfold(browser: Any, tmp_
                 assert len(page.drawn()) == len(graph)  # no modules outside capture
         finally:
             page.page.close()
+
+
+@pytest.mark.browser
+def test_explore_runs_inside_its_sandboxed_frame(browser: Any, tmp_path: Path) -> None:
+    host = tmp_path / "notebook.html"
+    host.write_text(
+        '<!DOCTYPE html><meta charset="utf-8"><body>' + explore(small())._repr_html_(),
+        encoding="utf-8",
+    )
+    page = Explorer.__new__(Explorer)  # the host page is not an explorer: no wait for it
+    page.page = browser.new_page()
+    try:
+        page.page.goto(host.as_uri())
+        frame = page.page.frame_locator("iframe")
+        frame.locator("body[data-state=ready]").wait_for(timeout=30_000)
+        assert frame.locator("g.node[data-node]").count() == 7
+        frame.locator('[data-node="n1"]').click()
+        assert "ReluBackward0" in frame.locator("#details").inner_text()
+    finally:
+        page.page.close()
+
+
+@pytest.mark.browser
+def test_resnet18_opens_with_its_blocks_folded_and_opens_one_by_one(
+    browser: Any, tmp_path: Path
+) -> None:
+    pytest.importorskip("transformers", reason="needs the bench extra")
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
+    try:
+        import models  # type: ignore[import-not-found]
+    finally:
+        sys.path.pop(0)
+    from graphviz_autograd import capture
+
+    with capture(modules=True) as cap:
+        out, _ = models.resnet18()
+        out.backward()
+    graph = cap.calls[0].graph
+    render(graph, tmp_path / "resnet.html")
+    page = Explorer(browser, tmp_path / "resnet.html")
+    try:
+        blocks_shown = page.page.eval_on_selector_all(
+            "g.node[data-module]", "els => els.map(e => e.getAttribute('data-module'))"
+        )
+        assert len(blocks_shown) == 8  # the 8 residual blocks, each one node
+        assert all(re.search(r"\.stages\.\d\.layers\.\d$", path) for path in blocks_shown)
+        drawn = len(page.drawn())
+        for path in blocks_shown[:2]:
+            page.laid_out_after(
+                lambda p=path: page.page.click(f'g.node[data-module="{p}"]')  # type: ignore[misc]
+            )
+            assert page.page.locator(f'g.cluster[data-module="{path}"]').count() == 1
+            assert len(page.drawn()) > drawn
+            drawn = len(page.drawn())
+        assert page.errors == []
+    finally:
+        page.page.close()

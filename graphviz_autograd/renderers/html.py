@@ -29,7 +29,7 @@ from typing import Any, Final
 from ..fold import DEFAULT_MAX_NODES, fold
 from ..labels import grad_line, heading, subtitle
 from ..model import Graph, Node
-from ..style import DARK_SHADES, LEGEND, grad_shades
+from ..style import DARK_SHADES, LEGEND, Role, grad_shades
 from .dot import NODE_STYLE, quote, to_dot
 from .json import node_dict
 
@@ -151,7 +151,7 @@ def _place(
     return chosen
 
 
-def _look(node: Node, role: str, fill: str | None, first_bad: bool, show_order: bool) -> list[str]:
+def _look(node: Node, role: Role, fill: str | None, first_bad: bool, show_order: bool) -> list[str]:
     """DOT pieces of a node's statement, escaped: label head (without ×N), the label's other
     lines, and the attributes after the label, as `dot.to_dot` draws the node; then the label
     head as plain text, for the details panel."""
@@ -162,8 +162,8 @@ def _look(node: Node, role: str, fill: str | None, first_bad: bool, show_order: 
     if first_bad:
         lines.append("⚠ first NaN/Inf in backward")
     rest = "".join(f"\n{line}" for line in lines if line)
-    fill = fill or LEGEND[role][0]  # type: ignore[index]
-    attrs = f'fillcolor="{fill}"{NODE_STYLE[role]}'  # type: ignore[index]
+    fill = fill or LEGEND[role][0]
+    attrs = f'fillcolor="{fill}"{NODE_STYLE[role]}'
     if fill in DARK_SHADES:
         attrs += ' fontcolor="white"'
     if first_bad:
@@ -199,7 +199,7 @@ def page_data(
         return table.setdefault(json.dumps(value, sort_keys=True, allow_nan=False), len(table))
 
     for node in nodes:
-        role = "output" if node.id in roots else node.kind
+        role: Role = "output" if node.id in roots else node.kind
         about = node_dict(node, saved_lists=full.saved_bytes is not None)
         del about["id"]
         about.pop("count", None)

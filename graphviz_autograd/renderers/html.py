@@ -29,7 +29,7 @@ from typing import Any, Final
 from ..fold import DEFAULT_MAX_NODES, fold
 from ..labels import grad_line, heading, subtitle
 from ..model import Graph, Node
-from ..style import DARK_SHADES, LEGEND, Role, grad_shades
+from ..style import DARK_SHADES, GRAD_RAMP, LEGEND, NONFINITE, Role, grad_shades, roles_present
 from .dot import NODE_STYLE, quote, to_dot
 from .json import node_dict
 
@@ -232,9 +232,21 @@ def page_data(
         "folded_count": [folded_count.get(i, 0) for i in range(len(ids))],
         "folded_edges": _flat((index[e.src], index[e.dst]) for e in folded.edges),
         "notes": list(folded.notes),
+        "legend": _legend(full, shades),
         "whole": full is graph,
         "total_nodes": len(graph),
     }
+
+
+def _legend(graph: Graph, shades: dict[str, str]) -> list[list[Any]]:
+    """The colour legend of the pictures (`dot._legend`): [colours, meaning] per entry."""
+    entries: list[list[Any]] = []
+    if shades:
+        entries.append([list(GRAD_RAMP), "op shaded by its gradient norm (log scale)"])
+        if NONFINITE in shades.values():
+            entries.append([[NONFINITE], "NaN/Inf"])
+    entries += [[[LEGEND[r][0]], LEGEND[r][1]] for r in roles_present(graph)]
+    return entries
 
 
 def _flat(rows: Iterable[tuple[Any, ...]]) -> list[Any]:

@@ -672,6 +672,18 @@
   if (!DATA.whole) lines.push(`The graph has more than ${N.toLocaleString("en-US")} nodes: it is in this page folded only.`);
   else if (members.size) lines.push("Double-click a ×N node, or use its details, to unfold it.");
   for (const line of lines) notes.appendChild(element("p", line));
+  const legend = element("p", undefined, "legend");
+  for (const [colours, meaning] of DATA.legend) {
+    const entry = element("span");
+    for (const colour of colours) {
+      const swatch = element("span", undefined, "swatch");
+      swatch.style.background = colour;
+      entry.appendChild(swatch);
+    }
+    entry.appendChild(document.createTextNode(" " + meaning));
+    legend.appendChild(entry);
+  }
+  notes.appendChild(legend);
 
   document.body.dataset.state = "loading";
   Viz.instance().then((instance) => {

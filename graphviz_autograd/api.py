@@ -172,8 +172,9 @@ class Rendering:
         bundle = {"text/plain": repr(self)}
         try:
             bundle["image/svg+xml"] = self.svg()
-        except GradvizError as exc:  # no `dot`: still show something useful
+        except GradvizError as exc:  # no `dot`: the explorer lays the graph out by itself
             bundle["text/plain"] = f"{self!r}\n{exc}"
+            bundle["text/html"] = self.explore()._repr_html_()
         return bundle
 
     def __repr__(self) -> str:

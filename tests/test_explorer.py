@@ -244,6 +244,23 @@ def test_explore_shows_inline_in_a_sandboxed_frame() -> None:
     assert re.fullmatch(r"<gradviz Explorer: [\d,]+ bytes of HTML>", repr(shown))
 
 
+def test_without_graphviz_the_explorer_is_written_and_shown(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no `dot` to be found
+    w = torch.randn(3, requires_grad=True)
+    loss = (w * 2).sum()
+    result = CliRunner().invoke(
+        app, ["run", str(SAMPLES / "neurons.py"), "-o", str(tmp_path / "n.html")]
+    )
+    assert result.exit_code == 0, result.output
+    rendering = render(loss)
+    assert not isinstance(rendering, Path)
+    bundle = rendering._repr_mimebundle_()
+    assert "image/svg+xml" not in bundle
+    assert bundle["text/html"].startswith("<iframe srcdoc=")  # Jupyter shows the explorer
+
+
 # ---- in Chromium --------------------------------------------------------------------------------
 
 if os.environ.get("GRADVIZ_NO_BROWSER"):  # pragma: no cover

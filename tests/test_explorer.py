@@ -404,6 +404,9 @@ def test_a_selected_node_lights_its_paths_to_roots_and_leaves(
     assert page.page.get_attribute('[data-node="n3"]', "class") == "node path selected"
     edges = page.page.eval_on_selector_all("g.edge.path", "els => els.length")
     assert edges == 4  # weight -> T, and T -> Addmm -> Relu -> loss
+    page.page.locator("#canvas").click(position={"x": 5, "y": 5})  # the background
+    assert page.page.locator("g.node.path").count() == 0
+    assert page.details().startswith("Click a node for its details.")
 
 
 @pytest.mark.browser

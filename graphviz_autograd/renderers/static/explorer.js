@@ -141,39 +141,34 @@
   }
 
   function visibleGraph() {
+    // the key of the drawn node each node is part of: x<i> a node, r<i> the rest of a partly
+    // unfolded node i, m<k> the k-th module, folded
     const keyOf = new Array(N);
-    const shown = new Map(); // key -> {key, kind, node, module, count, first}
     for (let i = 0; i < N; i++) {
       const v = foldedInto(i);
-      let key = (v !== i && partly.has(v) ? "r" : "x") + v;
       const m = isRoot[v] ? null : outerCollapsed(moduleOf(v));
-      if (m !== null) key = "m" + modules.get(m).index;
-      keyOf[i] = key;
-      let item = shown.get(key);
-      if (item === undefined) {
-        const kind = key[0] === "m" ? "module" : key[0] === "r" ? "rest" : "node";
-        item = { key, kind, node: v, module: m, count: 0, first: i };
-        shown.set(key, item);
-      }
-      item.count += DATA.count[i];
+      keyOf[i] = m !== null ? "m" + modules.get(m).index : (v !== i && partly.has(v) ? "r" : "x") + v;
     }
     // A leaf, an input or a saved tensor (they have no module) that feeds only one folded
     // module goes into it: a folded layer takes its parameters with it.
     for (let i = 0; i < N; i++) {
-      const key = keyOf[i];
-      if (key[0] === "m" || !SIDE_KINDS.has(info(i).kind) || isRoot[i] || !outs[i].length) continue;
+      if (keyOf[i][0] === "m" || !SIDE_KINDS.has(info(i).kind) || isRoot[i] || !outs[i].length) continue;
       const into = keyOf[outs[i][0]];
-      if (into[0] !== "m" || !outs[i].every((d) => keyOf[d] === into)) continue;
-      keyOf[i] = into;
-      const item = shown.get(key);
-      item.count -= DATA.count[i];
-      if (item.count <= 0) shown.delete(key);
-      else if (item.first === i) item.first = keyOf.findIndex((k) => k === key);
-      shown.get(into).count += DATA.count[i];
-      if (i < shown.get(into).first) shown.get(into).first = i;
+      if (into[0] === "m" && outs[i].every((d) => keyOf[d] === into)) keyOf[i] = into;
     }
-    for (const item of shown.values()) {
-      if (item.kind === "node") item.first = item.node; // a node is its own representative
+    const shown = new Map(); // key -> {key, kind, node, module, count, first}
+    for (let i = 0; i < N; i++) {
+      const key = keyOf[i];
+      let item = shown.get(key);
+      if (item === undefined) {
+        const kind = key[0] === "m" ? "module" : key[0] === "r" ? "rest" : "node";
+        const v = foldedInto(i);
+        const module = kind === "module" ? modulePaths[key.slice(1) | 0] : null;
+        // the node it shows: a node itself, else the first node it stands for
+        item = { key, kind, node: v, module, count: 0, first: kind === "node" ? v : i };
+        shown.set(key, item);
+      }
+      item.count += DATA.count[i];
     }
     const edges = new Map();
     for (let e = 0; e < src.length; e++) {
@@ -514,6 +509,13 @@
     showDetails(item);
   }
 
+  const hint = [...details.childNodes];
+  function unselect() {
+    selected = null;
+    highlight(null);
+    details.replaceChildren(...hint);
+  }
+
   function toggleModule(path) {
     if (collapsed.has(path)) {
       collapsed.delete(path);
@@ -623,6 +625,7 @@
     }
     const frame = event.target.closest("g.cluster[data-module]");
     if (frame) toggleModule(frame.getAttribute("data-module"));
+    else unselect();
   });
   canvas.addEventListener("dblclick", (event) => {
     const node = event.target.closest("g.node.folded[data-key]");
@@ -649,6 +652,7 @@
   document.addEventListener("keydown", (event) => {
     if (event.target === search) return;
     if (event.key === "f") fit();
+    else if (event.key === "Escape") unselect();
     else if (event.key === "/") {
       event.preventDefault();
       search.focus();

@@ -210,6 +210,17 @@ def test_fold_map_of_branches_pairs_each_leaf_with_its_kept_copy() -> None:
     assert rep[2 + 2000 + 7] == 2 + 2000  # and its leaf into the first leaf
 
 
+def test_page_lays_out_as_asked_and_labels_as_pictures_do() -> None:
+    data = page_data(small(), rankdir="LR", show_order=True)
+    assert "rankdir=LR" in data["dot_header"] and data["dot_header"].startswith("digraph gradviz {")
+    relu = data["parts"][data["info"][data["info_of"][1]]["look"]]  # parts are shared
+    assert relu[0] == "#2 ReluBackward0"  # the label's head, DOT-escaped, without ×N
+    assert relu[1] == "\\n(5, 4) float32\\ngrad ‖·‖=0.559 [-0.25, 0.5]"
+    loss = data["parts"][data["info"][data["info_of"][0]]["look"]]
+    assert loss[2] == 'fillcolor="#b7e4b0" style="rounded,filled,bold"'  # an output
+    assert data["order"][:3] == [None, 2, None]
+
+
 def test_big_graphs_go_in_folded_only(monkeypatch: pytest.MonkeyPatch) -> None:
     from graphviz_autograd.renderers import html
 

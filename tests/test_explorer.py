@@ -274,9 +274,6 @@ def test_without_graphviz_the_explorer_is_written_and_shown(
 
 # ---- in Chromium --------------------------------------------------------------------------------
 
-if os.environ.get("GRADVIZ_NO_BROWSER"):  # pragma: no cover
-    pytestmark = pytest.mark.skip(reason="GRADVIZ_NO_BROWSER is set")
-
 
 def _processes_with(marker: str) -> list[int]:
     found = []

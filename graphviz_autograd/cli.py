@@ -204,7 +204,7 @@ def _write(graph: Graph, kind: Format, target: str, draw: dict[str, Any]) -> Non
             else f"writing {kind.upper()}: {nodes}"
         )
         if kind == "html":  # the whole graph goes in: it opens folded and unfolds in the page
-            data = encode(graph, kind, max_nodes=budget, **options)
+            data = encode(graph, kind, max_nodes=budget, folded=shown, **options)
         else:
             data = encode(shown, kind, max_nodes=0, **options)
     if target == "-":

@@ -177,9 +177,12 @@ def page_data(
     max_nodes: int = DEFAULT_MAX_NODES,
     rankdir: str = "TB",
     show_order: bool = False,
+    folded: Graph | None = None,
 ) -> dict[str, Any]:
-    """What the page reads: the graph, its folding to ``max_nodes`` and how to draw it."""
-    folded = fold(graph, max_nodes=max_nodes)
+    """What the page reads: the graph, its folding to ``max_nodes`` (``folded``, when the
+    caller has folded it already) and how to draw it."""
+    if folded is None:
+        folded = fold(graph, max_nodes=max_nodes)
     full = graph if len(graph) <= UNFOLD_UP_TO else folded
     rep = fold_map(full, folded) if full is not folded else list(range(len(full)))
     nodes = full.nodes
@@ -267,10 +270,14 @@ def to_html(
     rankdir: str = "TB",
     show_order: bool = False,
     title: str = "gradviz explorer",
+    folded: Graph | None = None,
 ) -> str:
     """The explorer page for ``graph``: opens folded to ``max_nodes`` nodes (0: never fold),
-    as a picture would be, and unfolds in the page."""
-    data = page_data(graph, max_nodes=max_nodes, rankdir=rankdir, show_order=show_order)
+    as a picture would be, and unfolds in the page. ``folded``: ``fold(graph, max_nodes=...)``
+    when the caller has it already."""
+    data = page_data(
+        graph, max_nodes=max_nodes, rankdir=rankdir, show_order=show_order, folded=folded
+    )
     return "".join(
         (
             _HEAD.format(title=html.escape(title), css=_static("explorer.css")),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -12,6 +13,7 @@ from .files import write_atomic
 from .fold import DEFAULT_MAX_NODES, fold
 from .model import Graph
 from .renderers import dot as _dot
+from .renderers import html as _html
 from .renderers import json as _json
 from .renderers import tree as _tree
 
@@ -20,8 +22,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FORMATS",
+    "Explorer",
     "Format",
     "Rendering",
+    "explore",
     "format_for",
     "print_tree",
     "render",
@@ -30,7 +34,7 @@ __all__ = [
     "to_svg",
 ]
 
-Format: TypeAlias = Literal["svg", "png", "pdf", "dot", "json"]
+Format: TypeAlias = Literal["svg", "png", "pdf", "dot", "json", "html"]
 FORMATS: Final[dict[str, Format]] = {
     ".svg": "svg",
     ".png": "png",
@@ -38,6 +42,7 @@ FORMATS: Final[dict[str, Format]] = {
     ".dot": "dot",
     ".gv": "dot",
     ".json": "json",
+    ".html": "html",
 }
 """File extension -> output format."""
 
@@ -96,24 +101,24 @@ def format_for(path: str | os.PathLike[str], fmt: str | None = None) -> Format:
     """The output format named by ``fmt``, else by the extension of ``path``."""
     if fmt is not None:
         if fmt not in FORMATS.values():
-            raise GradvizError(f"unknown format {fmt!r}: use svg, png, pdf, dot or json")
+            raise GradvizError(f"unknown format {fmt!r}: use svg, png, pdf, dot, json or html")
         return fmt  # type: ignore[return-value]
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
         raise GradvizError(
-            f"cannot tell the format of {os.fspath(path)!r}: use a .svg, .png, .pdf, .dot, .gv or "
-            ".json name, or pass format="
+            f"cannot tell the format of {os.fspath(path)!r}: use a .svg, .png, .pdf, .dot, .gv, "
+            ".json or .html name, or pass format="
         )
     return FORMATS[suffix]
 
 
 def fold_budget(fmt: Format | Literal["tree"], max_nodes: int | None = None) -> int:
     """The node budget a graph shown as ``fmt`` is folded to: ``max_nodes`` when given, else
-    `DEFAULT_MAX_NODES` for pictures and the terminal tree, and 0 (never fold) for DOT and
-    JSON, which keep the full data."""
+    `DEFAULT_MAX_NODES` for pictures, the explorer (which opens folded and unfolds in the page)
+    and the terminal tree, and 0 (never fold) for DOT and JSON, which keep the full data."""
     if max_nodes is not None:
         return max_nodes
-    return DEFAULT_MAX_NODES if fmt in _dot.IMAGE_FORMATS or fmt == "tree" else 0
+    return DEFAULT_MAX_NODES if fmt in (*_dot.IMAGE_FORMATS, "html", "tree") else 0
 
 
 def encode(
@@ -123,8 +128,11 @@ def encode(
 
     ``max_nodes``: fold the graph to at most this many nodes first (0: never). By default,
     pictures (svg/png/pdf) are folded to `DEFAULT_MAX_NODES`, so that layout takes seconds;
-    DOT and JSON keep the full graph.
+    DOT and JSON keep the full graph. The explorer (html) gets the full graph and opens folded.
     """
+    if fmt == "html":
+        render_options.pop("timeout", None)
+        return _html.to_html(graph, max_nodes=fold_budget(fmt, max_nodes), **render_options)
     graph = fold(graph, max_nodes=fold_budget(fmt, max_nodes))
     if fmt == "dot":
         render_options.pop("timeout", None)
@@ -156,17 +164,50 @@ class Rendering:
         """Write to ``path`` atomically; the format comes from the extension unless given."""
         return write_atomic(path, encode(self.graph, format_for(path, format), **self._options))
 
+    def explore(self) -> Explorer:
+        """The explorer page, which Jupyter displays inline (see `explore`)."""
+        return Explorer(encode(self.graph, "html", **self._options))  # type: ignore[arg-type]
+
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         bundle = {"text/plain": repr(self)}
         try:
             bundle["image/svg+xml"] = self.svg()
-        except GradvizError as exc:  # no `dot`: still show something useful
+        except GradvizError as exc:  # no `dot`: the explorer lays the graph out by itself
             bundle["text/plain"] = f"{self!r}\n{exc}"
+            bundle["text/html"] = self.explore()._repr_html_()
         return bundle
 
     def __repr__(self) -> str:
         g = self.graph
         return f"<gradviz Rendering: {len(g)} nodes, {g.edge_count} edges>"
+
+
+class Explorer:
+    """The explorer page: Jupyter shows it inline (in a sandboxed frame); `save()` writes it."""
+
+    def __init__(self, page: str) -> None:
+        self.html = page
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the page to ``path`` atomically."""
+        return write_atomic(path, self.html)
+
+    def _repr_html_(self) -> str:
+        # A frame of its own: the page's ids, styles and scripts stay out of the notebook's.
+        return (
+            f'<iframe srcdoc="{html.escape(self.html)}" sandbox="allow-scripts" '
+            'style="width: 100%; height: 640px; border: 1px solid #ddd"></iframe>'
+        )
+
+    def __repr__(self) -> str:
+        return f"<gradviz Explorer: {len(self.html.encode()):,} bytes of HTML>"
+
+
+def explore(source: Graph | Outputs, **options: Any) -> Explorer:
+    """The explorer for the graph behind ``source``: shown inline in Jupyter; ``.save(path)``
+    writes it (as ``render(source, "graph.html")`` does). Options as for `render`."""
+    walk, rend = _split(options)
+    return Explorer(encode(_graph(source, walk), "html", **rend))  # type: ignore[arg-type]
 
 
 def render(
@@ -179,8 +220,8 @@ def render(
     """Draw the graph behind ``source`` (output tensors, or a `Graph`).
 
     With ``path``, writes the file atomically (format from the extension: .svg .png .pdf
-    .dot/.gv .json, or ``format=``) and returns its `Path`. Without, returns a `Rendering`,
-    which Jupyter displays inline.
+    .dot/.gv .json .html, or ``format=``; .html is the explorer, see `explore`) and returns its
+    `Path`. Without, returns a `Rendering`, which Jupyter displays inline.
 
     Options: ``params``, ``show_saved``, ``show_attrs``, ``show_inputs`` (walk, see
     `build_graph`); ``rankdir``, ``show_order``, ``timeout`` (layout seconds), ``max_nodes``

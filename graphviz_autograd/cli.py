@@ -82,6 +82,7 @@ class OutputFormat(str, Enum):
     pdf = "pdf"
     dot = "dot"
     json = "json"
+    html = "html"
     tree = "tree"
 
 
@@ -209,7 +210,10 @@ def _write(graph: Graph, kind: Format, target: str, draw: dict[str, Any]) -> Non
             if picture
             else f"writing {kind.upper()}: {nodes}"
         )
-        data = encode(shown, kind, max_nodes=0, **options)
+        if kind == "html":  # the whole graph goes in: it opens folded and unfolds in the page
+            data = encode(graph, kind, max_nodes=budget, folded=shown, **options)
+        else:
+            data = encode(shown, kind, max_nodes=0, **options)
     if target == "-":
         out = sys.stdout
         out.write(data if isinstance(data, str) else data.decode())

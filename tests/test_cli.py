@@ -617,13 +617,72 @@ def test_ctrl_c_during_layout_exits_130_leaving_no_file_and_no_dot(
 
 
 @pytest.mark.dot
-def test_layout_timeout_stops_dot_and_leaves_no_file(tmp_path: Path) -> None:
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds `dot` through /proc")
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGKILL"])
+def test_dot_dies_with_gradviz_killed_during_layout(tmp_path: Path, sig: str) -> None:
+    # SIGTERM: gradviz stops `dot` on its way out (exit 143); SIGKILL: gradviz cannot do
+    # anything, Linux kills `dot` (PR_SET_PDEATHSIG).
+    script(tmp_path, WIDE)
+    proc = subprocess.Popen(
+        [str(GRADVIZ), "run", "s.py", "-o", "g.svg", "--max-nodes", "0", "--layout-timeout", "0"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, to clean up
+    )
+    try:
+        dots: dict[int, tuple[float, str]] = {}
+        deadline = time.monotonic() + 120
+        while not any(cpu >= 0.3 for cpu, _ in dots.values()):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "dot never started laying out"
+            time.sleep(0.05)
+            dots = dot_children(proc.pid)
+        proc.send_signal(getattr(signal, sig))
+        _, stderr = proc.communicate(timeout=60)
+        if sig == "SIGTERM":
+            assert proc.returncode == 143, stderr
+            assert "Traceback" not in stderr
+        else:
+            assert proc.returncode == -signal.SIGKILL
+        assert os.listdir(tmp_path) == ["s.py"]  # no g.svg, no temporary file
+        deadline = time.monotonic() + 5
+        while any(still_running(pid, start) for pid, (_, start) in dots.items()):
+            assert time.monotonic() < deadline, f"dot {sorted(dots)} outlived gradviz"
+            time.sleep(0.05)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@pytest.mark.dot
+def test_layout_timeout_stops_dot_and_writes_the_dot_beside(tmp_path: Path) -> None:
     script(tmp_path, WIDE)  # unfolded, `dot` lays this out for over 10 s
     result = gradviz(
         "run", "s.py", "-o", "g.svg", "--max-nodes", "0", "--layout-timeout", "1", cwd=tmp_path
     )
-    assert_error(result, 1, "longer than 1 s", "--layout-timeout")
-    assert os.listdir(tmp_path) == ["s.py"]  # no g.svg, no temporary file
+    # --max-nodes 0: nothing may be folded, so there is no retry: one clear line, and the DOT.
+    assert_error(result, 1, "longer than 1 s", "its DOT is in g.dot", "--layout-timeout")
+    assert sorted(os.listdir(tmp_path)) == ["g.dot", "s.py"]  # no g.svg, no temporary file
+    text = (tmp_path / "g.dot").read_text(encoding="utf-8")
+    assert text.startswith("digraph") and text.count(" -> ") == 8001  # the whole graph
+
+
+@pytest.mark.dot
+def test_a_layout_over_its_time_is_folded_further_and_retried(tmp_path: Path) -> None:
+    script(tmp_path, WIDE)  # under --max-nodes 9000 it is not folded: `dot` would take 10 s
+    result = gradviz(
+        "run", "s.py", "-o", "g.svg", "--max-nodes", "9000", "--layout-timeout", "6", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith("wrote g.svg (4,003 nodes folded to 4 nodes")
+    assert "; layout of 4,003 nodes took over " in line
+    assert line.endswith(" s: folded to at most 1,000 nodes)")
+    svg = (tmp_path / "g.svg").read_text(encoding="utf-8")
+    assert "layout of 4,003 nodes took over" in svg and "×4000" in svg
 
 
 def test_deep_chain_of_200000_ops_renders_to_dot(tmp_path: Path) -> None:

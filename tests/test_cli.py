@@ -569,6 +569,27 @@ def still_running(pid: int, start: str) -> bool:
     return stat is not None and stat[4] == start and stat[1] not in "ZX"  # zombies are dead
 
 
+def laying_out(proc: subprocess.Popen[str]) -> dict[int, tuple[float, str]]:
+    """Wait until ``proc`` has a `dot` child laying out, not starting or reading its input (one
+    that has used some CPU); returns its `dot` children."""
+    dots: dict[int, tuple[float, str]] = {}
+    deadline = time.monotonic() + 120
+    while not any(cpu >= 0.3 for cpu, _ in dots.values()):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "dot never started laying out"
+        time.sleep(0.05)
+        dots = dot_children(proc.pid)
+    return dots
+
+
+def assert_gone(dots: dict[int, tuple[float, str]]) -> None:
+    """Left alone, `dot` would lay out for seconds more; killed, it is gone (or a zombie)."""
+    deadline = time.monotonic() + 5
+    while any(still_running(pid, start) for pid, (_, start) in dots.items()):
+        assert time.monotonic() < deadline, f"dot {sorted(dots)} outlived gradviz"
+        time.sleep(0.05)
+
+
 @pytest.mark.dot
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds `dot` through /proc")
 @pytest.mark.parametrize("sent_to", ["gradviz", "group"])
@@ -588,14 +609,7 @@ def test_ctrl_c_during_layout_exits_130_leaving_no_file_and_no_dot(
         preexec_fn=take_ctrl_c,
     )
     try:
-        dots: dict[int, tuple[float, str]] = {}
-        deadline = time.monotonic() + 120
-        # Laying out, not starting or reading its input: a `dot` child that has used some CPU.
-        while not any(cpu >= 0.3 for cpu, _ in dots.values()):
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "dot never started laying out"
-            time.sleep(0.05)
-            dots = dot_children(proc.pid)
+        dots = laying_out(proc)
         if sent_to == "group":
             os.killpg(proc.pid, signal.SIGINT)
         else:
@@ -605,11 +619,7 @@ def test_ctrl_c_during_layout_exits_130_leaving_no_file_and_no_dot(
         assert "interrupted" in stderr
         assert "Traceback" not in stderr and "wrote" not in stderr
         assert os.listdir(tmp_path) == ["s.py"]  # no g.svg, no temporary file
-        # Left alone, `dot` would lay out for seconds more; killed, it is gone (or a zombie).
-        deadline = time.monotonic() + 5
-        while any(still_running(pid, start) for pid, (_, start) in dots.items()):
-            assert time.monotonic() < deadline, f"dot {sorted(dots)} outlived gradviz"
-            time.sleep(0.05)
+        assert_gone(dots)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of the group, dot included
@@ -632,13 +642,7 @@ def test_dot_dies_with_gradviz_killed_during_layout(tmp_path: Path, sig: str) ->
         start_new_session=True,  # its own process group, to clean up
     )
     try:
-        dots: dict[int, tuple[float, str]] = {}
-        deadline = time.monotonic() + 120
-        while not any(cpu >= 0.3 for cpu, _ in dots.values()):
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "dot never started laying out"
-            time.sleep(0.05)
-            dots = dot_children(proc.pid)
+        dots = laying_out(proc)
         proc.send_signal(getattr(signal, sig))
         _, stderr = proc.communicate(timeout=60)
         if sig == "SIGTERM":
@@ -647,10 +651,7 @@ def test_dot_dies_with_gradviz_killed_during_layout(tmp_path: Path, sig: str) ->
         else:
             assert proc.returncode == -signal.SIGKILL
         assert os.listdir(tmp_path) == ["s.py"]  # no g.svg, no temporary file
-        deadline = time.monotonic() + 5
-        while any(still_running(pid, start) for pid, (_, start) in dots.items()):
-            assert time.monotonic() < deadline, f"dot {sorted(dots)} outlived gradviz"
-            time.sleep(0.05)
+        assert_gone(dots)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)

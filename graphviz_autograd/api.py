@@ -93,7 +93,10 @@ def print_tree(source: Graph | Outputs, *, console: Any = None, **options: Any) 
     Graphs past ``max_nodes`` (default 1,500; 0 never) are folded first, as for pictures.
     """
     walk, rend = _split(options)
-    graph = fold(_graph(source, walk), max_nodes=fold_budget("tree", rend.get("max_nodes")))
+    graph = _graph(source, walk)
+    if rend.get("depth") is not None:
+        graph = collapse_modules(graph, rend["depth"])
+    graph = fold(graph, max_nodes=fold_budget("tree", rend.get("max_nodes")))
     _tree.print_graph_tree(graph, console=console)
 
 
@@ -171,6 +174,8 @@ def draw(
             last graph tried, to lay out without a deadline.
         GraphvizNotFoundError, GradvizError: as `renderers.dot.run_dot`.
     """
+    if timeout is not None and timeout < 0:
+        raise GradvizError(f"timeout must be 0 (no limit) or positive, not {timeout:g}")
     say = status or (lambda text: None)
     budget = fold_budget(fmt, max_nodes)
     total = DEFAULT_LAYOUT_TIMEOUT if timeout is None else timeout

@@ -384,8 +384,9 @@ MaxNodes = Annotated[
         metavar="N",
         min=0,
         help=f"Fold bigger graphs (runs of one op, repeated branches and blocks) to at most N "
-        f"nodes before drawing; 0: never. Default {DEFAULT_MAX_NODES:,} for pictures and the "
-        "tree; DOT and JSON are folded only when this is given.",
+        "nodes, and 2N counting the ranks long edges cross, before drawing; 0: never. Default "
+        f"{DEFAULT_MAX_NODES:,} for pictures and the tree; DOT and JSON are folded only when "
+        "this is given.",
     ),
 ]
 WithSource = Annotated[
@@ -402,7 +403,8 @@ Depth = Annotated[
         "--depth",
         metavar="N",
         min=1,
-        help="Draw each module nested deeper than N levels as one node (model.encoder is 2).",
+        help="Draw each module nested deeper than N levels as one node (model.encoder is 2). "
+        "Pictures that folding cannot make small enough get a depth chosen for them.",
     ),
 ]
 WithModules = Annotated[

@@ -323,3 +323,9 @@ def test_a_big_graph_with_modules_gets_a_depth_chosen_for_it() -> None:
     # A depth given is kept; a graph that fits gets none.
     assert not any("chosen" in line for line in draw(graph, max_nodes=30, depth=1).graph.notes)
     assert draw(graph).graph is graph
+
+
+def test_a_negative_timeout_is_an_error() -> None:
+    loss, _ = program()
+    with pytest.raises(GradvizError, match="timeout must be 0"):
+        to_svg(loss, timeout=-1)

@@ -379,6 +379,7 @@ def find_dot() -> str | None:
 # Run by the Python that runs gradviz, between fork and `dot`: PR_SET_PDEATHSIG (1) asks Linux
 # to SIGKILL the process when its parent dies, even by SIGKILL; the setting survives exec.
 # A separate program because preexec_fn is not safe in a process with threads (torch's).
+# The parent is the thread that started it, which waits for it in `run_dot`.
 _KILLED_WITH_PARENT: Final = (
     "import ctypes, os, sys\n"
     "ctypes.CDLL(None).prctl(1, 9, 0, 0, 0)\n"

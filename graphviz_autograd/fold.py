@@ -257,9 +257,12 @@ def fold_series(graph: Graph, *, max_period: int = MAX_PERIOD) -> Graph:
     itself when nothing folds.
 
     One pass folds each run of repeats once: repeats of repeats (a loop body made of two
-    identical halves and a third part) need a second pass, which `fold` makes. Not folded:
-    blocks that also share a non-trivial upstream node with each other (an embedding output read
-    at every step of a loop, for instance), since their upstream is then not closed.
+    identical halves and a third part) need a second pass, which `fold` makes. Blocks that also
+    share a non-trivial upstream node (the ``unbind`` that gives each step of an RNN its slice
+    of the input) are not closed, and blocks whose outputs all feed one node (the ``stack`` of
+    every step's output) nest badly; when nothing folds, the search is made again with the nodes
+    of the most distinct consumers, or inputs, set apart (cut from the blocks, referred to by
+    identity in their signatures): the largest such number first, then the next, three at most.
     """
     if max_period < 1:
         raise GradvizError(f"max_period must be positive, not {max_period}")

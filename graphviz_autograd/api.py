@@ -142,6 +142,9 @@ class Picture(NamedTuple):
     """The graph laid out: folded, its modules collapsed; its notes say how."""
     redrawn: tuple[str, ...]
     """What was done after a layout took too long, one line per retry (empty: none)."""
+    chosen_depth: int | None
+    """The module depth `draw` chose (modules deeper drawn as one node); None when ``depth``
+    was given or none was needed."""
 
 
 def draw(
@@ -190,7 +193,8 @@ def draw(
         say(f"laying out {len(shown):,} nodes with Graphviz dot")
         try:
             data = _dot.run_dot(source, fmt, timeout=limit)
-            return Picture(data.decode() if fmt == "svg" else data, shown, tuple(redrawn))
+            text = data.decode() if fmt == "svg" else data
+            return Picture(text, shown, tuple(redrawn), None if level == depth else level)
         except LayoutTimeoutError as exc:
             if retry is None:
                 tries = ""

@@ -217,7 +217,9 @@ def _write(graph: Graph, kind: Format, target: str, draw: dict[str, Any]) -> Non
         if kind in IMAGE_FORMATS:
             try:
                 with _sigterm_exits():
-                    data, shown, redrawn = draw_picture(graph, kind, status=say, **draw)
+                    data, shown, redrawn, chosen = draw_picture(graph, kind, status=say, **draw)
+                if chosen is not None and not redrawn:
+                    redrawn = (f"modules deeper than {chosen} levels as one node (--depth N)",)
             except LayoutTimeoutError as exc:
                 beside = None if target == "-" else write_dot_beside(target, exc)
                 hint = (

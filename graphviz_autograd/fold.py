@@ -194,7 +194,7 @@ def fold_chains(graph: Graph) -> Graph:
     Nodes ``v1 -> v2 -> ... -> vk`` (``vk`` nearest to the root) form a run when, for each
     consecutive pair ``u -> w``:
 
-    - both are ``op`` nodes with the same ``op``;
+    - both are ``op`` nodes with the same ``op`` (collapsed modules: and the same count);
     - ``u`` is not a root nor ``first_nonfinite``, and its only outgoing edge is the data edge to
       ``w``;
     - ``w`` has exactly one *main* input, ``u``. Its other inputs, if any, must be *side* nodes:
@@ -412,6 +412,8 @@ def _fold_chains(adj: _Adjacency) -> Graph | None:
         nw = nodes[w]
         if nu.kind != "op" or nw.op != nu.op or nw.kind != "op" or edges[e].kind != "data":
             continue
+        if nu.op == "module" and nu.count != nw.count:
+            continue  # collapsed modules (`collapse_modules`) alike only in op: net.0 -> net.1
         if in_deg[w] - len(side_of.get(w, ())) != 1 or w == u:
             continue
         if side_of and side_key(u) != side_key(w):

@@ -312,6 +312,7 @@ def test_a_big_graph_with_modules_gets_a_depth_chosen_for_it() -> None:
     graph = nested_modules()
     picture = draw(graph, "svg", max_nodes=30)
     shown = picture.graph
+    assert picture.chosen_depth == 2
     assert len(shown) <= 30 and sum(n.count for n in shown.nodes) == len(graph)
     # Depth 2 (net.b0.l0 as one node) fits: 15 modules, the root and the leaf.
     assert {n.name for n in shown.nodes if n.op == "module"} == {
@@ -321,7 +322,8 @@ def test_a_big_graph_with_modules_gets_a_depth_chosen_for_it() -> None:
     assert any(line.startswith(note) and "--depth N" in line for line in shown.notes)
     assert "chosen" in picture.data
     # A depth given is kept; a graph that fits gets none.
-    assert not any("chosen" in line for line in draw(graph, max_nodes=30, depth=1).graph.notes)
+    given = draw(graph, max_nodes=30, depth=1)
+    assert given.chosen_depth is None and not any("chosen" in line for line in given.graph.notes)
     assert draw(graph).graph is graph
 
 

@@ -686,6 +686,32 @@ def test_a_layout_over_its_time_is_folded_further_and_retried(tmp_path: Path) ->
     assert "layout of 4,003 nodes took over" in svg and "×4000" in svg
 
 
+@pytest.mark.dot
+def test_a_picture_too_big_for_its_budget_gets_a_module_depth_chosen(tmp_path: Path) -> None:
+    script(
+        tmp_path,
+        "import torch\n"
+        "from torch import nn\n"
+        "def block(act):\n"
+        "    return nn.Sequential(nn.Linear(4, 4), act, nn.Linear(4, 4))\n"
+        "net = nn.Sequential(*map(block, (nn.Tanh(), nn.ReLU(), nn.Sigmoid(), nn.GELU())))\n"
+        "net(torch.randn(2, 4)).sum().backward()\n",
+    )
+    result = gradviz("run", "s.py", "-o", "g.svg", "--max-nodes", "16", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith("wrote g.svg (37 nodes folded to 13 nodes")
+    assert line.endswith("; modules deeper than 2 levels as one node (--depth N))")
+    svg = (tmp_path / "g.svg").read_text(encoding="utf-8")
+    assert "net.3.2" in svg and "(12 collapsed); chosen to lay out in seconds" in svg
+    # --depth given: kept as it is, nothing chosen.
+    result = gradviz(
+        "run", "s.py", "-o", "g.svg", "--max-nodes", "16", "--depth", "1", cwd=tmp_path
+    )
+    assert result.returncode == 0 and "(--depth N)" not in result.stderr
+    assert "chosen" not in (tmp_path / "g.svg").read_text(encoding="utf-8")
+
+
 def test_deep_chain_of_200000_ops_renders_to_dot(tmp_path: Path) -> None:
     # Freeing a graph this deep overflows the C stack inside PyTorch unless the walker raised
     # RLIMIT_STACK; the run must neither crash nor hit Python's recursion limit.

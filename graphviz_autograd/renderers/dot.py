@@ -8,9 +8,11 @@ reads character entities (``&lt;``, ``&#92;``) in every string, so ``&`` is writ
 from __future__ import annotations
 
 import html
+import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterable, Iterator
 from itertools import chain, compress, islice, repeat
 from typing import Any, Final, Literal
@@ -374,8 +376,33 @@ def find_dot() -> str | None:
     return shutil.which("dot")
 
 
+# Run by the Python that runs gradviz, between fork and `dot`: PR_SET_PDEATHSIG (1) asks Linux
+# to SIGKILL the process when its parent dies, even by SIGKILL; the setting survives exec.
+# A separate program because preexec_fn is not safe in a process with threads (torch's).
+# The parent is the thread that started it, which waits for it in `run_dot`.
+_KILLED_WITH_PARENT: Final = (
+    "import ctypes, os, sys\n"
+    "ctypes.CDLL(None).prctl(1, 9, 0, 0, 0)\n"
+    "if os.getppid() != int(sys.argv[1]):\n"
+    "    sys.exit(1)  # the parent died before prctl: nobody waits for the output\n"
+    "os.execv(sys.argv[2], sys.argv[2:])\n"
+)
+
+
+def _dot_command(exe: str, fmt: ImageFormat) -> list[str]:
+    """The command that runs `dot`: on Linux through `_KILLED_WITH_PARENT`, so that `dot` never
+    outlives gradviz; elsewhere `dot` itself (Ctrl-C and timeouts still stop it)."""
+    command = [exe, f"-T{fmt}"]
+    if sys.platform != "linux" or not sys.executable:
+        return command
+    return [sys.executable, "-I", "-S", "-c", _KILLED_WITH_PARENT, str(os.getpid()), *command]
+
+
 def run_dot(source: str, fmt: ImageFormat, *, timeout: float | None = None) -> bytes:
     """Lay out DOT ``source`` with Graphviz `dot` and return the ``fmt`` output.
+
+    `dot` is killed when ``timeout`` passes, on any exception (Ctrl-C, SIGTERM turned into one),
+    and on Linux when this process dies, even by SIGKILL.
 
     Raises:
         GraphvizNotFoundError: `dot` is not installed.
@@ -386,7 +413,10 @@ def run_dot(source: str, fmt: ImageFormat, *, timeout: float | None = None) -> b
     if exe is None:
         raise GraphvizNotFoundError(INSTALL_HINT)
     with subprocess.Popen(
-        [exe, f"-T{fmt}"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        _dot_command(exe, fmt),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     ) as proc:
         try:
             out, errors = proc.communicate(source.encode(), timeout=timeout)

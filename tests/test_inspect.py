@@ -165,7 +165,7 @@ def test_capture_with_modules_groups_ops_by_module() -> None:
     assert op(g, "SumBackward0").module is None  # made outside any module
     dot = to_dot(g)
     assert 'subgraph cluster_m0 { label="model"' in dot
-    assert 'label="model.<b>\\"x\\"</b>"' in dot
+    assert 'label="<b>\\"x\\"</b>" tooltip="model.<b>\\"x\\"</b>"' in dot  # inside "model"
     assert dot.count("subgraph cluster_") == 5  # model and its four children
     doc = json.loads(to_json(g))
     assert {n.get("module") for n in doc["nodes"]} >= {"model.0", "model.1", "model.2"}

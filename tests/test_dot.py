@@ -247,6 +247,16 @@ def test_a_parameter_used_twice_or_outside_its_module_floats() -> None:
     assert "{ rank=same; n5; n4; }" in text and "{ rank=same; n7; n6; }" in text
 
 
+@pytest.mark.parametrize("inputs", [4, 5], ids=["four", "five"])
+def test_edges_into_a_node_of_five_inputs_or_more_are_bundled(inputs: int) -> None:
+    nodes = (Node("n0", "op", op="CatBackward0"),) + tuple(
+        Node(f"n{i}", "leaf", op="AccumulateGrad", is_leaf=True) for i in range(1, inputs + 1)
+    )
+    edges = tuple(Edge(f"n{i}", "n0", i - 1) for i in range(1, inputs + 1))
+    header = to_dot(Graph(nodes, edges, ("n0",))).splitlines()[1]
+    assert ("concentrate=true" in header) == (inputs >= 5)
+
+
 def test_a_roots_kind_is_in_the_legend_only_when_another_node_has_it() -> None:
     def roles(kinds: list[str], roots: tuple[str, ...]) -> list[str]:
         nodes = tuple(Node(f"n{i}", kind) for i, kind in enumerate(kinds))  # type: ignore[arg-type]

@@ -127,3 +127,37 @@ def test_a_resnet_reads_down_and_each_relu_call_has_its_box() -> None:
     blocks = [layout.boxes[f"model.{i}"] for i in (1, 2, 3)]
     for upper, lower in zip(blocks, blocks[1:], strict=False):
         assert overlap(upper, lower) > 0.5 * min(upper[2] - upper[0], lower[2] - lower[0])
+
+
+class Dense(nn.Module):
+    """A DenseNet block: each layer reads the concatenation of every earlier output."""
+
+    def __init__(self, channels: int, growth: int, layers: int) -> None:
+        super().__init__()
+        widths = range(channels, channels + layers * growth, growth)
+        self.layers = nn.ModuleList(nn.Conv2d(width, growth, 1) for width in widths)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = [x]
+        for conv in self.layers:
+            features.append(conv(torch.cat(features, dim=1)).relu())
+        return torch.cat(features, dim=1)
+
+
+def test_a_dense_block_reads_down_with_its_concatenations_bundled() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1),
+        Dense(4, 2, 8),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(20, 3),
+    )
+    graph = captured(model, torch.randn(2, 3, 6, 6), torch.tensor([0, 2]))
+    assert " concentrate=true" in to_dot(graph).splitlines()[1]  # a cat of 9 inputs
+    layout = Layout(graph)
+    assert layout.height > 1.5 * layout.width  # ranked box by box: 5,732 x 880 pt
+    assert layout.upward() == []
+    layers = [layout.boxes[f"model.1.layers.{i}"] for i in range(8)]
+    for upper, lower in zip(layers, layers[1:], strict=False):
+        assert upper[1] > lower[3]  # one layer under the other

@@ -11,6 +11,7 @@ import html
 import re
 import shutil
 import subprocess
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from itertools import chain, compress, islice, repeat
 from typing import Any, Final, Literal, NamedTuple
@@ -271,6 +272,7 @@ def to_dot(
         # One ranking for the whole graph: dot's default ranks each cluster on its own, which
         # can put an op above its input and stack the boxes of a model side by side.
         + (" newrank=true" if clusters.lines else "")
+        + (" concentrate=true" if _fans_in(graph) else "")
         + (f" labelloc=b labeljust=l label=<{_legend(graph, shading)}>" if legend else "")
         + (f" labelloc=b label={notes}" if notes else "")
         + "];",
@@ -316,6 +318,24 @@ def to_dot(
 
 
 _EDGE_END: Final = {"data": ";\n", "saved": _SAVED_EDGE + ";\n"}
+
+
+def _fans_in(graph: Graph) -> bool:
+    """Whether some node of a graph small enough to lay out has `_FAN_IN` inputs or more
+    (DenseNet's concatenations of every earlier feature map). Its edges are then drawn
+    merged where they run side by side (``concentrate``): a bundle per source instead of a
+    wall of parallel lines, and, with long edges bundled, a layout in seconds, not minutes
+    (a DenseNet-121-sized graph of 488 nodes: 8 s instead of more than 100 s)."""
+    if graph.edge_count > _FAN_IN_CHECKED:
+        return False
+    _, targets, _ = graph.edge_columns()
+    counts = Counter(targets)
+    return bool(counts) and counts.most_common(1)[0][1] >= _FAN_IN
+
+
+_FAN_IN: Final = 5
+_FAN_IN_CHECKED: Final = 20_000
+"""Graphs with more edges are folded before layout, or take minutes anyway: not checked."""
 
 
 class _Clusters(NamedTuple):

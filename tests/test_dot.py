@@ -239,6 +239,20 @@ def test_module_boxes_are_labelled_inside_each_other_and_ranked_as_one() -> None
     assert "newrank" not in to_dot(chain())  # no boxes: dot's ordinary ranking
 
 
+def test_a_box_holding_only_one_box_is_drawn_as_that_box() -> None:
+    modules = ("model", "model.encoder.stages.0", "model.encoder.stages.1")
+    nodes = tuple(Node(f"n{i}", "op", op="ReluBackward0", module=m) for i, m in enumerate(modules))
+    edges = (Edge("n2", "n1", 0), Edge("n1", "n0", 0))
+    text = to_dot(Graph(nodes, edges, ("n0",)))
+    labels = re.findall(r'subgraph cluster_m\d+ \{ label="([^"]*)" tooltip="([^"]*)"', text)
+    assert labels == [
+        ("model", "model"),
+        ("encoder.stages", "model.encoder.stages"),  # model.encoder holds nothing else
+        ("0", "model.encoder.stages.0"),
+        ("1", "model.encoder.stages.1"),
+    ]
+
+
 def test_a_parameter_used_twice_or_outside_its_module_floats() -> None:
     graph = mlp_modules()
     edges = (*graph.edges, Edge("n9", "n4", 1), Edge("n2", "n0", 1))  # shared, and used outside

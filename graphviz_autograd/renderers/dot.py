@@ -353,7 +353,8 @@ def _clusters(graph: Graph) -> _Clusters:
     each listing the nodes made directly inside it; none when no node carries a module.
 
     Laid out so that a model reads as a column: each cluster is labelled with its path
-    relative to the cluster around it (the whole path is its tooltip), and a leaf drawn in
+    relative to the cluster around it (the whole path is its tooltip); a module whose box
+    would hold only one other box shares that box; and a leaf drawn in
     the module that owns it (a parameter) sits on the rank of its only consumer in that
     module, beside it, not on a rank of its own above it. A leaf above its op would stretch
     the module's box up into the rank of the op before it, in the box of the module before,
@@ -381,16 +382,21 @@ def _clusters(graph: Graph) -> _Clusters:
         parent = path.rsplit(".", 1)[0] if "." in path else ""
         (children[parent] if parent in children else tops).append(path)
     lines: list[str] = []
-    # Iterative pre-order; a None marks where a cluster closes.
-    stack: list[tuple[str | None, int]] = [(p, 1) for p in reversed(tops)]
+    # Iterative pre-order: (path, depth, the path of the box around it); a None path marks
+    # where a box closes.
+    stack: list[tuple[str | None, int, str]] = [(p, 1, "") for p in reversed(tops)]
     while stack:
-        item, depth = stack.pop()
+        item, depth, outer = stack.pop()
         pad = "  " * depth
         if item is None:
             lines.append(pad + "}")
             continue
         path = item
-        label = path.rsplit(".", 1)[1] if depth > 1 else path
+        # A box that would hold nothing but one other box is drawn as that box, labelled with
+        # both names (``encoder.stages``): fewer nested borders, the same information.
+        while path not in members and len(children[path]) == 1:
+            path = children[path][0]
+        label = path[len(outer) + 1 :] if outer else path
         lines.append(
             f"{pad}subgraph cluster_m{number[path]} {{ label={quote(label)} "
             f"tooltip={quote(path)}{_CLUSTER_STYLE}"
@@ -399,8 +405,8 @@ def _clusters(graph: Graph) -> _Clusters:
         lines.extend(
             f"{pad}  {{ rank=same; {_id(leaf)}; {_id(op)}; }}" for leaf, op in beside.get(path, ())
         )
-        stack.append((None, depth))
-        stack.extend((child, depth + 1) for child in reversed(children[path]))
+        stack.append((None, depth, ""))
+        stack.extend((child, depth + 1, path) for child in reversed(children[path]))
     return _Clusters(lines, names)
 
 

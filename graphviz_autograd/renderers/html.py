@@ -27,9 +27,18 @@ from importlib import resources
 from typing import Any, Final
 
 from ..fold import DEFAULT_MAX_NODES, fold
-from ..labels import grad_line, heading, subtitle
+from ..labels import fmt_float, grad_line, heading, subtitle
 from ..model import Graph, Node
-from ..style import DARK_SHADES, GRAD_RAMP, LEGEND, NONFINITE, Role, grad_shades, roles_present
+from ..style import (
+    DARK_SHADES,
+    GRAD_RAMP,
+    LEGEND,
+    NONFINITE,
+    Role,
+    Shading,
+    grad_shades,
+    roles_present,
+)
 from .dot import NODE_STYLE, quote, to_dot
 from .json import node_dict
 
@@ -189,7 +198,8 @@ def page_data(
     ids = [node.id for node in nodes]
     index = {node_id: i for i, node_id in enumerate(ids)}
     roots = frozenset(full.roots)
-    shades = grad_shades(full)
+    shading = grad_shades(full)
+    shades = shading.fills
     bad = full.first_nonfinite
     # Nodes share their descriptions, and the parts of them (a gradient, a call site, a
     # label) that recur: the 10k-leaf graph's page is 2.1 MB with them shared, 9.5 MB without.
@@ -242,18 +252,22 @@ def page_data(
         "folded_count": [folded_count.get(i, 0) for i in range(len(ids))],
         "folded_edges": _flat((index[e.src], index[e.dst]) for e in folded.edges),
         "notes": list(folded.notes),
-        "legend": _legend(full, shades),
+        "legend": _legend(full, shading),
         "whole": full is graph,
         "total_nodes": len(graph),
     }
 
 
-def _legend(graph: Graph, shades: dict[str, str]) -> list[list[Any]]:
-    """The colour legend of the pictures (`dot._legend`): [colours, meaning] per entry."""
+def _legend(graph: Graph, shading: Shading) -> list[list[Any]]:
+    """The colour legend of the pictures (`dot._legend`): [colours, meaning] per entry; the
+    gradient ramp's meaning gives the norms its ends stand for."""
     entries: list[list[Any]] = []
-    if shades:
-        entries.append([list(GRAD_RAMP), "op shaded by its gradient norm (log scale)"])
-        if NONFINITE in shades.values():
+    if shading.fills:
+        meaning = "op shaded by its gradient norm (log scale)"
+        if shading.low is not None and shading.high is not None:
+            meaning += f": {fmt_float(shading.low)} … {fmt_float(shading.high)}"
+        entries.append([list(GRAD_RAMP), meaning])
+        if NONFINITE in shading.fills.values():
             entries.append([[NONFINITE], "NaN/Inf"])
     entries += [[[LEGEND[r][0]], LEGEND[r][1]] for r in roles_present(graph)]
     return entries

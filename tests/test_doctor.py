@@ -182,3 +182,46 @@ def test_capture_diagnose_explains_a_failure_it_lets_through() -> None:
             (x * 2).backward()
     assert [f.code for f in cap.findings] == ["non-scalar-backward"]
     assert "(3,)" in cap.findings[0].message
+
+
+def test_a_healthy_transformer_training_gets_no_finding() -> None:
+    # nn.TransformerEncoder deep-copies its template layer (copy reads .data) and never runs
+    # it; a causal mask holds -inf on purpose; two losses per step add into .grad by design.
+    torch.manual_seed(0)
+    layer = nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, dropout=0.0, batch_first=True)
+    encoder = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+    head = nn.Linear(8, 1)
+    optimizer = torch.optim.Adam([*encoder.parameters(), *head.parameters()], lr=1e-3)
+    x = torch.randn(4, 5, 8)
+    mask = nn.Transformer.generate_square_subsequent_mask(5)
+    with capture(diagnose=True, keep="first") as cap:
+        for _ in range(3):
+            optimizer.zero_grad()
+            out = head(encoder(x, mask=mask, is_causal=True))
+            out.pow(2).mean().backward(retain_graph=True)
+            out.abs().mean().backward()
+            optimizer.step()
+    assert cap.count == 6
+    assert cap.findings == []
+
+
+def test_accumulation_over_micro_batches_is_not_flagged_but_across_steps_is() -> None:
+    torch.manual_seed(0)
+    model = nn.Linear(3, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    x = torch.randn(8, 3)
+    with capture(diagnose=True, keep="first") as cap:
+        for i in range(4):  # two micro-batches per step, zeroed after each step
+            model(x[2 * i : 2 * i + 2]).sum().backward()
+            if i % 2 == 1:
+                optimizer.step()
+                optimizer.zero_grad()
+    assert cap.findings == []
+    with capture(diagnose=True, keep="first") as cap:
+        for i in range(3):  # never zeroed: each step uses the sum so far
+            model(x[i : i + 1]).sum().backward()
+            optimizer.step()
+    (finding,) = cap.findings
+    assert finding.code == "grad-accumulation"
+    assert finding.params == ("model.weight", "model.bias")
+    assert "calls 1-3" in finding.message

@@ -52,6 +52,7 @@ order) and that of the last differ by more than this factor in one backward call
 _TORCH_DIR: Final = os.path.dirname(torch.__file__) + os.sep
 _PACKAGE_DIR: Final = os.path.dirname(os.path.dirname(__file__)) + os.sep
 _SKIP: Final = (_TORCH_DIR, _PACKAGE_DIR, contextlib.__file__ or "contextlib.py")
+_STDLIB: Final = os.path.dirname(os.__file__) + os.sep
 _CALL_KEY: Final = "gradviz.call"  # node.metadata: the backward call that first ran the node
 _WALK_LIMIT: Final = 200_000  # nodes per walk looking for leaves
 _DETACH: Final = torch.Tensor.detach
@@ -644,7 +645,7 @@ class Doctor:
             found.append(self._nonfinite_grad(graphs, named))
         params = self._params()
         if self._calls:
-            found += self._unused_and_detached(params, named)
+            found += self._unused_and_detached(params, names, named)
         found += self._frozen(params, names)
         found += self._accumulation(named)
         for site, (name, shape) in self.watch.nonleaf_reads.items():
@@ -675,12 +676,23 @@ class Doctor:
         return params
 
     def _unused_and_detached(
-        self, params: dict[int, torch.Tensor], named: Callable[[Iterable[int]], tuple[str, ...]]
+        self,
+        params: dict[int, torch.Tensor],
+        names: dict[int, str],
+        named: Callable[[Iterable[int]], tuple[str, ...]],
     ) -> list[Finding]:
         out: list[Finding] = []
         explained: set[int] = set()
         for cut in self.watch.cuts.values():
-            keys = [k for k in cut.params if k not in self._reached and k not in explained]
+            if cut.site is not None and cut.site[0].startswith(_STDLIB):
+                continue  # copy.deepcopy reads .data: no forward pass cut anything there
+            # Parameters of the modules that ran, and tensors the script named: not, say, the
+            # template layer nn.TransformerEncoder deep-copies and never runs.
+            keys = [
+                k
+                for k in cut.params
+                if k not in self._reached and k not in explained and (k in params or k in names)
+            ]
             if not keys:
                 continue
             explained.update(keys)

@@ -32,7 +32,10 @@ from typing import Any, Final
 import torch
 from torch._C._autograd import _get_sequence_nr
 from torch.nn.modules.module import register_module_forward_pre_hook
-from torch.optim.optimizer import register_optimizer_step_post_hook
+from torch.optim.optimizer import (
+    register_optimizer_step_post_hook,
+    register_optimizer_step_pre_hook,
+)
 from torch.overrides import TorchFunctionMode
 from torch.utils.weak import WeakIdKeyDictionary
 
@@ -106,8 +109,9 @@ def _tensors(args: Iterable[Any]) -> Iterable[torch.Tensor]:
             yield from (a for a in arg if isinstance(a, torch.Tensor))
 
 
-def _leaves(fns: Iterable[Any]) -> dict[int, torch.Tensor]:
-    """The leaf tensors (``AccumulateGrad.variable``) the autograd nodes ``fns`` lead to."""
+def _leaves(fns: Iterable[Any], call: str | None = None) -> dict[int, torch.Tensor]:
+    """The leaf tensors (``AccumulateGrad.variable``) the autograd nodes ``fns`` lead to. With
+    ``call``, each node not run by an earlier call is noted as run (and freed) by ``call``."""
     found: dict[int, torch.Tensor] = {}
     seen: set[int] = set()
     todo = [fn for fn in fns if fn is not None]
@@ -116,6 +120,8 @@ def _leaves(fns: Iterable[Any]) -> dict[int, torch.Tensor]:
         if id(fn) in seen:
             continue
         seen.add(id(fn))
+        if call is not None:
+            fn.metadata.setdefault(_CALL_KEY, call)
         variable = getattr(fn, "variable", None)
         if isinstance(variable, torch.Tensor):
             found[id(variable)] = variable
@@ -334,6 +340,7 @@ class Doctor:
         self._used: dict[int, Callable[[], torch.nn.Module | None]] = {}  # forward order
         self._reached: set[int] = set()
         self._steps = 0
+        self._paused = False  # the watch is off the stack for an optimizer step
         self._written: dict[int, tuple[str, int]] = {}  # leaf id -> (call, optimizer steps)
         self._accumulated: dict[int, list[str]] = {}  # leaf id -> calls that found .grad full
         self._across_step: set[int] = set()
@@ -350,13 +357,15 @@ class Doctor:
             self._frame = _user_frame(sys._getframe(1))
         self._handles = [
             register_module_forward_pre_hook(self._pre_hook),
+            register_optimizer_step_pre_hook(self._step_pre_hook),
             register_optimizer_step_post_hook(self._step_hook),
         ]
         push_mode(self.watch)
 
     def stop(self) -> None:
         self.watch.off = True
-        remove_mode(self.watch)
+        if not self._paused:  # else a step that raised took it off already
+            remove_mode(self.watch)
         for handle in self._handles:
             handle.remove()
         self._handles.clear()
@@ -365,8 +374,15 @@ class Doctor:
         if id(module) not in self._used:
             self._used[id(module)] = weakref.ref(module)
 
+    def _step_pre_hook(self, optimizer: Any, args: Any, kwargs: Any) -> None:
+        # An optimizer step is no forward pass: its torch calls (dozens per step) skip the watch.
+        self._paused = remove_mode(self.watch)
+
     def _step_hook(self, optimizer: Any, args: Any, kwargs: Any) -> None:
         self._steps += 1
+        if self._paused:
+            self._paused = False
+            push_mode(self.watch)
 
     # -- backward -----------------------------------------------------------------------------
 
@@ -391,8 +407,9 @@ class Doctor:
         info = _CallInfo(name, _site(caller), bool(retain))
         self._calls.append(info)
         roots = [t.grad_fn if t.grad_fn is not None else _accumulator(t) for t in outputs]
-        leaves = _leaves(roots)
-        self._before(info, leaves, roots)
+        # A call without retain_graph frees what it runs: note which call ran each node.
+        leaves = _leaves(roots, None if info.retain else name)
+        self._before(info, leaves)
         ok = False
         try:
             out = engine(tensors, grad_tensors, *args, **kwargs)
@@ -404,7 +421,7 @@ class Doctor:
         finally:
             self._after(info, leaves, ok)
 
-    def _before(self, info: _CallInfo, leaves: dict[int, torch.Tensor], roots: list[Any]) -> None:
+    def _before(self, info: _CallInfo, leaves: dict[int, torch.Tensor]) -> None:
         info.full = []
         for key, leaf in leaves.items():
             self._reached.add(key)
@@ -414,19 +431,6 @@ class Doctor:
             with torch.no_grad():
                 if bool(grad.any()):  # an earlier call's gradient, not zeroed since
                     info.full.append(key)
-        if not info.retain:  # the call frees what it runs: note which call ran each node
-            todo = [r for r in roots if r is not None]
-            seen: set[int] = set()
-            while todo and len(seen) < _WALK_LIMIT:
-                fn = todo.pop()
-                if id(fn) in seen:
-                    continue
-                seen.add(id(fn))
-                metadata = fn.metadata
-                if _CALL_KEY in metadata:  # run (and freed) by an earlier call already
-                    continue
-                metadata[_CALL_KEY] = info.name
-                todo.extend(n for n, _ in fn.next_functions if n is not None)
 
     def _after(self, info: _CallInfo, leaves: dict[int, torch.Tensor], ok: bool) -> None:
         if ok:  # a failed call added nothing to .grad
@@ -434,18 +438,21 @@ class Doctor:
                 self._accumulated.setdefault(key, [self._written[key][0]]).append(info.name)
                 if self._steps > self._written[key][1]:
                     self._across_step.add(key)
+        grads: dict[int, torch.Tensor] = {}
+        for key, leaf in leaves.items():
+            self._written[key] = (info.name, self._steps)
+            grad = leaf.grad
+            if grad is not None and _checkable(grad):
+                grads[key] = grad
         norms: dict[int, float] = {}
-        bad: list[int] = []
-        with torch.no_grad():
-            for key, leaf in leaves.items():
-                self._written[key] = (info.name, self._steps)
-                grad = leaf.grad
-                if grad is None or not _checkable(grad):
-                    continue
-                norm = float(torch.linalg.vector_norm(grad))
-                if not math.isfinite(norm):
-                    bad.append(key)
-                norms[key] = norm
+        if grads:
+            with torch.no_grad():
+                try:  # one call for all the norms, one list of floats out
+                    found = torch.stack(torch._foreach_norm(list(grads.values()))).tolist()
+                except RuntimeError:  # gradients on several devices or of several dtypes
+                    found = [float(torch.linalg.vector_norm(g)) for g in grads.values()]
+            norms = dict(zip(grads, found, strict=True))
+        bad = [key for key, norm in norms.items() if not math.isfinite(norm)]
         if bad and self._grad_trouble is None:
             self._grad_trouble = (info.name, bad)
         if self._slope is None and len(self._used) > 1:

@@ -241,14 +241,14 @@ def capture(
             program's own calls, not those made inside them (see `BackwardCall.inner`).
         diagnose: watch forward and backward for autograd's pitfalls (`doctor.watch`) for the
             whole block, and set ``findings`` when it ends. The watch also records each op's
-            line, so ``source`` then costs nothing more.
+            line: recorded graphs then have their sources, as with ``source=True``.
     """
     target = _target(keep)
     options: WalkOptions = {
         "show_saved": show_saved,
         "show_attrs": show_attrs,
         "show_inputs": show_inputs,
-        "source": source,
+        "source": source or diagnose,  # the doctor's watch records the lines anyway
         "modules": modules,
         "op_shapes": op_shapes,
     }

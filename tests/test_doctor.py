@@ -108,6 +108,8 @@ def test_sample_findings_are_only_the_expected_ones() -> None:
     (finding,) = data["findings"]
     assert "version 1, expected 0" in finding["message"]
     assert [n["op"] for n in finding["nodes"]] == ["ExpBackward0", "add_"]
+    # the saving op is a node of the recorded call's graph; the in-place call is none
+    assert finding["nodes"][0]["id"] is not None and finding["nodes"][1]["id"] is None
 
 
 def test_text_report_names_the_finding_its_line_and_fix() -> None:
@@ -225,3 +227,17 @@ def test_accumulation_over_micro_batches_is_not_flagged_but_across_steps_is() ->
     assert finding.code == "grad-accumulation"
     assert finding.params == ("model.weight", "model.bias")
     assert "calls 1-3" in finding.message
+
+
+def test_capture_diagnose_names_the_freed_node_by_its_id_in_the_failed_calls_graph() -> None:
+    x = torch.ones(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="second time"):
+        with capture(diagnose=True) as cap:
+            loss = x.exp().sum()
+            loss.backward()
+            loss.backward()
+    (finding,) = cap.findings
+    assert finding.code == "backward-twice" and "call 1" in finding.message
+    (node,) = finding.nodes
+    assert node.source is not None and "x.exp()" in node.source.code
+    assert node.id is not None and cap.calls[1].graph.node(node.id).op == "ExpBackward0"

@@ -25,7 +25,7 @@ import re
 import sys
 import weakref
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import FrameType
 from typing import Any, Final
 
@@ -347,7 +347,7 @@ class Doctor:
         self._calls: list[_CallInfo] = []
         self._grad_trouble: tuple[str, list[int]] | None = None  # call, leaves
         self._slope: tuple[str, str, float, list[tuple[int, float]]] | None = None
-        self._found: list[Finding] = []  # backward failures, explained
+        self._found: list[tuple[str, Finding]] = []  # backward failures explained, by call
         self._reader = SourceReader()
 
     # -- block --------------------------------------------------------------------------------
@@ -498,7 +498,8 @@ class Doctor:
                 else "an earlier call"
             )
             op = f" {node.name()}'s saved tensors" if node is not None else " it"
-            self._found.append(
+            self._explain(
+                info.name,
                 Finding(
                     "backward-twice",
                     f"Backward call {info.name} ran through a graph that {by} had already "
@@ -507,7 +508,7 @@ class Doctor:
                     "again, or recompute the forward pass before each backward call.",
                     nodes=self._nodes([node]),
                     source=here,
-                )
+                ),
             )
         elif "modified by an inplace operation" in text:
             match = _VERSION_ERROR.search(text)
@@ -523,7 +524,8 @@ class Doctor:
             refs = self._nodes([node])
             if write is not None:
                 refs += (NodeRef(None, write.op, None, self._source(write.site)),)
-            self._found.append(
+            self._explain(
+                info.name,
                 Finding(
                     "inplace-modified",
                     f"{saver} for backward that was then modified in place{where}{versions}.",
@@ -531,24 +533,28 @@ class Doctor:
                     "tensor before modifying it.",
                     nodes=refs,
                     source=here,
-                )
+                ),
             )
         elif "does not require grad and does not have a grad_fn" in text:
             tensor = next((t for t in outputs if t.grad_fn is None and not t.requires_grad), None)
-            self._found.append(self._no_graph(tensor, info, caller, here))
+            self._explain(info.name, self._no_graph(tensor, info, caller, here))
         elif "grad can be implicitly created only for scalar outputs" in text:
             tensor = next((t for t in outputs if t.numel() != 1), outputs[0])
             name = _name_in(caller, tensor) or "the tensor"
             shape = tuple(tensor.shape)
-            self._found.append(
+            self._explain(
+                info.name,
                 Finding(
                     "non-scalar-backward",
                     f"backward() on {name} of shape {shape}, not a scalar, without gradient=.",
                     f"Reduce it first ({name}.sum().backward() or .mean()), or pass "
                     f"gradient= with its shape: {name}.backward(torch.ones_like({name})).",
                     source=here,
-                )
+                ),
             )
+
+    def _explain(self, call: str, finding: Finding) -> None:
+        self._found.append((call, finding))
 
     def _no_graph(
         self, tensor: torch.Tensor | None, info: _CallInfo, caller: FrameType, here: Source | None
@@ -632,7 +638,7 @@ class Doctor:
         def named(keys: Iterable[int]) -> tuple[str, ...]:
             return tuple(names.get(k, f"<tensor {k:#x}>") for k in keys)
 
-        found = list(self._found)
+        found = [_with_ids(finding, graphs.get(call)) for call, finding in self._found]
         birth = self.watch.birth
         if birth is not None:
             what = ", ".join(f"{n} {w}" for n, w in ((birth.nan, "NaN"), (birth.inf, "Inf")) if n)
@@ -839,6 +845,21 @@ _SLOPE_HINTS: Final = {
     "exploding": "Lower the initial weights or the activation's slope, normalise between "
     "layers, or clip gradients (torch.nn.utils.clip_grad_norm_).",
 }
+
+
+def _with_ids(finding: Finding, graph: Graph | None) -> Finding:
+    """``finding`` with the id of each of its nodes found in ``graph`` (the recorded graph of
+    the call it is about): the node with the same op made at the same line."""
+    if graph is None or not finding.nodes:
+        return finding
+    ids = {(n.op, n.source.file, n.source.line): n.id for n in graph.nodes if n.source}
+    nodes = tuple(
+        replace(ref, id=ids.get((ref.op, ref.source.file, ref.source.line)))
+        if ref.id is None and ref.source is not None
+        else ref
+        for ref in finding.nodes
+    )
+    return replace(finding, nodes=nodes)
 
 
 def _list(names: tuple[str, ...], most: int = 6) -> str:

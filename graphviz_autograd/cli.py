@@ -669,7 +669,7 @@ def doctor_command(
     if isinstance(failed, KeyboardInterrupt):
         raise typer.Exit(EXIT_INTERRUPTED)
     explained = any(f.code in EXPLAINS_FAILURE for f in findings)
-    if failed is not None and not isinstance(failed, SystemExit) and not explained:
+    if failed is not None and not explained:  # sys.exit(1) included, as for `run`
         raise typer.Exit(EXIT_SCRIPT_FAILED)
     if tally["error"] or tally["warning"]:
         raise typer.Exit(EXIT_FINDINGS)

@@ -137,6 +137,9 @@ def test_unexplained_failure_is_exit_3_and_usage_errors_exit_2(tmp_path: Path) -
     assert done.returncode == 3 and "ValueError: boom" in done.stderr
     assert doctor(script, "-o", "-").returncode == 2
     assert doctor(tmp_path / "missing.py").returncode == 1
+    script.write_text("import torch\nraise KeyboardInterrupt\n")
+    done = doctor(script)
+    assert done.returncode == 130 and "interrupted" in done.stderr
 
 
 # -- in process ------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from .fold import DEFAULT_MAX_NODES, fold
 from .model import Graph
 from .renderers import dot as _dot
 from .renderers import json as _json
+from .renderers import mermaid as _mermaid
 from .renderers import tree as _tree
 
 if TYPE_CHECKING:
@@ -22,15 +23,17 @@ __all__ = [
     "FORMATS",
     "Format",
     "Rendering",
+    "fold_for",
     "format_for",
     "print_tree",
     "render",
     "to_dot",
     "to_json",
+    "to_mermaid",
     "to_svg",
 ]
 
-Format: TypeAlias = Literal["svg", "png", "pdf", "dot", "json"]
+Format: TypeAlias = Literal["svg", "png", "pdf", "dot", "json", "mermaid"]
 FORMATS: Final[dict[str, Format]] = {
     ".svg": "svg",
     ".png": "png",
@@ -38,6 +41,8 @@ FORMATS: Final[dict[str, Format]] = {
     ".dot": "dot",
     ".gv": "dot",
     ".json": "json",
+    ".mmd": "mermaid",
+    ".mermaid": "mermaid",
 }
 """File extension -> output format."""
 
@@ -82,6 +87,13 @@ def to_json(source: Graph | Outputs, **options: Any) -> str:
     return encode(_graph(source, walk), "json", **rend)  # type: ignore[return-value]
 
 
+def to_mermaid(source: Graph | Outputs, **options: Any) -> str:
+    """Mermaid flowchart text (GitHub and MkDocs draw it), folded to fit Mermaid's limits
+    (500 edges, 50,000 characters) unless ``max_nodes`` is given."""
+    walk, rend = _split(options)
+    return encode(_graph(source, walk), "mermaid", **rend)  # type: ignore[return-value]
+
+
 def print_tree(source: Graph | Outputs, *, console: Any = None, **options: Any) -> None:
     """Print the graph as a tree in the terminal, from the outputs toward the leaves.
 
@@ -96,13 +108,13 @@ def format_for(path: str | os.PathLike[str], fmt: str | None = None) -> Format:
     """The output format named by ``fmt``, else by the extension of ``path``."""
     if fmt is not None:
         if fmt not in FORMATS.values():
-            raise GradvizError(f"unknown format {fmt!r}: use svg, png, pdf, dot or json")
+            raise GradvizError(f"unknown format {fmt!r}: use svg, png, pdf, dot, json or mermaid")
         return fmt  # type: ignore[return-value]
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
         raise GradvizError(
             f"cannot tell the format of {os.fspath(path)!r}: use a .svg, .png, .pdf, .dot, .gv or "
-            ".json name, or pass format="
+            ".json or .mmd name, or pass format="
         )
     return FORMATS[suffix]
 
@@ -116,21 +128,33 @@ def fold_budget(fmt: Format | Literal["tree"], max_nodes: int | None = None) -> 
     return DEFAULT_MAX_NODES if fmt in _dot.IMAGE_FORMATS or fmt == "tree" else 0
 
 
+def fold_for(graph: Graph, fmt: Format | Literal["tree"], max_nodes: int | None = None) -> Graph:
+    """``graph`` folded as it is shown as ``fmt``: to `fold_budget`; and Mermaid, unless
+    ``max_nodes`` is given, further, until it fits Mermaid's limits (`mermaid.fit`)."""
+    graph = fold(graph, max_nodes=fold_budget(fmt, max_nodes))
+    if fmt == "mermaid" and max_nodes is None:
+        return _mermaid.fit(graph)
+    return graph
+
+
 def encode(
     graph: Graph, fmt: Format, *, max_nodes: int | None = None, **render_options: Any
 ) -> str | bytes:
     """``graph`` in format ``fmt``: text for svg/dot/json, bytes for png/pdf.
 
     ``max_nodes``: fold the graph to at most this many nodes first (0: never). By default,
-    pictures (svg/png/pdf) are folded to `DEFAULT_MAX_NODES`, so that layout takes seconds;
-    DOT and JSON keep the full graph.
+    pictures (svg/png/pdf) are folded to `DEFAULT_MAX_NODES`, so that layout takes seconds,
+    and Mermaid until it fits Mermaid's limits; DOT and JSON keep the full graph.
     """
-    graph = fold(graph, max_nodes=fold_budget(fmt, max_nodes))
+    graph = fold_for(graph, fmt, max_nodes)
     if fmt == "dot":
         render_options.pop("timeout", None)
         return _dot.to_dot(graph, **render_options)
     if fmt == "json":
         return _json.to_json(graph)
+    if fmt == "mermaid":
+        render_options.pop("timeout", None)
+        return _mermaid.to_mermaid(graph, **render_options)
     if fmt == "svg":
         return _dot.to_svg(graph, **render_options)
     return _dot.to_image(graph, fmt, **render_options)

@@ -28,7 +28,7 @@ except ImportError:  # pragma: no cover
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from .api import FORMATS, Format, encode, fold_budget
+from .api import FORMATS, Format, encode, fold_budget, fold_for
 from .collapse import collapse_modules
 from .errors import GradvizError, LayoutTimeoutError
 from .files import write_atomic
@@ -82,6 +82,7 @@ class OutputFormat(str, Enum):
     pdf = "pdf"
     dot = "dot"
     json = "json"
+    mermaid = "mermaid"
     tree = "tree"
 
 
@@ -202,7 +203,7 @@ def _write(graph: Graph, kind: Format, target: str, draw: dict[str, Any]) -> Non
     with _status() as say:
         if budget and len(graph) > budget:
             say(f"folding {_count(len(graph), 'node')}")
-        shown = fold(graph, max_nodes=budget)
+        shown = fold_for(graph, kind, draw.get("max_nodes"))
         nodes = _count(len(shown), "node")
         say(
             f"laying out {nodes} with Graphviz dot"

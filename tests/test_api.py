@@ -37,10 +37,12 @@ EXPORTED = {
     "__version__",
     "build_graph",
     "capture",
+    "make_dot",
     "print_tree",
     "render",
     "to_dot",
     "to_json",
+    "to_mermaid",
     "to_svg",
 }
 

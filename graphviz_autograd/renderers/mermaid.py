@@ -61,6 +61,8 @@ _SHAPES: Final[dict[Role, tuple[str, str]]] = {
 flag (the DOT picture's note)."""
 
 _SAVED_EDGE: Final = "stroke:#d9a441"
+_CLUSTER: Final = "fill:#ffffff,stroke:#999999,color:#555555"
+"""Subgraphs (modules, dashed; the legend) as the DOT picture draws clusters."""
 _ENTITIES: Final = {c: f"#{ord(c)};" for c in '"#&<>%`\\'}
 """Characters written as Mermaid entity codes inside a label: the quote ends the string, ``#``
 starts an entity, ``&<>`` are HTML, ``%`` starts a comment, a backquote a Markdown string."""
@@ -141,23 +143,25 @@ def _nested(nodes: Iterable[Node], statement: Callable[[Node], str]) -> list[str
     lines = [f"  {statement(node)}" for node in members.pop(())]
     number = {path: i for i, path in enumerate(sorted(members))}
     open_paths: list[tuple[str, ...]] = []
+    styles: list[str] = []
     for path in sorted(members):  # sorted paths are in pre-order: a module before its children
         while open_paths and path[: len(open_paths[-1])] != open_paths[-1]:
             open_paths.pop()
             lines.append("  " * (len(open_paths) + 1) + "end")
         pad = "  " * (len(open_paths) + 1)
         lines.append(f"{pad}subgraph m{number[path]}[{quote('.'.join(path))}]")
+        styles.append(f"  style m{number[path]} {_CLUSTER},stroke-dasharray:4 3")
         lines.extend(f"{pad}  {statement(node)}" for node in members[path])
         open_paths.append(path)
     while open_paths:
         open_paths.pop()
         lines.append("  " * (len(open_paths) + 1) + "end")
-    return lines
+    return lines + styles
 
 
 def _legend(graph: Graph, shaded: bool, used: set[str]) -> list[str]:
     """A subgraph with the notes, one node per role present, and the gradient shades."""
-    lines = ['  subgraph legend["legend"]', "    direction LR"]
+    lines = ['  subgraph legend["legend"]']
     for i, note in enumerate(graph.notes):
         lines.append(f"    legend_note{i}[{quote(note)}]:::note")
         used.add("note")
@@ -169,7 +173,7 @@ def _legend(graph: Graph, shaded: bool, used: set[str]) -> list[str]:
         opening, closing = _SHAPES[role]
         lines.append(f"    legend_{role}{opening}{quote(LEGEND[role][1])[1:-1]}{closing}:::{role}")
         used.add(role)
-    lines.append("  end")
+    lines.extend(("  end", f"  style legend {_CLUSTER}"))
     return lines
 
 

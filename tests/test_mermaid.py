@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import random
 import re
 import shutil
 from collections.abc import Iterator
@@ -85,6 +86,13 @@ def wide(n: int) -> Graph:
     """``n`` distinct leaves stacked: nothing to fold but identical branches."""
     leaves = [torch.ones(2, requires_grad=True) for _ in range(n)]
     return build_graph(torch.stack([leaf * 2 for leaf in leaves]).sum())
+
+
+def joined(name: str) -> str:
+    """``name`` as Mermaid draws it: with an invisible word joiner inside `mermaid.JOINED`."""
+    for pair, replacement in mermaid.JOINED.items():
+        name = name.replace(pair, replacement)
+    return name
 
 
 def labels(text: str) -> dict[str, str]:
@@ -274,7 +282,7 @@ def test_mermaid_draws_hostile_names_as_text(draw: Any) -> None:
     result = draw(mermaid.to_mermaid(hostile()))
     assert "error" not in result, result
     drawn = {node_id: (text, fill) for node_id, text, fill in result["nodes"]}
-    name = HOSTILE.replace("\\n", "\\\u2060n")  # the invisible word joiner is drawn as nothing
+    name = joined(HOSTILE)
     assert drawn["n0"][0] == f"{name} = {name}Backward(2,) float32"
     assert drawn["n1"][0] == f"{name}line 2(2,) float32"
     assert drawn["n2"][0] == f"saved {name}freed by backward"
@@ -313,3 +321,26 @@ def test_mermaid_draws_folded_big_graphs(draw: Any) -> None:
         assert result["edges"] == mermaid.fit(graph).edge_count
     result = draw(to_mermaid(chain(3000), max_nodes=0))  # unfolded: Mermaid refuses it
     assert "error" in result or result["nodes"] == [], result
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("seed", range(8))
+def test_mermaid_draws_random_hostile_names_as_themselves(draw: Any, seed: int) -> None:
+    """Names made of Mermaid's and HTML's syntax parse, and are drawn as the same text (Mermaid
+    trims a label's outer whitespace)."""
+    pieces = [*"\"'#&<>%`\\;:[](){}|/-=.*_~^$@!?,+ \t\u2028é→019abXZ"]
+    pieces += ["<br>", "-->", "%%", "#quot;", "&amp;", "\\n", "end", "style", "classDef", "click"]
+    pieces += ["<!--", "ﬂ°", "ﬂ°°", "¶ß", "%%{init: {}}%%", "---"]
+    rnd = random.Random(seed)
+    names = ["".join(rnd.choices(pieces, k=rnd.randint(1, 12))) for _ in range(60)]
+    nodes = tuple(
+        Node(f"n{i}", "leaf", name=name, module=names[-i] if i % 7 == 1 else None)
+        for i, name in enumerate(names)
+    )
+    edges = tuple(Edge(f"n{i}", "n0", i) for i in range(1, len(names)))
+    result = draw(mermaid.to_mermaid(Graph(nodes, edges, ("n0",)), legend=False))
+    assert "error" not in result, result
+    drawn = {node_id: text for node_id, text, _ in result["nodes"]}
+    for i, name in enumerate(names):
+        assert drawn[f"n{i}"] == joined(name).strip(), name
+    assert result["edges"] == len(edges)

@@ -25,7 +25,7 @@ from ..labels import grad_line, subtitle, title
 from ..model import Graph, Node
 from ..style import DARK_SHADES, GRAD_RAMP, LEGEND, NONFINITE, Role, grad_shades, roles_present
 
-__all__ = ["MAX_EDGES", "MAX_TEXT", "fit", "quote", "to_mermaid"]
+__all__ = ["JOINED", "MAX_EDGES", "MAX_TEXT", "fit", "quote", "to_mermaid"]
 
 MAX_EDGES: Final = 500
 """Mermaid's default ``maxEdges``: a flowchart with more edges is not drawn."""
@@ -66,15 +66,23 @@ _CLUSTER: Final = "fill:#ffffff,stroke:#999999,color:#555555"
 _ENTITIES: Final = {c: f"#{ord(c)};" for c in '"#&<>%`\\'}
 """Characters written as Mermaid entity codes inside a label: the quote ends the string, ``#``
 starts an entity, ``&<>`` are HTML, ``%`` starts a comment, a backquote a Markdown string."""
+JOINED: Final = {"\\n": "\\\u2060n", "ﬂ°": "ﬂ\u2060°", "¶ß": "¶\u2060ß"}
+"""Pairs of characters Mermaid reads whatever is done to them (a line break in a label of
+several lines; ``&`` and ``;``, its own stand-ins for entities), -> the same with an invisible
+word joiner between the two."""
 _ESCAPE: Final = str.maketrans({**_ENTITIES, "\r": None})
 
 
 def quote(text: str) -> str:
-    """``text`` as a double-quoted Mermaid label; each line of it one line of the label."""
-    # In a label of several lines Mermaid breaks lines at a backslash-n too, after decoding
-    # `#92;`: a word joiner (invisible) between the two keeps them apart.
-    text = text.replace("\\n", "\\\u2060n").translate(_ESCAPE)
-    return '"' + "<br>".join(text.split("\n")) + '"'
+    """``text`` as a double-quoted Mermaid label; each line of it one line of the label, and
+    a space for no text."""
+    for pair, joined in JOINED.items():
+        text = text.replace(pair, joined)
+    text = text.translate(_ESCAPE)
+    # Before parsing, Mermaid drops the last `;` of a line with `style` or `classDef`, then `:`
+    # and `#` (meant for style statements): spell those words with an entity.
+    text = text.replace("style", "#115;tyle").replace("classDef", "#99;lassDef")
+    return '"' + ("<br>".join(text.split("\n")) or " ") + '"'  # Mermaid rejects ""
 
 
 def _label(lines: Iterable[str]) -> str:

@@ -4,16 +4,15 @@ and drawn by Mermaid itself (npm mermaid, pinned) in headless Chromium."""
 from __future__ import annotations
 
 import importlib.util
-import os
 import random
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
+from conftest import CHROMIUM
 from typer.testing import CliRunner
 
 from graphviz_autograd import Edge, Graph, Node, TensorStats, build_graph, render, to_mermaid
@@ -218,22 +217,14 @@ def draw() -> Iterator[Any]:
     """``draw(text)``: Mermaid parses and renders ``text`` in Chromium; returns a dict with
     ``nodes`` (id, text, fill of each drawn node), ``clusters`` (subgraph titles), ``scripts``
     (script elements in the SVG), or ``error``."""
-    try:
-        from playwright.sync_api import Error, sync_playwright
-    except ImportError:
-        pytest.skip("playwright is not installed")
-    chromium = os.environ.get("GRADVIZ_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(chromium).exists():
-        pytest.skip("Chromium is not installed")
+    from playwright.sync_api import sync_playwright  # the browser marker skips without it
+
     fetcher = _fetcher()
     script = fetcher.cached_path()
     if not fetcher.is_valid(script):
         pytest.skip(f"no mermaid {fetcher.VERSION}: run python scripts/fetch_mermaid.py")
     with sync_playwright() as p:
-        try:
-            browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        except Error as exc:
-            pytest.skip(f"Chromium does not start: {exc}")
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         try:
             page = browser.new_page()
             page.set_content('<!doctype html><meta charset="utf-8"><body><div id="out"></div>')

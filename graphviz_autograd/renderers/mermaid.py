@@ -21,9 +21,18 @@ from typing import Final
 
 from ..errors import GradvizError
 from ..fold import fold
-from ..labels import grad_line, subtitle, title
+from ..labels import fmt_float, grad_line, subtitle, title
 from ..model import Graph, Node
-from ..style import DARK_SHADES, GRAD_RAMP, LEGEND, NONFINITE, Role, grad_shades, roles_present
+from ..style import (
+    DARK_SHADES,
+    GRAD_RAMP,
+    LEGEND,
+    NONFINITE,
+    Role,
+    Shading,
+    grad_shades,
+    roles_present,
+)
 
 __all__ = ["JOINED", "MAX_EDGES", "MAX_TEXT", "fit", "quote", "to_mermaid"]
 
@@ -104,7 +113,8 @@ def to_mermaid(
     nodes = graph.nodes
     ref = {node.id: f"n{i}" for i, node in enumerate(nodes)}
     roots = frozenset(graph.roots)
-    shades = grad_shades(graph)
+    shading = grad_shades(graph)
+    shades = shading.fills
     shade_class = {c: f"g{i}" for i, c in enumerate(GRAD_RAMP)} | {NONFINITE: "nonfinite"}
     used: set[str] = set()
 
@@ -134,7 +144,7 @@ def to_mermaid(
         body.append(f"  class {ref[graph.first_nonfinite]} firstbad")
         used.add("firstbad")
     if legend:
-        body.extend(_legend(graph, bool(shades), used))
+        body.extend(_legend(graph, shading, used))
     defs = [f"  classDef {name} {style}" for name, style in CLASSES.items() if name in used]
     return "\n".join([body[0], *defs, *body[1:]]) + "\n"
 
@@ -167,15 +177,17 @@ def _nested(nodes: Iterable[Node], statement: Callable[[Node], str]) -> list[str
     return lines + styles
 
 
-def _legend(graph: Graph, shaded: bool, used: set[str]) -> list[str]:
+def _legend(graph: Graph, shading: Shading, used: set[str]) -> list[str]:
     """A subgraph with the notes, one node per role present, and the gradient shades."""
     lines = ['  subgraph legend["legend"]']
     for i, note in enumerate(graph.notes):
         lines.append(f"    legend_note{i}[{quote(note)}]:::note")
         used.add("note")
-    if shaded:
-        lines.append(f"    legend_g0[{quote('op, small gradient norm')}]:::g0")
-        lines.append(f"    legend_g6[{quote('op, large gradient norm (log scale)')}]:::g6")
+    if shading.fills:
+        low = "" if shading.low is None else f" {fmt_float(shading.low)}"
+        high = "" if shading.high is None else f" {fmt_float(shading.high)}"
+        lines.append(f"    legend_g0[{quote(f'op, gradient norm{low}')}]:::g0")
+        lines.append(f"    legend_g6[{quote(f'op, gradient norm{high} (log scale)')}]:::g6")
         used.update(("g0", "g6"))
     for role in roles_present(graph):
         opening, closing = _SHAPES[role]

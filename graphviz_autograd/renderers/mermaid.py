@@ -60,11 +60,11 @@ CLASSES: Final[dict[str, str]] = {
 (``g0`` palest .. ``g6``), NaN/Inf, the first NaN's border, and the notes."""
 
 _SHAPES: Final[dict[Role, tuple[str, str]]] = {
-    "output": ('("', '")'),
-    "leaf": ('("', '")'),
-    "input": ('("', '")'),
-    "op": ('("', '")'),
-    "saved": ('>"', '"]'),
+    "output": ("(", ")"),
+    "leaf": ("(", ")"),
+    "input": ("(", ")"),
+    "op": ("(", ")"),
+    "saved": (">", "]"),
 }
 """role -> how its label is bracketed: rounded boxes as in the DOT picture; a saved tensor is a
 flag (the DOT picture's note)."""
@@ -129,7 +129,7 @@ def to_mermaid(
         if node.id == graph.first_nonfinite:
             lines.append("⚠ first NaN/Inf in backward")
         opening, closing = _SHAPES[role]
-        return f"{ref[node.id]}{opening}{_label(lines)[1:-1]}{closing}:::{cls}"
+        return f"{ref[node.id]}{opening}{_label(lines)}{closing}:::{cls}"
 
     body = [f"flowchart {rankdir}"]
     body.extend(_nested(nodes, statement))
@@ -191,7 +191,7 @@ def _legend(graph: Graph, shading: Shading, used: set[str]) -> list[str]:
         used.update(("g0", "g6"))
     for role in roles_present(graph):
         opening, closing = _SHAPES[role]
-        lines.append(f"    legend_{role}{opening}{quote(LEGEND[role][1])[1:-1]}{closing}:::{role}")
+        lines.append(f"    legend_{role}{opening}{quote(LEGEND[role][1])}{closing}:::{role}")
         used.add(role)
     lines.extend(("  end", f"  style legend {_CLUSTER}"))
     return lines

@@ -119,10 +119,10 @@ class _Statements(dict[Node, str]):
     kept. A node coloured apart (a root, an op shaded by its gradient) gets its end from
     `make`, which keeps none."""
 
-    def __init__(self, show_order: bool) -> None:
+    def __init__(self, show_order: bool, attr_chars: int = 0) -> None:
         super().__init__()
         self.show_order = show_order
-        self.rests = _Rests()
+        self.rests = _Rests(attr_chars)
 
     def __missing__(self, node: Node) -> str:
         end = self.make(node, False, None, False)
@@ -150,7 +150,7 @@ class _Statements(dict[Node, str]):
                 node = _NEW(Node, fields)
             tip_rest, label_rest = self.rests[node, role, fill, first_bad]
         else:
-            tip_rest, label_rest = _Rests.make((node, role, fill, first_bad))
+            tip_rest, label_rest = self.rests.make((node, role, fill, first_bad))
         return f": {head}{tip_rest}{label_head}{label_rest}"
 
 
@@ -165,14 +165,18 @@ _NEW: Final[Any] = tuple.__new__
 class _Rests(dict[tuple[Node, Role, "str | None", bool], tuple[str, str]]):
     """(nameless node without an order, role, fill, first_bad) -> what follows the title in
     the tooltip (the facts, then ``" label="``), and what follows it in the label (shape and
-    gradient, then the attributes and ``];``), escaped."""
+    gradient, then the attributes and ``];``), escaped. With ``attr_chars``, the label also
+    lists an op's non-tensor saved attributes, each value cut to that many characters."""
+
+    def __init__(self, attr_chars: int = 0) -> None:
+        super().__init__()
+        self.attr_chars = attr_chars
 
     def __missing__(self, key: tuple[Node, Role, str | None, bool]) -> tuple[str, str]:
         rest = self[key] = self.make(key)
         return rest
 
-    @staticmethod
-    def make(key: tuple[Node, Role, str | None, bool]) -> tuple[str, str]:
+    def make(self, key: tuple[Node, Role, str | None, bool]) -> tuple[str, str]:
         """The value for ``key``, made anew."""
         node, r, fill, first_bad = key
         if fill is None:
@@ -184,17 +188,24 @@ class _Rests(dict[tuple[Node, Role, "str | None", bool], tuple[str, str]]):
         if first_bad:
             attrs += ' color="#d00000" penwidth=3'
         plain = None if first_bad else _plain_rest(node)
-        tip, label = plain or _rest(node, first_bad)
+        tip, label = plain or _rest(node, first_bad, self.attr_chars)
         return _escape(tip) + '" label="', f'{_escape(label)}"{attrs}];\n'
 
 
-def _rest(node: Node, first_bad: bool) -> tuple[str, str]:
+def _rest(node: Node, first_bad: bool, attr_chars: int = 0) -> tuple[str, str]:
     """What follows the title in the tooltip and in the label of ``node``, unescaped."""
     lines = [subtitle(node), grad_line(node.grad)]
+    if attr_chars:
+        lines.extend(f"{k}: {_cut(v, attr_chars)}" for k, v in node.attrs)
     if first_bad:
         lines.append("⚠ first NaN/Inf in backward")
     tip = "".join(f"\n{line}" for line in facts(node))
     return tip, "".join(f"\n{line}" for line in lines if line)
+
+
+def _cut(text: str, limit: int) -> str:
+    """``text``, or its first ``limit`` characters ending in ``...``."""
+    return text if len(text) <= limit else text[: max(limit - 3, 0)] + "..."
 
 
 def _plain_rest(node: Node) -> tuple[str, str] | None:
@@ -231,6 +242,7 @@ def _node_runs(
     tips: list[str],
     apart: dict[int, tuple[bool, str | None, bool]],
     show_order: bool,
+    attr_chars: int = 0,
 ) -> Iterator[Iterable[str]]:
     """The pieces of one statement per node, ``  n5 [tooltip="n5: ...];``, to join with "",
     in runs: the ordinary nodes before each node apart (made in C), then that node's pieces.
@@ -240,7 +252,7 @@ def _node_runs(
     used up, so ``nodes`` is read once, in order. Made in C, not by a Python loop with an
     f-string per node, which costs a third more `to_dot` on the 100,000-op chain and a tenth
     on the 6-layer transformer."""
-    ends = _Statements(show_order)
+    ends = _Statements(show_order, attr_chars)
     rows = iter(nodes)
     start = 0
     for i in (*sorted(apart), len(refs)):
@@ -262,7 +274,12 @@ def _node_runs(
 
 
 def to_dot(
-    graph: Graph, *, rankdir: str = "TB", legend: bool = True, show_order: bool = False
+    graph: Graph,
+    *,
+    rankdir: str = "TB",
+    legend: bool = True,
+    show_order: bool = False,
+    attr_chars: int = 0,
 ) -> str:
     """DOT source for ``graph``: same graph, same bytes.
 
@@ -273,6 +290,8 @@ def to_dot(
         rankdir: ``TB`` (leaves on top, loss at the bottom) or ``LR``, ``BT``, ``RL``.
         legend: draw the colour legend for the roles present under the graph.
         show_order: prefix each label with the position (``#3``) in which backward ran it.
+        attr_chars: list each op's non-tensor saved attributes (``show_attrs``) in its label,
+            not only in its tooltip, each value cut to this many characters (0: tooltip only).
     """
     if rankdir not in ("TB", "LR", "BT", "RL"):
         raise GradvizError(f"rankdir must be TB, LR, BT or RL, not {rankdir!r}")
@@ -309,7 +328,7 @@ def to_dot(
         i: (ids[i] in roots, shades.get(ids[i]), ids[i] == bad)
         for i in compress(range(len(ids)), map(marked.__contains__, ids))
     }
-    out.extend(chain.from_iterable(_node_runs(nodes, refs, tips, apart, show_order)))
+    out.extend(chain.from_iterable(_node_runs(nodes, refs, tips, apart, show_order, attr_chars)))
     out.extend(f"{line}\n" for line in clusters.lines)
     sources, targets, kinds = graph.edge_columns()
     if refs is not ids:

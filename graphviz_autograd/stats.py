@@ -64,19 +64,18 @@ def summarize(tensor: torch.Tensor) -> TensorStats:
         and not tensor.is_meta
     ):  # the common case in hooks over long chains: keep it short
         return _small(shape, _flat(tensor.tolist()))
-    with torch.no_grad():
-        t = tensor.detach()
-        if t.is_nested:
-            t = torch.cat([part.reshape(-1) for part in t.unbind()])
-        elif t.layout != torch.strided:
-            t = t.coalesce().values() if t.is_sparse else t.to_dense()
-        if t.is_complex():
-            t = t.abs()
-        if t.device.type == "meta":
-            return TensorStats(shape, None, None, None, None, 0, 0)
-        if t.numel() <= MAX_VALUES:  # few values: one copy, then plain Python (fast)
-            return _small(shape, [float(v) for v in t.reshape(-1).tolist()])
-        return _large(shape, t.reshape(-1))
+    t = tensor.detach()  # what is computed from it records no graph
+    if t.is_nested:
+        t = torch.cat([part.reshape(-1) for part in t.unbind()])
+    elif t.layout != torch.strided:
+        t = t.coalesce().values() if t.is_sparse else t.to_dense()
+    if t.is_complex():
+        t = t.abs()
+    if t.is_meta:
+        return TensorStats(shape, None, None, None, None, 0, 0)
+    if t.numel() <= MAX_VALUES:  # few values: one copy, then plain Python (fast)
+        return _small(shape, [float(v) for v in t.reshape(-1).tolist()])
+    return _large(shape, t.reshape(-1))
 
 
 class Unread(dict[int, str]):
@@ -119,7 +118,7 @@ def _large(shape: tuple[int, ...] | None, flat: torch.Tensor) -> TensorStats:
     if flat.dtype in (torch.float16, torch.bfloat16):  # a 16-bit dot overflows at 256
         flat = flat.float()
     elif not flat.is_floating_point():  # integers and bools: exact in float64
-        flat = flat.to(torch.float32 if flat.device.type == "mps" else torch.float64)
+        flat = flat.to(torch.float32 if flat.is_mps else torch.float64)
     nan = inf = 0
     squares = _squares(flat)
     if not math.isfinite(squares):
@@ -141,6 +140,8 @@ def _large(shape: tuple[int, ...] | None, flat: torch.Tensor) -> TensorStats:
 
 def _squares(flat: torch.Tensor) -> float:
     """The sum of the squares of ``flat``'s values (not finite when any is NaN or Inf)."""
+    if flat.numel() <= SQUARES_CHUNK:
+        return float(torch.dot(flat, flat))
     return math.fsum(float(torch.dot(part, part)) for part in torch.split(flat, SQUARES_CHUNK))
 
 
@@ -152,7 +153,7 @@ def _sum(flat: torch.Tensor, norm: float) -> float:
     1e-5 of the sum. Where values cancel (gradients after a LayerNorm or a softmax sum to zero
     but for rounding) the float32 sum can be off by several times itself: those, and float64
     and small tensors, are summed with float64 accumulation (no float64 copy is made)."""
-    if flat.device.type == "mps":  # MPS has no float64
+    if flat.is_mps:  # MPS has no float64
         return float(flat.sum())
     n = flat.numel()
     if flat.dtype != torch.float64 and n > WIDE_SUM_MAX:

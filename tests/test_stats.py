@@ -162,6 +162,8 @@ def _cases() -> dict[str, torch.Tensor]:
     with_bad[7::2999] = -math.inf
     cancel = torch.randn(1_000_000)
     cancel -= cancel.mean()
+    alternating = cancel.abs() * (torch.arange(1_000_000) % 2 * 2 - 1)
+    alternating -= alternating.mean()
     return {
         "randn-3M": randn,  # more than one chunk of squares
         "constant-1M": torch.full((1_000_000,), 0.1),  # a float32 dot alone is off by 2e-5
@@ -169,6 +171,7 @@ def _cases() -> dict[str, torch.Tensor]:
         "cancelling": cancel,  # mean ~1e-9 of the spread
         "mean-1e-5-of-rms": cancel + 1e-5,  # just too small to trust a float32 sum
         "mean-2e-3-of-rms": cancel + 2e-3,  # a float32 sum kept
+        "lanes-of-one-sign": alternating + 1.2e-3,  # the float32 sum's worst case seen
         "layer-norm-grad": _layer_norm_grad(),
         "softmax-grad": _softmax_grad(),
         "huge": torch.randn(50_000) * 1e30,  # squares overflow float32

@@ -1,6 +1,6 @@
 """Real models after backward: gradviz next to torchviz, and the `gradviz` command to SVG.
 
-    .venv/bin/python benchmarks/real_models.py [--repeat 15] [--timeout 60] [--only KEY ...]
+    .venv/bin/python benchmarks/real_models.py [--repeat 9] [--timeout 60] [--only KEY ...]
 
 For each model of ``models.py`` (ResNet-18, a small ViT, GPT-2, BERT and Llama from transformers
 configs, nn.GRU and nn.LSTM over 50 steps, DenseNet-style blocks, a 4-layer MLP), in a process of
@@ -18,7 +18,7 @@ then gradviz and the floor again with ``torch.set_num_threads(1)``.
 Then, with default options, ``gradviz run make_graph.py -o KEY.svg -- KEY``: wall time, exit code
 and what gradviz said (its last stderr line), each command killed with every process it started
 (its `dot` too) after ``--timeout`` seconds; and ``python make_graph.py KEY`` alone, for scale.
-Needs the bench extra (torchviz, transformers) and `dot`. About 6 minutes on 2 cores.
+Needs the bench extra (torchviz, transformers) and `dot`. About 9 minutes on 2 busy cores.
 """
 
 from __future__ import annotations
@@ -248,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     from models import MODELS
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeat", type=int, default=15, help="alternating rounds per model")
+    parser.add_argument("--repeat", type=int, default=9, help="alternating rounds per model")
     parser.add_argument("--timeout", type=float, default=60.0, help="per command, seconds")
     parser.add_argument("--no-cli", action="store_true", help="skip the gradviz run column")
     parser.add_argument("--out", metavar="FILE", help="also write the report to FILE")

@@ -235,3 +235,21 @@ def test_finite_float32_gradient_is_read_in_three_passes_without_a_float64_copy(
     passes = [name for name, numel, _ in record.calls if numel == grad.numel()]
     assert sorted(passes) == ["aten.aminmax", "aten.dot", "aten.sum"], record.calls
     assert not any(torch.float64 in dtypes for _, numel, dtypes in record.calls if numel > 1)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # nested tensors are a prototype
+def test_big_complex_sparse_and_nested_gradients_equal_float64() -> None:
+    torch.manual_seed(5)
+    complex_grad = torch.randn(10_000, dtype=torch.complex64)
+    dense = torch.randn(300, 300) * (torch.rand(300, 300) < 0.05)
+    nested = torch.nested.nested_tensor([torch.randn(500), torch.randn(700)])
+    for tensor, values in (
+        (complex_grad, complex_grad.abs()),
+        (dense.to_sparse(), dense[dense != 0]),
+        (nested, torch.cat(nested.unbind())),
+    ):
+        stats = summarize(tensor)
+        wide = values.double()
+        assert (stats.min, stats.max) == (float(wide.min()), float(wide.max()))
+        assert stats.norm is not None and _shown_equal(stats.norm, float(wide.norm()))
+        assert stats.mean is not None and _shown_equal(stats.mean, float(wide.mean()))

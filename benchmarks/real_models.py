@@ -1,6 +1,6 @@
 """Real models after backward: gradviz next to torchviz, and the `gradviz` command to SVG.
 
-    .venv/bin/python benchmarks/real_models.py [--repeat 9] [--timeout 60] [--only KEY ...]
+    .venv/bin/python benchmarks/real_models.py [--repeat 9] [--timeout 60] [--plain] [--only KEY]
 
 For each model of ``models.py`` (ResNet-18, a small ViT, GPT-2, BERT and Llama from transformers
 configs, nn.GRU and nn.LSTM over 50 steps, DenseNet-style blocks, a 4-layer MLP), in a process of
@@ -17,8 +17,9 @@ then gradviz and the floor again with ``torch.set_num_threads(1)``.
 
 Then, with default options, ``gradviz run make_graph.py -o KEY.svg -- KEY``: wall time, exit code
 and what gradviz said (its last stderr line), each command killed with every process it started
-(its `dot` too) after ``--timeout`` seconds; and ``python make_graph.py KEY`` alone, for scale.
-Needs the bench extra (torchviz, transformers) and `dot`. About 9 minutes on 2 busy cores.
+(its `dot` too) after ``--timeout`` seconds; with ``--plain``, ``python make_graph.py KEY`` alone
+too, for scale. Needs the bench extra (torchviz, transformers) and `dot`. About 8 minutes on 2
+busy cores (12 with ``--plain``).
 """
 
 from __future__ import annotations
@@ -128,12 +129,12 @@ def run_child(key: str, repeat: int) -> dict[str, Any]:
     return {"key": key, "error": f"exit {proc.returncode}, no result"}
 
 
-def cli(key: str, timeout: float, tmp: Path) -> dict[str, Any]:
-    """``gradviz run make_graph.py -o KEY.svg -- KEY`` with default options, and the script
-    alone under ``python``."""
+def cli(key: str, timeout: float, tmp: Path, plain: bool) -> dict[str, Any]:
+    """``gradviz run make_graph.py -o KEY.svg -- KEY`` with default options, and with ``plain``
+    the script alone under ``python``."""
     script = str(HERE / "make_graph.py")
     svg = tmp / f"{key}.svg"
-    plain = run([sys.executable, script, key], timeout=timeout)
+    alone = run([sys.executable, script, key], timeout=timeout) if plain else None
     result = run([gradviz_exe(), "run", script, "-o", str(svg), "--", key], timeout=timeout)
     return {
         "cli_wall_s": result.wall_s,
@@ -142,7 +143,7 @@ def cli(key: str, timeout: float, tmp: Path) -> dict[str, Any]:
         "cli_svg_kb": svg.stat().st_size / 1024 if svg.exists() else None,
         "cli_rss_mb": result.peak_rss_mb,
         "cli_said": result.stderr_tail.split(" / ")[-1].replace(f"{tmp}/", ""),
-        "plain_s": plain.wall_s if plain.ok else plain.exit,
+        "plain_s": None if alone is None else alone.wall_s if alone.ok else alone.exit,
     }
 
 
@@ -250,7 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=9, help="alternating rounds per model")
     parser.add_argument("--timeout", type=float, default=60.0, help="per command, seconds")
-    parser.add_argument("--no-cli", action="store_true", help="skip the gradviz run column")
+    parser.add_argument("--no-cli", action="store_true", help="skip the gradviz run table")
+    parser.add_argument("--plain", action="store_true", help="also time python make_graph.py")
     parser.add_argument("--out", metavar="FILE", help="also write the report to FILE")
     parser.add_argument("--only", nargs="+", metavar="KEY", choices=list(MODELS))
     parser.add_argument("--child", metavar="KEY", choices=list(MODELS), help=argparse.SUPPRESS)
@@ -265,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {key} …", end="", file=sys.stderr, flush=True)
         row = run_child(key, args.repeat)
         if not args.no_cli:
-            row.update(cli(key, args.timeout, tmp))
+            row.update(cli(key, args.timeout, tmp, args.plain))
         print(f" {time.monotonic() - start:.1f} s", file=sys.stderr, flush=True)
         rows.append(row)
         gc.collect()

@@ -31,7 +31,15 @@ except ImportError:  # pragma: no cover
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from .api import DEFAULT_LAYOUT_TIMEOUT, FORMATS, Format, encode, fold_budget, write_dot_beside
+from .api import (
+    DEFAULT_LAYOUT_TIMEOUT,
+    FORMATS,
+    Format,
+    encode,
+    fold_budget,
+    fold_for,
+    write_dot_beside,
+)
 from .api import draw as draw_picture
 from .collapse import collapse_modules
 from .errors import GradvizError, LayoutTimeoutError
@@ -90,6 +98,7 @@ class OutputFormat(str, Enum):
     dot = "dot"
     json = "json"
     html = "html"
+    mermaid = "mermaid"
     tree = "tree"
 
 
@@ -245,7 +254,7 @@ def _write(graph: Graph, kind: Format, target: str, draw: dict[str, Any]) -> Non
             budget = fold_budget(kind, draw.get("max_nodes"))
             if budget and len(graph) > budget:
                 say(f"folding {_count(len(graph), 'node')}")
-            shown = fold(graph, max_nodes=budget)
+            shown = fold_for(graph, kind, draw.get("max_nodes"))  # Mermaid: to fit its limits
             say(f"writing {kind.upper()}: {_count(len(shown), 'node')}")
             options = {k: draw[k] for k in ("rankdir", "show_order") if k in draw}
             if kind == "html":  # the whole graph goes in: it opens folded, unfolds in the page

@@ -2,8 +2,8 @@
 
 Exit codes: 0 success; 1 a gradviz error (missing script, syntax error, nothing to draw,
 unwritable output, no Graphviz, layout timeout); 2 bad usage; 3 the script raised (graphs
-captured before the error are still written); 130 interrupted with Ctrl-C; 143 SIGTERM during
-layout.
+captured before the error are still written); 4 `doctor` found a warning or an error;
+130 interrupted with Ctrl-C; 143 SIGTERM during layout.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import functools
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from typing import Any, Literal
 import torch
 
 from . import checkpoints
+from .doctor.findings import Finding
 from .errors import GradvizError
 from .model import Graph, TensorStats
 from .modules import ModuleTagger
@@ -71,6 +73,9 @@ class Capture:
     """How many backward calls the program made, kept or not (calls made inside them aside)."""
     inner_count: int = 0
     """How many calls were made inside those (see `BackwardCall.inner`), kept or not."""
+    findings: list[Finding] = field(default_factory=list)
+    """With ``capture(diagnose=True)``: what the doctor found, set when the block ends
+    (errors first; see docs/doctor.md)."""
 
     @property
     def graph(self) -> Graph:
@@ -111,6 +116,8 @@ class _Running:
 
     path: tuple[int, ...]
     """``number, *inner`` (see `BackwardCall`)."""
+    engine: Callable[..., Any] = torch.autograd.backward
+    """What runs it: torch's backward, or the doctor watching it."""
     inside: int = 0
     """How many calls were made inside it so far."""
     hooks: _Hooks | None = None
@@ -203,6 +210,7 @@ def capture(
     op_shapes: bool | None = None,
     namespace: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
     keep: Keep = "all",
+    diagnose: bool = False,
 ) -> Iterator[Capture]:
     """Record every backward call made inside the ``with`` block.
 
@@ -228,13 +236,16 @@ def capture(
             name of a call made inside one (``"1.1"``); calls not kept are not walked, which
             keeps long training loops cheap. ``"first"``, ``"last"`` and numbers count only the
             program's own calls, not those made inside them (see `BackwardCall.inner`).
+        diagnose: watch forward and backward for autograd's pitfalls (`doctor.watch`) for the
+            whole block, and set ``findings`` when it ends. The watch also records each op's
+            line: recorded graphs then have their sources, as with ``source=True``.
     """
     target = _target(keep)
     options: WalkOptions = {
         "show_saved": show_saved,
         "show_attrs": show_attrs,
         "show_inputs": show_inputs,
-        "source": source,
+        "source": source or diagnose,  # the doctor's watch records the lines anyway
         "modules": modules,
         "op_shapes": op_shapes,
     }
@@ -243,7 +254,13 @@ def capture(
     # What only the forward passes of kept calls need: closed once no later call is kept.
     forward_aids = contextlib.ExitStack()
     sources = SourceTagger()
-    if source:
+    doctor = None
+    if diagnose:
+        from .doctor.watch import Doctor
+
+        doctor = Doctor(namespace)
+        doctor.start()
+    elif source:
         forward_aids.enter_context(sources)
     if modules:
         forward_aids.enter_context(ModuleTagger(namespace))
@@ -263,11 +280,16 @@ def capture(
             path = (result.count,)
         call = _Running(path)
         running.append(call)
+        caller = sys._getframe(1)
+        if doctor is not None:
+            call.engine = functools.partial(doctor.run, original, ".".join(map(str, path)), caller)
+        else:
+            call.engine = original
         try:
             wanted = keep == "all" or path == target or (keep == "last" and len(path) == 1)
             if not wanted:
-                return original(tensors, grad_tensors, *args, **kwargs)
-            return record(call, sys._getframe(1), tensors, grad_tensors, *args, **kwargs)
+                return call.engine(tensors, grad_tensors, *args, **kwargs)
+            return record(call, caller, tensors, grad_tensors, *args, **kwargs)
         finally:
             running.remove(call)
 
@@ -293,13 +315,15 @@ def capture(
             names.update(checkpoints.recompute_inputs(caller, names))
         try:
             graph, walker = start_walk(tensors, names, options)
-        except GradvizError:  # nothing to draw: let torch raise its own error
-            return original(tensors, grad_tensors, *args, **kwargs)
+        except GradvizError:  # nothing to draw: let torch raise its own error (not chained)
+            graph = None
+        if graph is None:
+            return call.engine(tensors, grad_tensors, *args, **kwargs)
         found = checkpoints.find(graph, walker.fns, walker.names)
         error = None
         hooks = call.hooks = _Hooks(walker.hookable())
         try:
-            return original(tensors, grad_tensors, *args, **kwargs)
+            return call.engine(tensors, grad_tensors, *args, **kwargs)
         except BaseException as exc:
             error = f"{type(exc).__name__}: {exc}".splitlines()[0]
             raise
@@ -335,4 +359,7 @@ def capture(
     finally:
         torch.autograd.backward = original
         forward_aids.close()
+        if doctor is not None:
+            doctor.stop()
+            result.findings = doctor.findings({c.name: c.graph for c in result.calls})
         sources.close()  # off the stack now, if it was closed inside ``loss.backward()``

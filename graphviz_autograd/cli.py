@@ -551,6 +551,8 @@ def _diff_sources(
     scripts = [s for s in sources if not s.lower().endswith(".json")]
     if len(sources) == 1 and not scripts:
         raise _fail("give two JSON graphs, or a script with --calls A B")
+    if calls and not scripts:
+        raise _fail("--calls picks backward calls of scripts; JSON files hold one graph each")
     if len(sources) == 1 and calls is None:
         raise _fail("one script: say which two of its backward calls to compare, --calls 1 3")
     out: list[tuple[Graph, str]] = []

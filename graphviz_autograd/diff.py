@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 from collections import Counter, deque
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
@@ -94,144 +93,153 @@ def alike(a: Node, b: Node) -> bool:
 
 def compare(a: Graph, b: Graph) -> Comparison:
     """Match the nodes of ``a`` and ``b`` by structure and list what differs."""
-    matcher = _Matcher(a, b)
-    pairs = matcher.run()
-    in_b = {bid: aid for aid, bid in pairs.items()}
-    matched = tuple((node.id, pairs[node.id]) for node in a.nodes if node.id in pairs)
+    side_a, side_b = _Side(a), _Side(b)
+    pairs = _Matcher(side_a, side_b).run()  # index in A -> index in B, or -1
+    nodes_a, nodes_b = side_a.nodes, side_b.nodes
+    in_b = [-1] * len(nodes_b)
+    for i, j in enumerate(pairs):
+        if j >= 0:
+            in_b[j] = i
     changed = []
-    for node in b.nodes:
-        if node.id in in_b:
-            change = _change(a.node(in_b[node.id]), node)
+    for j, i in enumerate(in_b):
+        if i >= 0:
+            change = _change(nodes_a[i], nodes_b[j])
             if change is not None:
                 changed.append(change)
-    edges_removed, edges_added = _edge_changes(a, b, pairs)
+    ids = {nodes_a[i].id: nodes_b[j].id for i, j in enumerate(pairs) if j >= 0}
+    edges_removed, edges_added = _edge_changes(a, b, ids)
     return Comparison(
         a=a,
         b=b,
-        matched=matched,
-        added=tuple(n for n in b.nodes if n.id not in in_b),
-        removed=tuple(n for n in a.nodes if n.id not in pairs),
+        matched=tuple(ids.items()),
+        added=tuple(node for node, i in zip(nodes_b, in_b, strict=True) if i < 0),
+        removed=tuple(node for node, j in zip(nodes_a, pairs, strict=True) if j < 0),
         changed=tuple(changed),
         edges_added=edges_added,
         edges_removed=edges_removed,
     )
 
 
+End = tuple[int | None, str, str | None, int]
+"""An edge seen from one of its ends: its slot and kind, the op and the index of the node at
+its other end."""
+Slot = tuple[int | None, str, str | None, int]
+"""Where an edge sits at one of its ends: its slot and kind, the op at its other end, and how
+many edges with these three came before it there."""
+
+
+class _Side:
+    """One graph, by node index: its nodes, and each node's inputs and consumers by `Slot`."""
+
+    def __init__(self, graph: Graph) -> None:
+        self.nodes = graph.nodes
+        self.roots = graph.roots
+        index = {node.id: i for i, node in enumerate(self.nodes)}
+        self.index = index
+        ops = [node.op for node in self.nodes]
+        ins: list[list[End]] = [[] for _ in ops]
+        outs: list[list[End]] = [[] for _ in ops]
+        for edge in graph.edges:
+            src, dst = index[edge.src], index[edge.dst]
+            ins[dst].append((edge.slot, edge.kind, ops[src], src))
+            outs[src].append((edge.slot, edge.kind, ops[dst], dst))
+        self.ins, self.outs = ins, outs
+
+
+def _keyed(ends: list[End]) -> dict[Slot, int]:
+    """The other end of each edge at a node (slot, kind, its op, its index), by `Slot`."""
+    if len(ends) == 1:  # most nodes of most graphs: one input, one consumer
+        slot, kind, op, other = ends[0]
+        return {(slot, kind, op, 0): other}
+    seen: dict[tuple[int | None, str, str | None], int] = {}
+    out: dict[Slot, int] = {}
+    for slot, kind, op, other in ends:
+        before = seen.get((slot, kind, op), 0)
+        out[(slot, kind, op, before)] = other
+        seen[(slot, kind, op)] = before + 1
+    return out
+
+
 class _Matcher:
     """Grows a matching from seeds (roots, unique names) along edges, breadth-first."""
 
-    def __init__(self, a: Graph, b: Graph) -> None:
+    def __init__(self, a: _Side, b: _Side) -> None:
         self.a, self.b = a, b
-        self.pairs: dict[str, str] = {}  # id in A -> id in B
-        self.taken: set[str] = set()  # ids in B already matched
-        self.queue: deque[tuple[str, str]] = deque()
-        self.a_in, self.a_out = _adjacency(a.edges)
-        self.b_in, self.b_out = _adjacency(b.edges)
+        self.pairs = [-1] * len(a.nodes)  # index in A -> index in B
+        self.taken = [False] * len(b.nodes)  # index in B -> matched yet
+        self.queue: deque[tuple[int, int]] = deque()
 
-    def match(self, x: Node, y: Node) -> None:
-        self.pairs[x.id] = y.id
-        self.taken.add(y.id)
-        self.queue.append((x.id, y.id))
+    def match(self, i: int, j: int) -> None:
+        self.pairs[i] = j
+        self.taken[j] = True
+        self.queue.append((i, j))
 
-    def free(self, x: Node, y: Node) -> bool:
-        return x.id not in self.pairs and y.id not in self.taken and alike(x, y)
+    def free(self, i: int, j: int) -> bool:
+        return self.pairs[i] < 0 and not self.taken[j] and alike(self.a.nodes[i], self.b.nodes[j])
 
-    def run(self) -> dict[str, str]:
+    def run(self) -> list[int]:
         a, b = self.a, self.b
         for ra, rb in zip(a.roots, b.roots, strict=False):
-            x, y = a.node(ra), b.node(rb)
+            i, j = a.index[ra], b.index[rb]
+            x, y = a.nodes[i], b.nodes[j]
             # A root may be renamed (the name is reported as changed), not retyped.
-            if (
-                x.id not in self.pairs
-                and y.id not in self.taken
-                and (x.kind, x.op)
-                == (
-                    y.kind,
-                    y.op,
-                )
-            ):
-                self.match(x, y)
+            if self.pairs[i] < 0 and not self.taken[j] and (x.kind, x.op) == (y.kind, y.op):
+                self.match(i, j)
         named_b = _unique_names(b.nodes)
-        for name, x in _unique_names(a.nodes).items():
-            named = named_b.get(name)
-            if named is not None and self.free(x, named):
-                self.match(x, named)
+        for name, i in _unique_names(a.nodes).items():
+            j = named_b.get(name, -1)
+            if j >= 0 and self.free(i, j):
+                self.match(i, j)
         self.spread()
         # What the edges did not reach (a part cut off by a change): match what is alike and
         # unique among the rest by (kind, op, name, shape), then spread from there.
-        rest_a = _unique_keys(n for n in a.nodes if n.id not in self.pairs)
-        rest_b = _unique_keys(n for n in b.nodes if n.id not in self.taken)
-        for key, x in rest_a.items():
-            alone = rest_b.get(key)
-            if alone is not None and self.free(x, alone):
-                self.match(x, alone)
+        rest_b = _unique_keys(b.nodes, self.taken)
+        for key, i in _unique_keys(a.nodes, [j >= 0 for j in self.pairs]).items():
+            j = rest_b.get(key, -1)
+            if j >= 0 and self.free(i, j):
+                self.match(i, j)
         self.spread()
         return self.pairs
 
     def spread(self) -> None:
-        a, b = self.a, self.b
+        a, b, free, match = self.a, self.b, self.free, self.match
         while self.queue:
-            xa, yb = self.queue.popleft()
-            for ins_a, ins_b, end in ((self.a_in, self.b_in, 0), (self.a_out, self.b_out, 1)):
-                others = _keyed(ins_b.get(yb, ()), b, end)
-                for key, edge in _keyed(ins_a.get(xa, ()), a, end).items():
-                    match = others.get(key)
-                    if match is None:
-                        continue
-                    x, y = a.node(_end(edge, end)), b.node(_end(match, end))
-                    if self.free(x, y):
-                        self.match(x, y)
+            i, j = self.queue.popleft()
+            for ends_a, ends_b in ((a.ins[i], b.ins[j]), (a.outs[i], b.outs[j])):
+                if not ends_a or not ends_b:
+                    continue
+                others = _keyed(ends_b)
+                for key, x in _keyed(ends_a).items():
+                    y = others.get(key, -1)
+                    if y >= 0 and free(x, y):
+                        match(x, y)
 
 
-def _adjacency(edges: Iterable[Edge]) -> tuple[dict[str, list[Edge]], dict[str, list[Edge]]]:
-    """Edges by destination (each node's inputs) and by source (its consumers)."""
-    ins: dict[str, list[Edge]] = {}
-    outs: dict[str, list[Edge]] = {}
-    for edge in edges:
-        ins.setdefault(edge.dst, []).append(edge)
-        outs.setdefault(edge.src, []).append(edge)
-    return ins, outs
-
-
-def _keyed(edges: Iterable[Edge], graph: Graph, end: int) -> dict[tuple[object, ...], Edge]:
-    """Edges at one node keyed by where they sit: the slot and kind, the op at the other end
-    (``end``: 0 the source, 1 the destination) and how many such edges came before."""
-    seen: Counter[tuple[object, ...]] = Counter()
-    out: dict[tuple[object, ...], Edge] = {}
-    for edge in edges:
-        base = (edge.slot, edge.kind, graph.node(_end(edge, end)).op)
-        out[(*base, seen[base])] = edge
-        seen[base] += 1
-    return out
-
-
-def _end(edge: Edge, end: int) -> str:
-    """The source (``end`` 0) or the destination (1) of ``edge``."""
-    return edge.dst if end else edge.src
-
-
-def _unique_names(nodes: Iterable[Node]) -> dict[str, Node]:
-    """Name -> node, for the names that only one node carries."""
-    found: dict[str, Node] = {}
+def _unique_names(nodes: tuple[Node, ...]) -> dict[str, int]:
+    """Name -> node index, for the names that only one node carries."""
+    found: dict[str, int] = {}
     twice: set[str] = set()
-    for node in nodes:
+    for i, node in enumerate(nodes):
         if node.name is None or node.kind == "saved":  # saved tensors: self, other, result
             continue
         if node.name in found:
             twice.add(node.name)
-        found[node.name] = node
-    return {name: node for name, node in found.items() if name not in twice}
+        found[node.name] = i
+    return {name: i for name, i in found.items() if name not in twice}
 
 
-def _unique_keys(nodes: Iterable[Node]) -> dict[tuple[object, ...], Node]:
-    found: dict[tuple[object, ...], Node] = {}
+def _unique_keys(nodes: tuple[Node, ...], matched: list[bool]) -> dict[tuple[object, ...], int]:
+    """(kind, op, name, shape) -> index, for the unmatched nodes that are alone with theirs."""
+    found: dict[tuple[object, ...], int] = {}
     twice: set[tuple[object, ...]] = set()
-    for node in nodes:
+    for i, node in enumerate(nodes):
+        if matched[i]:
+            continue
         key = (node.kind, node.op, node.name, node.shape)
         if key in found:
             twice.add(key)
-        found[key] = node
-    return {key: node for key, node in found.items() if key not in twice}
+        found[key] = i
+    return {key: i for key, i in found.items() if key not in twice}
 
 
 def _change(a: Node, b: Node) -> Change | None:

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from rich.console import Console
 
 from graphviz_autograd.diff import compare
+from graphviz_autograd.errors import GradvizError
 from graphviz_autograd.fold import fold, fold_chains, fold_repeats, fold_series
 from graphviz_autograd.model import Graph
 from graphviz_autograd.record import capture
@@ -147,9 +148,19 @@ def execute(program: Program) -> tuple[list[Tensor], list[Tensor]]:
             continue
         event(f"op {op}")
         pool.extend(made)
-    with_graph = [t for t in pool if t.grad_fn is not None] or pool
+    with_graph = [t for t in pool if _has_graph(t)] or pool[:1]
     roots = [with_graph[k % len(with_graph)] for k in picks]
     return roots, pool
+
+
+def _has_graph(tensor: Tensor) -> bool:
+    """Whether ``tensor`` has a grad_fn; False when torch refuses to say (a view out of
+    ``split`` whose base was then changed in place)."""
+    try:
+        return tensor.grad_fn is not None
+    except RuntimeError:
+        event("grad_fn refused")
+        return False
 
 
 def bare_counts(roots: list[Tensor]) -> tuple[int, int, int]:
@@ -284,3 +295,18 @@ def test_schema_accepts_the_golden_files() -> None:
     wrong = json.loads((golden / "extras.json").read_text())
     wrong["nodes"][0]["kind"] = "tensor"
     assert not VALIDATOR.is_valid(wrong)
+
+
+def test_a_view_torch_refuses_is_one_gradviz_error() -> None:
+    """Found by the fuzz test: torch raises on ``grad_fn`` of a ``split`` output whose base
+    was changed in place; the walk says so as a `GradvizError`, not torch's RuntimeError."""
+    x = torch.randn(2, 3, requires_grad=True)
+    y = x + x
+    first, _ = y.chunk(2)
+    y.mul_(2)
+    with pytest.raises(GradvizError, match="torch gives no graph for this tensor: Output 0 of"):
+        build_graph(first)
+    with capture() as cap:  # such a tensor among the caller's variables names nothing
+        y.sum().backward()
+    assert [n.op for n in cap.graph.nodes] == ["SumBackward0", "MulBackward0", "AddBackward0",
+                                                "AccumulateGrad"]  # fmt: skip

@@ -551,6 +551,8 @@ def _diff_sources(
     scripts = [s for s in sources if not s.lower().endswith(".json")]
     if len(sources) == 1 and not scripts:
         raise _fail("give two JSON graphs, or a script with --calls A B")
+    if args and not scripts:
+        raise _fail(f"unexpected argument {args[0]!r}: compare two graphs, A and B")
     if calls and not scripts:
         raise _fail("--calls picks backward calls of scripts; JSON files hold one graph each")
     if len(sources) == 1 and calls is None:
@@ -602,6 +604,7 @@ def diff_command(
         typer.Argument(
             help="Two graphs: JSON files gradviz wrote or scripts (one call each), or one script "
             "with --calls A B. Script arguments go after --.",
+            metavar="A [B]",
             show_default=False,
         ),
     ],

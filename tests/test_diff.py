@@ -152,6 +152,8 @@ def test_two_scripts_and_user_errors(tmp_path: Path) -> None:
         assert failed.returncode == 1, args
         assert failed.stderr.strip().splitlines()[-1].startswith(message), failed.stderr
     (tmp_path / "other.json").write_text('{"format": "something-else"}')
+    failed = gradviz("diff", "other.json", "other.json", "third.json", cwd=tmp_path)
+    assert failed.stderr.startswith("error: unexpected argument 'third.json'")
     failed = gradviz("diff", "other.json", "other.json", "--calls", "1", "2", cwd=tmp_path)
     assert failed.stderr.startswith("error: --calls picks backward calls of scripts")
     failed = gradviz("diff", "other.json", "other.json", cwd=tmp_path)

@@ -7,6 +7,7 @@ CI runs ``FUZZ_EXAMPLES`` examples (default 40), the same ones each time; for a 
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import io
 import json
@@ -204,6 +205,20 @@ def record(
     return graph, counts, alive
 
 
+def left_without_gradviz(program: Program) -> int:
+    """How many of ``program``'s tensors stay alive after a backward that raised, with no
+    gradviz involved: torch keeps some (a leaf, seen with chunk and an in-place op)."""
+    roots, pool = execute(program)
+    alive = [weakref.ref(t) for t in pool]
+    total = sum(r.float().sum() for r in roots)
+    assert isinstance(total, Tensor)
+    with contextlib.suppress(RuntimeError):
+        total.backward()
+    del roots, pool, total
+    gc.collect()
+    return sum(ref() is not None for ref in alive)
+
+
 class _nothing:
     def __enter__(self) -> None:
         return None
@@ -239,7 +254,10 @@ def test_random_graphs(
     flags = {"show_saved": show_saved, "show_attrs": show_attrs, "show_inputs": show_inputs}
     graph, (fns, edges, empty), alive = record(program, mode, flags)
     gc.collect()
-    assert [ref for ref in alive if ref() is not None] == []  # the graph keeps no tensor
+    left = sum(ref() is not None for ref in alive)
+    if left:  # the graph keeps no tensor: whatever is alive, torch keeps without gradviz too
+        assert mode != "walk" and left <= left_without_gradviz(program)
+        event("tensors torch keeps after a failed backward")
     event(f"mode {mode}")
     event(f"nodes {'<10' if len(graph) < 10 else '10-29' if len(graph) < 30 else '30+'}")
 

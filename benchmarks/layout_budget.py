@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/layout_budget.py [--timeout 120] [--only KEY ...]
 
-For each of the 10k-leaf wide graph, a 100,000-op chain and the 6-layer transformer:
+For each of the 10k-leaf wide graph, a 100,000-op chain and the 6-layer transformer (or the
+graphs and real models named with ``--only``, any key of ``graphs.GRAPHS`` or ``models.MODELS``):
 ``gradviz run make_graph.py -o KEY.svg -- KEY``, wall time and exit code (each command killed,
 with its `dot`, after ``--timeout`` seconds). For scale, ``python make_graph.py KEY`` alone (torch
 import, building the graph, backward) is timed too. The budget is 20 s wall per SVG.
@@ -19,13 +20,25 @@ from pathlib import Path
 from clitools import HERE, fmt_mb, fmt_s, gradviz_exe, run, stack_limit
 
 KEYS = ("wide-10k", "chain-1e5", "transformer-6")
+CHOICES = (
+    *KEYS,
+    "mlp4",
+    "resnet18",
+    "vit-small",
+    "gpt2",
+    "bert",
+    "llama",
+    "gru",
+    "lstm",
+    "dense-block",
+)
 BUDGET_S = 20.0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--timeout", type=float, default=120.0, help="per command, seconds")
-    parser.add_argument("--only", nargs="+", choices=KEYS, metavar="KEY")
+    parser.add_argument("--only", nargs="+", choices=CHOICES, metavar="KEY")
     args = parser.parse_args(argv)
 
     gradviz, script = gradviz_exe(), str(HERE / "make_graph.py")

@@ -17,5 +17,6 @@ import graphs
 import models
 
 key = sys.argv[1] if len(sys.argv) > 1 else "chain-1e3"
+models.NAMESPACE = globals()  # a real model is bound here as `model`: gradviz names it so
 out, params = models.build(key) if key in models.MODELS else graphs.build(key)
 out.backward()

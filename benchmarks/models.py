@@ -15,9 +15,15 @@ from torch import nn
 
 Built = tuple[torch.Tensor, dict[str, torch.Tensor]]
 
+NAMESPACE: dict[str, object] = {}
+"""Each builder binds its model here as ``model`` before running it. ``make_graph.py`` makes
+this its own globals, so that under ``gradviz run`` modules and parameters are named as in a
+script of one's own (``model.resnet.embedder``, ``model.0.weight``), not ``Sequential#1``."""
+
 
 def _classify(model: nn.Module, pixels: torch.Tensor, labels: int) -> Built:
     model.train()
+    NAMESPACE["model"] = model
     logits = model(pixel_values=pixels).logits
     loss = nn.functional.cross_entropy(logits, torch.arange(pixels.shape[0]) % labels)
     return loss, dict(model.named_parameters())
@@ -26,6 +32,7 @@ def _classify(model: nn.Module, pixels: torch.Tensor, labels: int) -> Built:
 def _language(model: nn.Module, vocab: int, batch: int = 2, tokens: int = 16) -> Built:
     model.train()
     ids = torch.randint(0, vocab, (batch, tokens))
+    NAMESPACE["model"] = model
     out = model(input_ids=ids, labels=ids)
     return out.loss, dict(model.named_parameters())
 
@@ -110,7 +117,7 @@ def llama() -> Built:
 
 def _recurrent(kind: type[nn.GRU] | type[nn.LSTM]) -> Built:
     torch.manual_seed(0)
-    model = kind(input_size=16, hidden_size=32, num_layers=2)
+    model = NAMESPACE["model"] = kind(input_size=16, hidden_size=32, num_layers=2)
     out, _ = model(torch.randn(50, 4, 16))  # 50 steps, batch 4
     return out.pow(2).mean(), dict(model.named_parameters())
 
@@ -159,6 +166,7 @@ def dense_block() -> Built:
         nn.Flatten(),
         nn.Linear(64, 10),
     )
+    NAMESPACE["model"] = model
     logits = model(torch.randn(2, 3, 16, 16))
     loss = nn.functional.cross_entropy(logits, torch.tensor([1, 2]))
     return loss, dict(model.named_parameters())
@@ -176,6 +184,7 @@ def mlp4() -> Built:
         nn.ReLU(),
         nn.Linear(64, 10),
     )
+    NAMESPACE["model"] = model
     loss = nn.functional.cross_entropy(model(torch.randn(8, 32)), torch.arange(8) % 10)
     return loss, dict(model.named_parameters())
 

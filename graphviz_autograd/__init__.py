@@ -14,7 +14,7 @@ from .errors import GradvizError, GraphvizNotFoundError, LayoutTimeoutError, NoG
 from .model import Edge, Graph, Node, TensorStats
 
 if TYPE_CHECKING:
-    from .api import Rendering, print_tree, render, to_dot, to_json, to_svg
+    from .api import Explorer, Rendering, explore, print_tree, render, to_dot, to_json, to_svg
     from .record import BackwardCall, Capture, capture
     from .walk import build_graph
 
@@ -26,7 +26,9 @@ except PackageNotFoundError:  # running from a source tree without installing
 # Loaded on first use, so that `import graphviz_autograd` (and `gradviz --help`) does not wait
 # for torch; the names behave as ordinary imports.
 _LAZY = {
+    "Explorer": "api",
     "Rendering": "api",
+    "explore": "api",
     "print_tree": "api",
     "render": "api",
     "to_dot": "api",
@@ -51,6 +53,7 @@ __all__ = [
     "BackwardCall",
     "Capture",
     "Edge",
+    "Explorer",
     "GradvizError",
     "Graph",
     "GraphvizNotFoundError",
@@ -62,6 +65,7 @@ __all__ = [
     "__version__",
     "build_graph",
     "capture",
+    "explore",
     "print_tree",
     "render",
     "to_dot",

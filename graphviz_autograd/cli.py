@@ -2,14 +2,17 @@
 
 Exit codes: 0 success; 1 a gradviz error (missing script, syntax error, nothing to draw,
 unwritable output, no Graphviz, layout timeout); 2 bad usage; 3 the script raised (graphs
-captured before the error are still written); 130 interrupted with Ctrl-C.
+captured before the error are still written); 130 interrupted with Ctrl-C; 143 SIGTERM during
+layout.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from enum import Enum
@@ -28,7 +31,8 @@ except ImportError:  # pragma: no cover
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from .api import FORMATS, Format, encode, fold_budget
+from .api import DEFAULT_LAYOUT_TIMEOUT, FORMATS, Format, encode, fold_budget, write_dot_beside
+from .api import draw as draw_picture
 from .collapse import collapse_modules
 from .errors import GradvizError, LayoutTimeoutError
 from .files import write_atomic
@@ -47,6 +51,7 @@ __all__ = ["app", "main"]
 EXIT_ERROR: Final = 1
 EXIT_SCRIPT_FAILED: Final = 3
 EXIT_INTERRUPTED: Final = 130
+EXIT_TERMINATED: Final = 143  # 128 + SIGTERM, as a shell reports it
 
 EXAMPLES: Final = """\
 [bold]Examples[/]
@@ -85,6 +90,7 @@ class OutputFormat(str, Enum):
     pdf = "pdf"
     dot = "dot"
     json = "json"
+    html = "html"
     tree = "tree"
 
 
@@ -191,28 +197,62 @@ def _status() -> Iterator[Callable[[str], None]]:
         yield lambda text: progress.update(task, description=text, refresh=True)
 
 
+@contextlib.contextmanager
+def _sigterm_exits() -> Iterator[None]:
+    """SIGTERM raises SystemExit (exit 143) instead of ending the process on the spot, so that
+    `dot` is stopped on the way out; on Linux the kernel stops it in any case (`run_dot`)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(EXIT_TERMINATED)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _count(n: int, what: str) -> str:
     return f"{n:,} {what}" if n == 1 else f"{n:,} {what}s"
 
 
 def _write(graph: Graph, kind: Format, target: str, draw: dict[str, Any]) -> None:
     started = time.monotonic()
-    picture = kind in IMAGE_FORMATS
-    options = {k: v for k, v in draw.items() if k != "max_nodes" and (picture or k != "timeout")}
-    budget = fold_budget(kind, draw.get("max_nodes"))
+    redrawn: tuple[str, ...] = ()
     # Folding a million nodes, layout, and writing the DOT or JSON of a big graph each take a
     # while: say which is going on. Ctrl-C stops `dot` at once.
     with _status() as say:
-        if budget and len(graph) > budget:
-            say(f"folding {_count(len(graph), 'node')}")
-        shown = fold(graph, max_nodes=budget)
-        nodes = _count(len(shown), "node")
-        say(
-            f"laying out {nodes} with Graphviz dot"
-            if picture
-            else f"writing {kind.upper()}: {nodes}"
-        )
-        data = encode(shown, kind, max_nodes=0, **options)
+        if kind in IMAGE_FORMATS:
+            try:
+                with _sigterm_exits():
+                    data, shown, redrawn, chosen = draw_picture(graph, kind, status=say, **draw)
+                if chosen is not None and not redrawn:
+                    redrawn = (f"modules deeper than {chosen} levels as one node (--depth N)",)
+            except LayoutTimeoutError as exc:
+                beside = None if target == "-" else write_dot_beside(target, exc)
+                hint = (
+                    f"its DOT is in {beside} (`dot -T{kind} {beside} -o {target}` lays it out "
+                    "without a limit)"
+                    if beside
+                    else "--format dot writes its DOT"
+                )
+                raise GradvizError(
+                    f"{exc}; {hint}, or allow more time with --layout-timeout SECONDS (0: no limit)"
+                ) from None
+        else:
+            budget = fold_budget(kind, draw.get("max_nodes"))
+            if budget and len(graph) > budget:
+                say(f"folding {_count(len(graph), 'node')}")
+            shown = fold(graph, max_nodes=budget)
+            say(f"writing {kind.upper()}: {_count(len(shown), 'node')}")
+            options = {k: draw[k] for k in ("rankdir", "show_order") if k in draw}
+            if kind == "html":  # the whole graph goes in: it opens folded, unfolds in the page
+                data = encode(graph, kind, max_nodes=budget, folded=shown, **options)
+            else:
+                data = encode(shown, kind, max_nodes=0, **options)
     if target == "-":
         out = sys.stdout
         out.write(data if isinstance(data, str) else data.decode())
@@ -222,10 +262,11 @@ def _write(graph: Graph, kind: Format, target: str, draw: dict[str, Any]) -> Non
         write_atomic(target, data)
     except OSError as exc:
         raise GradvizError(f"cannot write {target}: {exc.strerror or exc}") from None
-    folded = "" if shown is graph else f"{_count(len(graph), 'node')} folded to "
+    folded = "" if len(shown) == len(graph) else f"{_count(len(graph), 'node')} folded to "
+    again = "".join(f"; {line}" for line in redrawn)
     err.print(
         f"wrote {escape(target)} ({folded}{_count(len(shown), 'node')}, "
-        f"{_count(shown.edge_count, 'edge')}, {time.monotonic() - started:.1f} s)"
+        f"{_count(shown.edge_count, 'edge')}, {time.monotonic() - started:.1f} s{escape(again)})"
     )
 
 
@@ -305,10 +346,10 @@ def _run(
             code = _exit_code(failed) if failed else EXIT_ERROR
             raise _fail(what + hint, code)
 
-    depth = draw.pop("depth", None)
-    if depth is not None:
-        graphs = [collapse_modules(g, depth) for g in graphs]
     kind, paths = _targets(script, output, fmt, names)
+    depth = draw.get("depth")
+    if depth is not None and kind not in IMAGE_FORMATS:  # pictures collapse as they fold
+        graphs = [collapse_modules(g, depth) for g in graphs]
     try:
         if kind is None:
             budget = fold_budget("tree", draw.get("max_nodes"))
@@ -320,8 +361,6 @@ def _run(
                 if target != "-":
                     _check_writable(target)
                 _write(graph, kind, target, draw)
-    except LayoutTimeoutError as exc:
-        raise _fail(f"{exc}; try --format dot, or a larger --layout-timeout") from None
     except GradvizError as exc:
         raise _fail(str(exc)) from None
     except KeyboardInterrupt:
@@ -365,8 +404,9 @@ MaxNodes = Annotated[
         metavar="N",
         min=0,
         help=f"Fold bigger graphs (runs of one op, repeated branches and blocks) to at most N "
-        f"nodes before drawing; 0: never. Default {DEFAULT_MAX_NODES:,} for pictures and the "
-        "tree; DOT and JSON are folded only when this is given.",
+        "nodes, and 2N counting the ranks long edges cross, before drawing; 0: never. Default "
+        f"{DEFAULT_MAX_NODES:,} for pictures and the tree; DOT and JSON are folded only when "
+        "this is given.",
     ),
 ]
 WithSource = Annotated[
@@ -383,7 +423,8 @@ Depth = Annotated[
         "--depth",
         metavar="N",
         min=1,
-        help="Draw each module nested deeper than N levels as one node (model.encoder is 2).",
+        help="Draw each module nested deeper than N levels as one node (model.encoder is 2). "
+        "Pictures that folding cannot make small enough get a depth chosen for them.",
     ),
 ]
 WithModules = Annotated[
@@ -465,7 +506,12 @@ def run_command(
     layout_timeout: Annotated[
         Optional[float],  # noqa: UP045
         typer.Option(
-            "--layout-timeout", metavar="SECONDS", help="Stop Graphviz layout after this."
+            "--layout-timeout",
+            metavar="SECONDS",
+            min=0,
+            help=f"Time allowed for Graphviz layout (default {DEFAULT_LAYOUT_TIMEOUT:g}; 0: no "
+            "limit). A layout that takes too long is folded further and retried within it; "
+            "when none finishes, the DOT is written next to the file.",
         ),
     ] = None,
 ) -> None:
@@ -638,7 +684,7 @@ def diff_command(
     targets = output or []
     for target in targets:
         kind = "json" if target == "-" else FORMATS.get(Path(target).suffix.lower())
-        if kind is None:
+        if kind is None or kind == "html":
             raise _fail(
                 f"cannot tell the format of {target!r}: use .json, .svg, .png, .pdf or .dot"
             )
@@ -651,13 +697,14 @@ def diff_command(
     try:
         for target in targets:
             kind = "json" if target == "-" else FORMATS[Path(target).suffix.lower()]
+            data: str | bytes
             if kind == "json":
-                data: str | bytes = to_diff_json(comparison)
-            else:
-                shown = fold(b, max_nodes=fold_budget(kind))
-                text = to_diff_dot(comparison, shown=shown)
-                data = text if kind == "dot" else run_dot(text, kind)
-                data = data.decode() if kind == "svg" and isinstance(data, bytes) else data
+                data = to_diff_json(comparison)
+            else:  # graph B, folded as a picture of it would be
+                text = to_diff_dot(comparison, shown=fold(b, max_nodes=fold_budget(kind)))
+                picture: Any = kind  # svg, png or pdf: checked above
+                layout = DEFAULT_LAYOUT_TIMEOUT
+                data = text if kind == "dot" else run_dot(text, picture, timeout=layout)
             if target == "-":
                 sys.stdout.write(str(data))
                 sys.stdout.flush()

@@ -5,10 +5,18 @@ from __future__ import annotations
 from .errors import GradvizError
 from .model import Edge, Graph, Node
 
-__all__ = ["collapse_modules"]
+__all__ = ["collapse_modules", "module_depth"]
 
 
-def collapse_modules(graph: Graph, depth: int) -> Graph:
+def module_depth(graph: Graph) -> int:
+    """The depth of the most deeply nested module that made a node (0: no module)."""
+    modules = set(filter(None, graph.column("module")))
+    return max((m.count(".") + 1 for m in modules), default=0)
+
+
+def collapse_modules(
+    graph: Graph, depth: int, *, hint: str = "raise --depth to open them"
+) -> Graph:
     """``graph`` with the nodes of each module deeper than ``depth`` merged into one node.
 
     A module path's depth is its number of parts (``model`` is 1, ``model.encoder.layers.0``
@@ -16,6 +24,7 @@ def collapse_modules(graph: Graph, depth: int) -> Graph:
     becomes one ``op`` node: it keeps the id of the first of its nodes, is labelled with the
     module's path, and counts the nodes it stands for. Edges inside a group disappear; edges
     between groups are kept once per (source, destination, kind). Roots are never merged.
+    A note says how many modules were collapsed, then ``hint``.
     """
     if depth < 1:
         raise GradvizError(f"--depth must be at least 1, not {depth}")
@@ -59,7 +68,7 @@ def collapse_modules(graph: Graph, depth: int) -> Graph:
         edges.append(Edge(src, dst, None if merged else edge.slot, edge.kind))
     note = (
         f"modules deeper than {depth} levels are drawn as one node each ({len(first)} "
-        f"collapsed); raise --depth to open them"
+        f"collapsed); {hint}"
     )
     return Graph(
         tuple(nodes),

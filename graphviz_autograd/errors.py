@@ -19,3 +19,8 @@ class GraphvizNotFoundError(GradvizError, RuntimeError):
 
 class LayoutTimeoutError(GradvizError, TimeoutError):
     """Graphviz layout took longer than the allowed time."""
+
+    def __init__(self, message: str, dot: str | None = None) -> None:
+        super().__init__(message)
+        self.dot = dot
+        """The DOT that did not lay out in time, when known: to lay out without a deadline."""

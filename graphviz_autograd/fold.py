@@ -13,7 +13,8 @@ Three foldings, each a pure function `Graph` -> `Graph`:
 - `fold_series`: identical blocks in series (the layers of a transformer, the body of an unrolled
   loop) become one block.
 
-`fold` applies them, in that order, until the graph fits a node budget (`DEFAULT_MAX_NODES`).
+`fold` applies them, in that order, until the graph fits a budget (`DEFAULT_MAX_NODES` nodes, and
+a `layout_size` that counts long edges too: `LAYOUT_SIZE_PER_NODE`).
 
 Invariants of every folding:
 
@@ -35,14 +36,24 @@ Invariants of every folding:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from itertools import accumulate, chain
+from itertools import accumulate, chain, compress
 from operator import attrgetter
 from typing import Final
 
 from .errors import GradvizError
 from .model import Edge, Graph, Node
 
-__all__ = ["DEFAULT_MAX_NODES", "MAX_PERIOD", "fold", "fold_chains", "fold_repeats", "fold_series"]
+__all__ = [
+    "DEFAULT_MAX_NODES",
+    "LAYOUT_SIZE_PER_NODE",
+    "MAX_PERIOD",
+    "fits",
+    "fold",
+    "fold_chains",
+    "fold_repeats",
+    "fold_series",
+    "layout_size",
+]
 
 DEFAULT_MAX_NODES: Final = 1500
 """Graphs with more nodes than this are folded before layout (``--max-nodes``; 0: never fold).
@@ -60,7 +71,32 @@ parallel ``leaf -> Mul`` branches, stacked  0.2 s  0.4 s  1.2 s  5.7 s
 ``nn.TransformerEncoder`` graphs (tangled: residuals, attention): 910 nodes 0.8 s, 1,366 nodes
 1.4 s, 1,518 nodes 0.8-1.3 s, 1,822 nodes 2.7 s, 2,050 nodes 2.8-4.1 s, 2,506 nodes 8 s, 3,646
 nodes 22 s. Layout time grows much faster than linearly past ~1,800 nodes; 1,500 keeps every
-shape measured to about 2 s, with room for denser real graphs.
+shape measured to about 2 s, with room for denser real graphs. The node count alone misses
+long edges: see `LAYOUT_SIZE_PER_NODE`.
+"""
+
+LAYOUT_SIZE_PER_NODE: Final = 2
+"""A graph fits a budget of N nodes when it has at most N nodes and its `layout_size` is at most
+this times N.
+
+Every rank a ``dot`` edge crosses is a virtual node that crossing minimisation moves like a real
+one, so long edges (a weight read at every step of a loop, a ``stack`` of every step's output)
+cost what nodes do. Measured as for `DEFAULT_MAX_NODES`, ``nn.GRU`` (2 layers) unrolled over T
+steps, one module cluster:
+
+=====  =====  ===========  ==========
+T      nodes  layout size  ``dot``
+=====  =====  ===========  ==========
+5        161       1,167     0.3 s
+8        245       2,823     0.9 s
+10       301       4,327     4.8 s
+12       357       6,151    23.4 s
+15       441       9,487    over 60 s
+50     1,421     101,607    over 10 min
+=====  =====  ===========  ==========
+
+``nn.TransformerEncoder``, 20 layers: 1,519 nodes, layout size 2,525, 0.8 s with its 182
+module clusters and 1.3 s without them (clusters did not slow ``dot`` down measurably).
 """
 
 MAX_PERIOD: Final = 16
@@ -80,7 +116,7 @@ def fold(graph: Graph, *, max_nodes: int = DEFAULT_MAX_NODES) -> Graph:
     """
     if max_nodes < 0:
         raise GradvizError(f"max_nodes must be 0 (never fold) or positive, not {max_nodes}")
-    if max_nodes == 0 or len(graph) <= max_nodes:
+    if max_nodes == 0 or fits(graph, max_nodes):
         return graph
     steps: tuple[tuple[str, Callable[[_Adjacency], Graph | None]], ...] = (
         ("runs of the same op", _fold_chains),
@@ -90,7 +126,8 @@ def fold(graph: Graph, *, max_nodes: int = DEFAULT_MAX_NODES) -> Graph:
     current = graph
     adj: _Adjacency | None = None
     done: list[str] = []
-    while len(current.nodes) > max_nodes:
+    fitting = False
+    while not fitting:
         before = len(current.nodes)
         for what, step in steps:
             if adj is None:
@@ -101,7 +138,8 @@ def fold(graph: Graph, *, max_nodes: int = DEFAULT_MAX_NODES) -> Graph:
             current, adj = folded, None
             if what not in done:
                 done.append(what)
-            if len(current.nodes) <= max_nodes:
+            fitting = fits(current, max_nodes)
+            if fitting:
                 break
         if len(current.nodes) == before:
             break
@@ -113,12 +151,41 @@ def fold(graph: Graph, *, max_nodes: int = DEFAULT_MAX_NODES) -> Graph:
             f"folded {removed:,} nodes: {kinds} drawn once with ×N; "
             "pass --max-nodes 0 to draw every node"
         )
-    if len(current.nodes) > max_nodes:
+    if not fitting:
         notes.append(
-            f"{len(current.nodes):,} nodes{' remain' if removed else ''}, more than the "
-            f"{max_nodes:,} that lay out in a few seconds: no more repeated structure to fold"
+            f"{len(current.nodes):,} nodes{' remain' if removed else ''} with "
+            f"{current.edge_count:,} edges, more than lay out in a few seconds: no more repeated "
+            "structure to fold"
         )
     return current.replace(notes=tuple(notes))
+
+
+def layout_size(graph: Graph) -> int:
+    """An estimate of what ``dot`` lays out: the nodes, plus one virtual node for every rank
+    that an edge crosses.
+
+    Ranks are counted from the roots (each node one rank above its lowest consumer: where
+    ``dot`` puts a leaf read by many), so an edge from rank r to rank s > r + 1 adds s - r - 1.
+    Linear in the size of the graph.
+    """
+    adj = _Adjacency(graph)
+    order = adj.topological()
+    if order is None:  # a cycle: not an autograd graph; count the nodes only
+        return adj.n
+    dst, out_start, out_edges = adj.dst, adj.out_start, adj.out_edges
+    height = [0] * adj.n  # longest path to a node without consumers
+    for v in reversed(order):
+        for e in out_edges[out_start[v] : out_start[v + 1]]:
+            if height[dst[e]] >= height[v]:
+                height[v] = height[dst[e]] + 1
+    crossed: int = sum(height[s] - height[d] - 1 for s, d in zip(adj.src, dst, strict=True))
+    return adj.n + crossed
+
+
+def fits(graph: Graph, max_nodes: int) -> bool:
+    """Whether ``graph`` lays out in a few seconds under a budget of ``max_nodes`` nodes: at most
+    that many nodes, and a `layout_size` of at most `LAYOUT_SIZE_PER_NODE` times as many."""
+    return len(graph) <= max_nodes and layout_size(graph) <= LAYOUT_SIZE_PER_NODE * max_nodes
 
 
 def fold_chains(graph: Graph) -> Graph:
@@ -127,7 +194,7 @@ def fold_chains(graph: Graph) -> Graph:
     Nodes ``v1 -> v2 -> ... -> vk`` (``vk`` nearest to the root) form a run when, for each
     consecutive pair ``u -> w``:
 
-    - both are ``op`` nodes with the same ``op``;
+    - both are ``op`` nodes with the same ``op`` (collapsed modules: and the same count);
     - ``u`` is not a root nor ``first_nonfinite``, and its only outgoing edge is the data edge to
       ``w``;
     - ``w`` has exactly one *main* input, ``u``. Its other inputs, if any, must be *side* nodes:
@@ -190,9 +257,12 @@ def fold_series(graph: Graph, *, max_period: int = MAX_PERIOD) -> Graph:
     itself when nothing folds.
 
     One pass folds each run of repeats once: repeats of repeats (a loop body made of two
-    identical halves and a third part) need a second pass, which `fold` makes. Not folded:
-    blocks that also share a non-trivial upstream node with each other (an embedding output read
-    at every step of a loop, for instance), since their upstream is then not closed.
+    identical halves and a third part) need a second pass, which `fold` makes. Blocks that also
+    share a non-trivial upstream node (the ``unbind`` that gives each step of an RNN its slice
+    of the input) are not closed, and blocks whose outputs all feed one node (the ``stack`` of
+    every step's output) nest badly; when nothing folds, the search is made again with the nodes
+    of the most distinct consumers, or inputs, set apart (cut from the blocks, referred to by
+    identity in their signatures): the largest such number first, then the next, three at most.
     """
     if max_period < 1:
         raise GradvizError(f"max_period must be positive, not {max_period}")
@@ -342,6 +412,8 @@ def _fold_chains(adj: _Adjacency) -> Graph | None:
         nw = nodes[w]
         if nu.kind != "op" or nw.op != nu.op or nw.kind != "op" or edges[e].kind != "data":
             continue
+        if nu.op == "module" and nu.count != nw.count:
+            continue  # collapsed modules (`collapse_modules`) alike only in op: net.0 -> net.1
         if in_deg[w] - len(side_of.get(w, ())) != 1 or w == u:
             continue
         if side_of and side_key(u) != side_key(w):
@@ -483,13 +555,49 @@ _SHARED: Final = -5
 
 
 def _fold_series(adj: _Adjacency, max_period: int = MAX_PERIOD) -> Graph | None:
+    """Blocks in series; when none fold, again with the most-read and most-fed nodes set apart
+    (`_fold_series_apart`)."""
+    if adj.n < 3 or adj.topological() is None:
+        return None
+    folded = _fold_series_apart(adj, max_period, 0)
+    if folded is not None:
+        return folded
+    for threshold in _fan_thresholds(adj)[:_APART_TRIES]:
+        folded = _fold_series_apart(adj, max_period, threshold)
+        if folded is not None:
+            return folded
+    return None
+
+
+_APART_TRIES: Final = 3
+"""How many fan thresholds `_fold_series` tries, largest first."""
+
+
+def _fan_thresholds(adj: _Adjacency) -> list[int]:
+    """The distinct numbers of distinct consumers, and of distinct inputs, of 3 or more, largest
+    first."""
+    src, dst, out_start, out_edges = adj.src, adj.dst, adj.out_start, adj.out_edges
+    fans = {
+        len({dst[e] for e in out_edges[out_start[v] : out_start[v + 1]]})
+        for v in range(adj.n)
+        if adj.out_deg[v] >= 3
+    }
+    fans.update(len({src[e] for e in adj.ins(v)}) for v in range(adj.n) if adj.in_deg[v] >= 3)
+    return sorted((f for f in fans if f >= 3), reverse=True)
+
+
+def _fold_series_apart(adj: _Adjacency, max_period: int, fan: int) -> Graph | None:
+    """`fold_series`, with ``fan`` > 0: nodes read by at least ``fan`` distinct consumers (a
+    loop's input sliced per step by ``unbind``) and nodes fed by at least ``fan`` distinct
+    inputs (the ``stack`` of a loop's outputs) are set apart: their edges to or from other nodes
+    are left out of the blocks, each block refers to them by identity, and they are folded as
+    blocks of their own."""
     nodes, edges = adj.graph.nodes, adj.graph.edges
     n, src, dst, pinned = adj.n, adj.src, adj.dst, adj.pinned
     in_start, in_edges = adj.in_start, adj.in_edges
     out_start, out_edges = adj.out_start, adj.out_edges
     order = adj.topological()
-    if n < 3 or order is None:
-        return None
+    assert order is not None  # checked by _fold_series
     # 0. Shared nodes: two or more distinct consumers, all inputs shared; roots never.
     shared = bytearray(n)
     for v in order:
@@ -500,9 +608,26 @@ def _fold_series(adj: _Adjacency, max_period: int = MAX_PERIOD) -> Graph | None:
         outs = out_edges[out_start[v] : out_start[v + 1]]
         if any(dst[e] != dst[outs[0]] for e in outs):
             shared[v] = 1
-    # 1. Depth-first forest over inputs (shared nodes left out), from the roots, then the other
-    # sinks: post-order positions, tree parents, subtree sizes. The subtree of v is the interval
-    # [pos - size + 1, pos] of post-order positions.
+    # Set apart (fan > 0): edges out of nodes with ``fan`` consumers or more, and into nodes with
+    # ``fan`` inputs or more, are cut; blocks refer to their far ends by identity.
+    cut = bytearray(len(src))
+    collector = bytearray(n)
+    if fan:
+        for v in range(n):
+            if adj.in_deg[v] >= fan and len({src[e] for e in adj.ins(v)}) >= fan:
+                collector[v] = 1
+                for e in adj.ins(v):
+                    cut[e] = 1
+            outs = out_edges[out_start[v] : out_start[v + 1]]
+            if len(outs) >= fan and not shared[v] and len({dst[e] for e in outs}) >= fan:
+                for e in outs:
+                    cut[e] = 1
+    live_out = adj.out_deg[:]  # consumers along edges that are not cut
+    for e in compress(range(len(src)), cut):
+        live_out[src[e]] -= 1
+    # 1. Depth-first forest over inputs (shared nodes and cut edges left out), from the roots,
+    # then the other sinks: post-order positions, tree parents, subtree sizes. The subtree of v
+    # is the interval [pos - size + 1, pos] of post-order positions.
     pos = [-1] * n
     parent = [-1] * n
     post: list[int] = []
@@ -510,7 +635,7 @@ def _fold_series(adj: _Adjacency, max_period: int = MAX_PERIOD) -> Graph | None:
     cursor = in_start[:-1]
     starts = chain(
         (adj.index[r] for r in adj.graph.roots),
-        (v for v in range(n) if not adj.out_deg[v]),
+        (v for v in range(n) if not live_out[v]),
         range(n),
     )
     for r in starts:
@@ -521,7 +646,7 @@ def _fold_series(adj: _Adjacency, max_period: int = MAX_PERIOD) -> Graph | None:
         while stack:
             v = stack[-1]
             i, end = cursor[v], in_start[v + 1]
-            while i < end and seen[src[in_edges[i]]]:
+            while i < end and (seen[src[in_edges[i]]] or cut[in_edges[i]]):
                 i += 1
             if i < end:
                 cursor[v] = i + 1
@@ -539,7 +664,7 @@ def _fold_series(adj: _Adjacency, max_period: int = MAX_PERIOD) -> Graph | None:
     high_out = [-1] * n  # largest position of a consumer
     for e in range(len(src)):
         s, d = src[e], dst[e]
-        if shared[s]:
+        if shared[s] or cut[e]:
             continue
         if pos[s] < agg_in[d]:
             agg_in[d] = pos[s]
@@ -610,7 +735,9 @@ def _fold_series(adj: _Adjacency, max_period: int = MAX_PERIOD) -> Graph | None:
         stack = [v]
         while stack:
             u = stack.pop()
-            if shared[u]:
+            if u < 0:  # along a cut edge
+                out += (_SHARED, -1 - u)
+            elif shared[u]:
                 out += (_SHARED, u)
             elif u in pinned:
                 out += (_PINNED, u)  # equal to no other block's
@@ -624,7 +751,13 @@ def _fold_series(adj: _Adjacency, max_period: int = MAX_PERIOD) -> Graph | None:
                     out += (_CLOSED, full[u])
                 else:
                     out.append(describe(u))
-                    stack.extend(src[e] for e in reversed(in_edges[in_start[u] : in_start[u + 1]]))
+                    ins = in_edges[in_start[u] : in_start[u + 1]]
+                    if collector[u]:
+                        for e in ins:
+                            out += (_SHARED, src[e])
+                    else:
+                        for e in reversed(ins):
+                            stack.append(-1 - src[e] if cut[e] else src[e])
         return table.setdefault(tuple(out), len(table))
 
     for v in post:  # nested side branches first

@@ -130,7 +130,8 @@ class Node(NamedTuple):
     saved: tuple[SavedTensor, ...] = ()
     """The tensors this op saved for backward (``show_saved``)."""
     module: str | None = None
-    """Qualified path of the innermost ``nn.Module`` running when the op was made."""
+    """Qualified path of the innermost ``nn.Module`` running when the op was made; ``@n`` marks
+    its n-th call in one forward (``model.act@2``), see `modules`."""
 
 
 class Edge(NamedTuple):

@@ -5,6 +5,14 @@ path of the innermost module whose ``forward`` was running (``"model.encoder.lay
 in ``node.metadata["gradviz.module"]``; `module_of` reads it back. Nodes made outside any module
 (the loss, say) and leaves (``AccumulateGrad``) get no tag.
 
+A module called more than once in one forward (one ``relu`` module applied at several points of
+a block) is told apart by call: its second call is ``<path>@2``, its third ``<path>@3``, and the
+modules called inside a call are named inside it (``model.block@2.linear``: the ``linear`` of
+the second ``block`` call). Renderers draw each call as a box of its own, so ops from different
+depths of the model are not pulled into one box. Calls are counted within one outermost
+forward: a model called once per step is ``model`` at every step (and the two outermost calls
+of a siamese network share their names).
+
 How it works, all undone when the block ends:
 
 - Global module forward pre/post hooks (they apply to every module, including ones created
@@ -394,8 +402,10 @@ class ModuleTagger:
         self._handles: list[RemovableHandle] = []
         self._mode = _Mode(self)
         self._mode_pushed = False
-        # running modules, innermost last: (module, path)
-        self._stack: list[tuple[torch.nn.Module, str]] = []
+        # running modules, innermost last: (module, path, call: the path with its call number)
+        self._stack: list[tuple[torch.nn.Module, str, str]] = []
+        # during an outermost forward: call path -> how many calls of it began so far
+        self._calls: dict[str, int] = {}
         # while the stack is not empty: node numbers >= _starts[i] (and < _starts[i + 1])
         # were made while _owners[i] was the innermost running module
         self._starts: list[int] = []
@@ -452,16 +462,29 @@ class ModuleTagger:
             path = self._resolve(module)
         except Exception:  # never break the user's forward over a name
             path = self._anonymous_name(module)
+        call = self._call(path)
         if not self._stack:
             self._starts[:] = [_get_sequence_nr()]
-            self._owners[:] = [path]
+            self._owners[:] = [call]
             if self._watch_ops and not self._mode_pushed:
                 push_mode(self._mode)
                 self._mode_pushed = True
         else:
-            self._mark(path)
-        self._stack.append((module, path))
+            self._mark(call)
+        self._stack.append((module, path, call))
         return None
+
+    def _call(self, path: str) -> str:
+        """The name of the call of the module at ``path`` that begins now: ``path`` inside the
+        call of the running module whose path it extends (``block@2.linear``, the ``linear``
+        of the second ``block`` call), then ``@n`` from its second call in this forward on."""
+        for _, outer, outer_call in reversed(self._stack):
+            if path.startswith(outer) and path[len(outer) : len(outer) + 1] == ".":
+                path = outer_call + path[len(outer) :]
+                break
+        number = self._calls.get(path, 0) + 1
+        self._calls[path] = number
+        return path if number == 1 else f"{path}@{number}"
 
     def _post_hook(self, module: torch.nn.Module, args: Any, output: Any) -> None:
         if _compiling() or threading.get_ident() != self._thread:
@@ -479,13 +502,14 @@ class ModuleTagger:
             self._sweep(grad_fns(output))
         del stack[index:]
         if stack:
-            self._mark(stack[-1][1])
+            self._mark(stack[-1][2])
         else:
             self._end_forward()
         return None
 
     def _end_forward(self) -> None:
         self._stack.clear()
+        self._calls.clear()
         self._starts.clear()
         self._owners.clear()
         if self._mode_pushed:
@@ -493,7 +517,7 @@ class ModuleTagger:
             remove_mode(self._mode)
 
     def _mark(self, path: str) -> None:
-        """From the next node on, ``path`` is the innermost running module."""
+        """From the next node on, ``path`` is the innermost running module call."""
         now = _get_sequence_nr()
         if self._starts[-1] == now:
             self._owners[-1] = path
@@ -537,7 +561,8 @@ class ModuleTagger:
             return hit[1]
         path = self._lookup(module, rebuild=False)
         if path is None and self._stack:
-            path = self._in_parent(self._stack[-1], module)
+            owner, owner_path, _ = self._stack[-1]
+            path = self._in_parent(owner, owner_path, module)
         if path is None:
             path = self._lookup(module, rebuild=True)
         if path is None:
@@ -560,9 +585,8 @@ class ModuleTagger:
         return list(namespace.items())
 
     def _in_parent(
-        self, parent: tuple[torch.nn.Module, str], module: torch.nn.Module
+        self, owner: torch.nn.Module, owner_path: str, module: torch.nn.Module
     ) -> str | None:
-        owner, owner_path = parent
         hit = self._children.get(id(owner))
         fresh = hit is None or hit[0]() is not owner
         while True:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from itertools import compress
-from typing import Final, Literal
+from typing import Final, Literal, NamedTuple
 
 from .model import Graph, Node
 
@@ -13,6 +13,7 @@ __all__ = [
     "LEGEND",
     "NONFINITE",
     "Role",
+    "Shading",
     "grad_shades",
     "role",
     "roles_present",
@@ -66,8 +67,20 @@ NONFINITE: Final = "#ff6b6b"
 """Fill colour of a node whose gradient has NaN or Inf entries."""
 
 
-def grad_shades(graph: Graph) -> dict[str, str]:
-    """Op node id -> fill colour by its gradient norm, log-scaled over the graph's range.
+class Shading(NamedTuple):
+    """How op nodes are shaded by their gradient norm."""
+
+    fills: dict[str, str]
+    """Op node id -> fill colour."""
+    low: float | None
+    """The smallest finite positive norm shaded: the palest shade of the ramp stands for it."""
+    high: float | None
+    """The largest: the darkest shade stands for it (None, None: no op has such a norm)."""
+
+
+def grad_shades(graph: Graph) -> Shading:
+    """Op node id -> fill colour by its gradient norm, log-scaled over the graph's range, and
+    that range.
 
     Roots are left out: they keep the output colour.
 
@@ -77,7 +90,7 @@ def grad_shades(graph: Graph) -> dict[str, str]:
     norms: dict[str, float] = {}
     shades: dict[str, str] = {}
     if not any(graph.column("grad")):  # one pass in C
-        return shades
+        return Shading(shades, None, None)
     roots = frozenset(graph.roots)  # outputs keep their own colour
     nodes = zip(graph.column("id"), graph.column("kind"), graph.column("grad"), strict=True)
     # Most nodes have no gradient: skip them in C.
@@ -87,13 +100,15 @@ def grad_shades(graph: Graph) -> dict[str, str]:
         if g.nan or g.inf:
             shades[node_id] = NONFINITE
         elif g.norm is not None and g.norm > 0 and math.isfinite(g.norm):
-            norms[node_id] = math.log10(g.norm)
+            norms[node_id] = g.norm
         else:
             shades[node_id] = GRAD_RAMP[0]
-    if norms:
-        lo, hi = min(norms.values()), max(norms.values())
-        top = len(GRAD_RAMP) - 1
-        for node_id, value in norms.items():
-            step = top if hi == lo else round((value - lo) / (hi - lo) * top)
-            shades[node_id] = GRAD_RAMP[step]
-    return shades
+    if not norms:
+        return Shading(shades, None, None)
+    low, high = min(norms.values()), max(norms.values())
+    lo, hi = math.log10(low), math.log10(high)
+    top = len(GRAD_RAMP) - 1
+    for node_id, norm in norms.items():
+        step = top if hi == lo else round((math.log10(norm) - lo) / (hi - lo) * top)
+        shades[node_id] = GRAD_RAMP[step]
+    return Shading(shades, low, high)

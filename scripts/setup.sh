@@ -25,6 +25,12 @@ if ! command -v dot >/dev/null 2>&1; then
   apt_install graphviz
 fi
 
+# The explorer's tests drive Chromium (Playwright's own browser download cannot be used here).
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "==> installing Chromium (for the explorer's browser tests)"
+  apt_install chromium
+fi
+
 if [ ! -x .venv/bin/python ]; then
   echo "==> creating .venv"
   if ! "$PYTHON" -m venv .venv 2>/dev/null; then

@@ -1,7 +1,9 @@
-"""Shared fixtures: the `dot` marker, golden files, a plain rich Console."""
+"""Shared fixtures: the `dot` and `browser` markers, golden files, a plain rich Console."""
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +12,9 @@ import pytest
 
 GOLDEN = Path(__file__).parent / "golden"
 HAS_DOT = shutil.which("dot") is not None
+# GRADVIZ_CHROMIUM=/no/such/file shows the browser tests skip cleanly.
+CHROMIUM = os.environ.get("GRADVIZ_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+HAS_BROWSER = Path(CHROMIUM).exists() and importlib.util.find_spec("playwright") is not None
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -19,12 +24,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if HAS_DOT:
-        return
-    skip = pytest.mark.skip(reason="Graphviz `dot` is not installed")
+    skip_dot = pytest.mark.skip(reason="Graphviz `dot` is not installed")
+    skip_browser = pytest.mark.skip(reason="Chromium or Playwright for Python is not installed")
     for item in items:
-        if "dot" in item.keywords:
-            item.add_marker(skip)
+        if "dot" in item.keywords and not HAS_DOT:
+            item.add_marker(skip_dot)
+        if "browser" in item.keywords and not HAS_BROWSER:
+            item.add_marker(skip_browser)
 
 
 @pytest.fixture

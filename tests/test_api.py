@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,10 @@ from rich.console import Console
 
 import graphviz_autograd
 from graphviz_autograd import (
+    Edge,
     GradvizError,
     Graph,
+    Node,
     Rendering,
     build_graph,
     print_tree,
@@ -26,6 +29,7 @@ EXPORTED = {
     "BackwardCall",
     "Capture",
     "Edge",
+    "Explorer",
     "GradvizError",
     "Graph",
     "GraphvizNotFoundError",
@@ -37,6 +41,7 @@ EXPORTED = {
     "__version__",
     "build_graph",
     "capture",
+    "explore",
     "print_tree",
     "render",
     "to_dot",
@@ -247,3 +252,84 @@ def test_import_and_help_do_not_load_torch() -> None:
         "assert 'torch' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --- pictures within a deadline -------------------------------------------------------------------
+
+
+def wide(n: int = 4000) -> Graph:
+    """One leaf times n numbers, stacked: quick to walk, over 10 s for `dot` unfolded."""
+    x = torch.ones(1, requires_grad=True)
+    return build_graph(torch.stack([x * float(i) for i in range(n)]).sum())
+
+
+@pytest.mark.dot
+def test_a_layout_that_never_finishes_in_time_leaves_its_dot_beside_the_file(
+    tmp_path: Path,
+) -> None:
+    from graphviz_autograd import LayoutTimeoutError
+
+    graph = wide()
+    with pytest.raises(LayoutTimeoutError, match="longer than 1 s") as raised:
+        to_svg(graph, max_nodes=0, timeout=1)  # 0: fold nothing, so nothing to retry
+    assert raised.value.dot == to_dot(graph)
+    with pytest.raises(LayoutTimeoutError, match=r"wrote its DOT to .*g\.dot"):
+        render(graph, tmp_path / "g.svg", max_nodes=0, timeout=1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.dot"]  # no g.svg
+    assert (tmp_path / "g.dot").read_text(encoding="utf-8") == to_dot(graph)
+
+
+@pytest.mark.dot
+def test_a_layout_over_half_its_time_is_folded_further_and_drawn() -> None:
+    from graphviz_autograd.api import draw
+
+    graph = wide()  # under max_nodes=9000 it is not folded
+    picture = draw(graph, "svg", max_nodes=9000, timeout=8)
+    assert len(picture.redrawn) == 1 and "folded to at most 1,000 nodes" in picture.redrawn[0]
+    assert len(picture.graph) == 4 and picture.redrawn[0] in picture.graph.notes
+    assert isinstance(picture.data, str) and "×4000" in picture.data
+
+
+def nested_modules(ops: int = 120) -> Graph:
+    """A chain of ``ops`` random ops, no two alike in a row, in modules three levels deep
+    (``net.b0.l0``, 8 ops each): too little repeats for folding alone to shrink it much."""
+    rng = random.Random(0)
+    names = ["MulBackward0", "AddBackward0", "ExpBackward0", "SinBackward0", "TanhBackward0"]
+    picked = ["SumBackward0"]
+    for _ in range(ops - 1):
+        picked.append(rng.choice([name for name in names if name != picked[-1]]))
+    nodes = [
+        Node(f"n{i}", "op", op=name, module=f"net.b{i // 40}.l{i // 8}")
+        for i, name in enumerate(picked)
+    ]
+    nodes.append(Node(f"n{ops}", "leaf", op="AccumulateGrad", name="x", is_leaf=True))
+    edges = [Edge(f"n{i + 1}", f"n{i}", 0) for i in range(ops)]
+    return Graph(tuple(nodes), tuple(edges), ("n0",))
+
+
+@pytest.mark.dot
+def test_a_big_graph_with_modules_gets_a_depth_chosen_for_it() -> None:
+    from graphviz_autograd.api import draw
+
+    graph = nested_modules()
+    picture = draw(graph, "svg", max_nodes=30)
+    shown = picture.graph
+    assert picture.chosen_depth == 2
+    assert len(shown) <= 30 and sum(n.count for n in shown.nodes) == len(graph)
+    # Depth 2 (net.b0.l0 as one node) fits: 15 modules, the root and the leaf.
+    assert {n.name for n in shown.nodes if n.op == "module"} == {
+        f"net.b{i // 5}.l{i}" for i in range(15)
+    }
+    note = "modules deeper than 2 levels are drawn as one node each (15 collapsed); chosen"
+    assert any(line.startswith(note) and "--depth N" in line for line in shown.notes)
+    assert "chosen" in picture.data
+    # A depth given is kept; a graph that fits gets none.
+    given = draw(graph, max_nodes=30, depth=1)
+    assert given.chosen_depth is None and not any("chosen" in line for line in given.graph.notes)
+    assert draw(graph).graph is graph
+
+
+def test_a_negative_timeout_is_an_error() -> None:
+    loss, _ = program()
+    with pytest.raises(GradvizError, match="timeout must be 0"):
+        to_svg(loss, timeout=-1)

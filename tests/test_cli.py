@@ -571,6 +571,27 @@ def still_running(pid: int, start: str) -> bool:
     return stat is not None and stat[4] == start and stat[1] not in "ZX"  # zombies are dead
 
 
+def laying_out(proc: subprocess.Popen[str]) -> dict[int, tuple[float, str]]:
+    """Wait until ``proc`` has a `dot` child laying out, not starting or reading its input (one
+    that has used some CPU); returns its `dot` children."""
+    dots: dict[int, tuple[float, str]] = {}
+    deadline = time.monotonic() + 120
+    while not any(cpu >= 0.3 for cpu, _ in dots.values()):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "dot never started laying out"
+        time.sleep(0.05)
+        dots = dot_children(proc.pid)
+    return dots
+
+
+def assert_gone(dots: dict[int, tuple[float, str]]) -> None:
+    """Left alone, `dot` would lay out for seconds more; killed, it is gone (or a zombie)."""
+    deadline = time.monotonic() + 5
+    while any(still_running(pid, start) for pid, (_, start) in dots.items()):
+        assert time.monotonic() < deadline, f"dot {sorted(dots)} outlived gradviz"
+        time.sleep(0.05)
+
+
 @pytest.mark.dot
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds `dot` through /proc")
 @pytest.mark.parametrize("sent_to", ["gradviz", "group"])
@@ -590,14 +611,7 @@ def test_ctrl_c_during_layout_exits_130_leaving_no_file_and_no_dot(
         preexec_fn=take_ctrl_c,
     )
     try:
-        dots: dict[int, tuple[float, str]] = {}
-        deadline = time.monotonic() + 120
-        # Laying out, not starting or reading its input: a `dot` child that has used some CPU.
-        while not any(cpu >= 0.3 for cpu, _ in dots.values()):
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "dot never started laying out"
-            time.sleep(0.05)
-            dots = dot_children(proc.pid)
+        dots = laying_out(proc)
         if sent_to == "group":
             os.killpg(proc.pid, signal.SIGINT)
         else:
@@ -607,11 +621,7 @@ def test_ctrl_c_during_layout_exits_130_leaving_no_file_and_no_dot(
         assert "interrupted" in stderr
         assert "Traceback" not in stderr and "wrote" not in stderr
         assert os.listdir(tmp_path) == ["s.py"]  # no g.svg, no temporary file
-        # Left alone, `dot` would lay out for seconds more; killed, it is gone (or a zombie).
-        deadline = time.monotonic() + 5
-        while any(still_running(pid, start) for pid, (_, start) in dots.items()):
-            assert time.monotonic() < deadline, f"dot {sorted(dots)} outlived gradviz"
-            time.sleep(0.05)
+        assert_gone(dots)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of the group, dot included
@@ -619,13 +629,89 @@ def test_ctrl_c_during_layout_exits_130_leaving_no_file_and_no_dot(
 
 
 @pytest.mark.dot
-def test_layout_timeout_stops_dot_and_leaves_no_file(tmp_path: Path) -> None:
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds `dot` through /proc")
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGKILL"])
+def test_dot_dies_with_gradviz_killed_during_layout(tmp_path: Path, sig: str) -> None:
+    # SIGTERM: gradviz stops `dot` on its way out (exit 143); SIGKILL: gradviz cannot do
+    # anything, Linux kills `dot` (PR_SET_PDEATHSIG).
+    script(tmp_path, WIDE)
+    proc = subprocess.Popen(
+        [str(GRADVIZ), "run", "s.py", "-o", "g.svg", "--max-nodes", "0", "--layout-timeout", "0"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, to clean up
+    )
+    try:
+        dots = laying_out(proc)
+        proc.send_signal(getattr(signal, sig))
+        _, stderr = proc.communicate(timeout=60)
+        if sig == "SIGTERM":
+            assert proc.returncode == 143, stderr
+            assert "Traceback" not in stderr
+        else:
+            assert proc.returncode == -signal.SIGKILL
+        assert os.listdir(tmp_path) == ["s.py"]  # no g.svg, no temporary file
+        assert_gone(dots)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@pytest.mark.dot
+def test_layout_timeout_stops_dot_and_writes_the_dot_beside(tmp_path: Path) -> None:
     script(tmp_path, WIDE)  # unfolded, `dot` lays this out for over 10 s
     result = gradviz(
         "run", "s.py", "-o", "g.svg", "--max-nodes", "0", "--layout-timeout", "1", cwd=tmp_path
     )
-    assert_error(result, 1, "longer than 1 s", "--layout-timeout")
-    assert os.listdir(tmp_path) == ["s.py"]  # no g.svg, no temporary file
+    # --max-nodes 0: nothing may be folded, so there is no retry: one clear line, and the DOT.
+    assert_error(result, 1, "longer than 1 s", "its DOT is in g.dot", "--layout-timeout")
+    assert sorted(os.listdir(tmp_path)) == ["g.dot", "s.py"]  # no g.svg, no temporary file
+    text = (tmp_path / "g.dot").read_text(encoding="utf-8")
+    assert text.startswith("digraph") and text.count(" -> ") == 8001  # the whole graph
+
+
+@pytest.mark.dot
+def test_a_layout_over_its_time_is_folded_further_and_retried(tmp_path: Path) -> None:
+    script(tmp_path, WIDE)  # under --max-nodes 9000 it is not folded: `dot` would take 10 s
+    result = gradviz(
+        "run", "s.py", "-o", "g.svg", "--max-nodes", "9000", "--layout-timeout", "6", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith("wrote g.svg (4,003 nodes folded to 4 nodes")
+    assert "; layout of 4,003 nodes took over " in line
+    assert line.endswith(" s: folded to at most 1,000 nodes)")
+    svg = (tmp_path / "g.svg").read_text(encoding="utf-8")
+    assert "layout of 4,003 nodes took over" in svg and "×4000" in svg
+
+
+@pytest.mark.dot
+def test_a_picture_too_big_for_its_budget_gets_a_module_depth_chosen(tmp_path: Path) -> None:
+    script(
+        tmp_path,
+        "import torch\n"
+        "from torch import nn\n"
+        "def block(act):\n"
+        "    return nn.Sequential(nn.Linear(4, 4), act, nn.Linear(4, 4))\n"
+        "net = nn.Sequential(*map(block, (nn.Tanh(), nn.ReLU(), nn.Sigmoid(), nn.GELU())))\n"
+        "net(torch.randn(2, 4)).sum().backward()\n",
+    )
+    result = gradviz("run", "s.py", "-o", "g.svg", "--max-nodes", "16", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith("wrote g.svg (37 nodes folded to 13 nodes")
+    assert line.endswith("; modules deeper than 2 levels as one node (--depth N))")
+    svg = (tmp_path / "g.svg").read_text(encoding="utf-8")
+    assert "net.3.2" in svg and "(12 collapsed); chosen to lay out in seconds" in svg
+    # --depth given: kept as it is, nothing chosen.
+    result = gradviz(
+        "run", "s.py", "-o", "g.svg", "--max-nodes", "16", "--depth", "1", cwd=tmp_path
+    )
+    assert result.returncode == 0 and "(--depth N)" not in result.stderr
+    assert "chosen" not in (tmp_path / "g.svg").read_text(encoding="utf-8")
 
 
 def test_deep_chain_of_200000_ops_renders_to_dot(tmp_path: Path) -> None:

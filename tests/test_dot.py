@@ -125,7 +125,56 @@ def hostile() -> Graph:
     )  # fmt: skip
 
 
+def mlp_modules() -> Graph:
+    """A captured 2-layer ``nn.Sequential`` MLP: ops and parameters in their module's box, ops
+    shaded by gradient norms from 0.01 to 1."""
+
+    def op(i: int, name: str, norm: float, module: str | None) -> Node:
+        grad = TensorStats((4, 3), norm, -norm, norm, 0.0, 0, 0, None)
+        return Node(f"n{i}", "op", op=name, shape=(4, 3), dtype="float32", grad=grad, module=module)
+
+    def param(i: int, name: str, module: str) -> Node:
+        return Node(
+            f"n{i}",
+            "leaf",
+            op="AccumulateGrad",
+            name=name,
+            is_leaf=True,
+            shape=(3,),
+            dtype="float32",
+            module=module,
+        )
+
+    return Graph(
+        nodes=(
+            op(0, "MeanBackward0", 1.0, None),
+            op(1, "AddmmBackward0", 1.0, "model.2"),
+            param(2, "model.2.bias", "model.2"),
+            op(3, "ReluBackward0", 0.3, "model.1"),
+            op(4, "TBackward0", 0.1, "model.2"),
+            param(5, "model.2.weight", "model.2"),
+            op(6, "AddmmBackward0", 0.03, "model.0"),
+            param(7, "model.0.bias", "model.0"),
+            op(8, "TBackward0", 0.01, "model.0"),
+            param(9, "model.0.weight", "model.0"),
+        ),
+        edges=(
+            Edge("n1", "n0", 0),
+            Edge("n2", "n1", 0),
+            Edge("n3", "n1", 1),
+            Edge("n4", "n1", 2),
+            Edge("n5", "n4", 0),
+            Edge("n6", "n3", 0),
+            Edge("n7", "n6", 0),
+            Edge("n8", "n6", 2),
+            Edge("n9", "n8", 0),
+        ),
+        roots=("n0",),
+    )  # fmt: skip
+
+
 GOLDEN_CASES: dict[str, Callable[[], Graph]] = {
+    "mlp_modules": mlp_modules,
     "chain": chain,
     "diamond": diamond,
     "leaf_grads": leaf_grads,
@@ -161,6 +210,65 @@ def test_legend_lists_only_roles_present() -> None:
     assert "leaf that requires grad" in text and "op (backward function)" in text
     assert "tensor saved for backward" not in text and "needs no grad" not in text
     assert "tensor saved for backward" in to_dot(saved_and_inputs())
+
+
+def test_legend_is_one_role_per_row_and_the_ramp_shows_its_range() -> None:
+    legend = to_dot(mlp_modules()).split("label=<", 1)[1].split(">];", 1)[0]
+    # the palest shade stands for the smallest op norm (0.01), the darkest for the largest
+    # (1; the root's own gradient is not shaded)
+    assert '<td>0.01</td><td bgcolor="#f2f0f7"' in legend
+    assert '<td bgcolor="#54278f" border="1" width="12"> </td><td>1</td>' in legend
+    assert legend.count("<tr><td bgcolor=") == 3  # output, leaf, op: a row each
+    nan = TensorStats((2,), None, None, None, None, 2, 0, None)
+    graph = mlp_modules()
+    graph = graph.replace(nodes=(*graph.nodes[:3], graph.nodes[3]._replace(grad=nan),
+                                 *graph.nodes[4:]))  # fmt: skip
+    assert "NaN/Inf" in to_dot(graph)
+    assert "<td>0.01</td>" in to_dot(graph)  # the ramp still spans the finite norms
+
+
+def test_module_boxes_are_labelled_inside_each_other_and_ranked_as_one() -> None:
+    text = to_dot(mlp_modules())
+    assert " newrank=true " in text.splitlines()[1]  # one ranking, not one per box
+    assert 'subgraph cluster_m1 { label="0" tooltip="model.0" ' in text
+    assert 'subgraph cluster_m0 { label="model" tooltip="model" ' in text
+    assert 'label="weight\\n(3,) float32"' in text  # model.0.weight in the box of model.0
+    # each parameter on the rank of its only consumer, inside its module's box
+    box = text.split("subgraph cluster_m1 ", 1)[1].split("    }\n", 1)[0]
+    assert "{ rank=same; n7; n6; }" in box and "{ rank=same; n9; n8; }" in box
+    assert "newrank" not in to_dot(chain())  # no boxes: dot's ordinary ranking
+
+
+def test_a_box_holding_only_one_box_is_drawn_as_that_box() -> None:
+    modules = ("model", "model.encoder.stages.0", "model.encoder.stages.1")
+    nodes = tuple(Node(f"n{i}", "op", op="ReluBackward0", module=m) for i, m in enumerate(modules))
+    edges = (Edge("n2", "n1", 0), Edge("n1", "n0", 0))
+    text = to_dot(Graph(nodes, edges, ("n0",)))
+    labels = re.findall(r'subgraph cluster_m\d+ \{ label="([^"]*)" tooltip="([^"]*)"', text)
+    assert labels == [
+        ("model", "model"),
+        ("encoder.stages", "model.encoder.stages"),  # model.encoder holds nothing else
+        ("0", "model.encoder.stages.0"),
+        ("1", "model.encoder.stages.1"),
+    ]
+
+
+def test_a_parameter_used_twice_or_outside_its_module_floats() -> None:
+    graph = mlp_modules()
+    edges = (*graph.edges, Edge("n9", "n4", 1), Edge("n2", "n0", 1))  # shared, and used outside
+    text = to_dot(graph.replace(edges=edges))
+    assert "rank=same; n9;" not in text and "rank=same; n2;" not in text
+    assert "{ rank=same; n5; n4; }" in text and "{ rank=same; n7; n6; }" in text
+
+
+@pytest.mark.parametrize("inputs", [4, 5], ids=["four", "five"])
+def test_edges_into_a_node_of_five_inputs_or_more_are_bundled(inputs: int) -> None:
+    nodes = (Node("n0", "op", op="CatBackward0"),) + tuple(
+        Node(f"n{i}", "leaf", op="AccumulateGrad", is_leaf=True) for i in range(1, inputs + 1)
+    )
+    edges = tuple(Edge(f"n{i}", "n0", i - 1) for i in range(1, inputs + 1))
+    header = to_dot(Graph(nodes, edges, ("n0",))).splitlines()[1]
+    assert ("concentrate=true" in header) == (inputs >= 5)
 
 
 def test_a_roots_kind_is_in_the_legend_only_when_another_node_has_it() -> None:

@@ -9,7 +9,16 @@ import pytest
 import torch
 
 from graphviz_autograd.errors import GradvizError
-from graphviz_autograd.fold import DEFAULT_MAX_NODES, fold, fold_chains, fold_repeats, fold_series
+from graphviz_autograd.fold import (
+    DEFAULT_MAX_NODES,
+    LAYOUT_SIZE_PER_NODE,
+    fits,
+    fold,
+    fold_chains,
+    fold_repeats,
+    fold_series,
+    layout_size,
+)
 from graphviz_autograd.labels import title
 from graphviz_autograd.model import Edge, Graph, Node
 from graphviz_autograd.renderers.dot import to_dot, to_svg
@@ -265,6 +274,62 @@ def test_unrolled_loop_with_shared_weights_folds() -> None:
     assert max(counts.values()) >= 998
     assert len(f.nodes) <= 12
     assert "identical blocks in series" in f.notes[0]
+
+
+def sequence_rnn(steps: int) -> Graph:
+    """An RNN layer as PyTorch's CPU kernels build it: the input projection of every step made
+    at once and sliced by one ``unbind`` (read by every step), each step's output ``stack``ed
+    (fed by every step), the weight shared: no step is closed until both are set apart."""
+    nodes = [
+        op("out", "StackBackward0"),
+        op("u", "UnbindBackward0"),
+        op("proj", "MmBackward0"),
+        leaf("Wi", "Wi", (3, 3)),
+        leaf("W", "W", (3, 3)),
+    ]
+    edges = [Edge("proj", "u", 0), Edge("Wi", "proj", 0)]
+    for s in range(steps):
+        nodes += [op(f"t{s}", "TanhBackward0"), op(f"a{s}", "AddBackward0")]
+        edges += [Edge(f"t{s}", "out", s), Edge(f"a{s}", f"t{s}", 0), Edge("u", f"a{s}", 0)]
+        if s:  # h[s] = tanh(u[s] + h[s - 1] @ W)
+            nodes.append(op(f"m{s}", "MmBackward0"))
+            edges += [Edge(f"m{s}", f"a{s}", 1), Edge(f"t{s - 1}", f"m{s}", 0)]
+            edges.append(Edge("W", f"m{s}", 1))
+    return Graph(tuple(nodes), tuple(edges), ("out",))
+
+
+def test_loop_over_a_sequence_folds_with_its_unbind_and_stack_set_apart() -> None:
+    g = sequence_rnn(200)
+    assert fold_series(g) is not g
+    f = fold(g, max_nodes=50)
+    check(g, f)
+    assert len(f.nodes) <= 12
+    counts = {n.id: n.count for n in f.nodes}
+    assert counts["u"] == counts["out"] == counts["W"] == 1  # set apart, not folded
+    assert counts["t199"] == 199  # the step nearest the root stands for steps 1..199
+    assert "identical blocks in series" in f.notes[0]
+
+
+def test_layout_size_counts_the_ranks_long_edges_cross() -> None:
+    assert layout_size(chain(100)) == 101  # no edge skips a rank
+    # sequence_rnn(k): the unbind and the weight feed every step, every step feeds the stack.
+    g = sequence_rnn(40)
+    assert layout_size(g) > 10 * len(g)
+    assert fits(g, len(g)) is False
+    assert fits(g, layout_size(g) // LAYOUT_SIZE_PER_NODE + 1) is True
+
+
+def test_a_real_gru_folds_under_the_default_budget() -> None:
+    # 1,421 nodes, under the node budget, but its long edges made `dot` run for over 10 minutes.
+    torch.manual_seed(0)
+    gru = torch.nn.GRU(input_size=16, hidden_size=32, num_layers=2)
+    out, _ = gru(torch.randn(50, 4, 16))
+    g = build_graph(out.pow(2).mean(), params=dict(gru.named_parameters()))
+    assert len(g) <= DEFAULT_MAX_NODES and not fits(g, DEFAULT_MAX_NODES)
+    f = fold(g)
+    check(g, f)
+    assert fits(f, DEFAULT_MAX_NODES) and len(f) < 100
+    assert max(n.count for n in f.nodes) >= 48  # one step drawn for 49
 
 
 def test_alternating_ops_fold_with_period_two() -> None:

@@ -1,5 +1,6 @@
 """Random autograd graphs (hypothesis): programs drawn from a vocabulary of ops are run in torch,
-sometimes backward too, and every graph must walk, render, fold and read back as the model says.
+sometimes backward too, and every graph must walk, render (DOT through `dot`, JSON against its
+schema, the tree, the HTML explorer's data), fold and read back as the model says.
 
 CI runs ``FUZZ_EXAMPLES`` examples (default 40), the same ones each time; for a longer run:
 ``GRADVIZ_FUZZ_EXAMPLES=2000 pytest tests/test_fuzz.py --hypothesis-show-statistics``.
@@ -32,6 +33,7 @@ from graphviz_autograd.model import Graph
 from graphviz_autograd.record import capture
 from graphviz_autograd.renderers.diff import to_diff_dot
 from graphviz_autograd.renderers.dot import to_dot
+from graphviz_autograd.renderers.html import to_html
 from graphviz_autograd.renderers.json import from_json, to_json
 from graphviz_autograd.renderers.tree import print_graph_tree
 from graphviz_autograd.walk import build_graph
@@ -227,6 +229,9 @@ class _nothing:
         return None
 
 
+_DATA: Final = '<script type="application/json" id="gradviz-data">'
+
+
 def dot_accepts(source: str) -> None:
     done = subprocess.run(["dot", "-Tcanon"], input=source, capture_output=True, text=True)
     assert (done.returncode, done.stderr) == (0, ""), source
@@ -283,6 +288,12 @@ def test_random_graphs(
     print_graph_tree(graph, console=console)
     printed = console.file.getvalue()  # type: ignore[attr-defined]
     assert all(f" {i}" in printed for i in ids if graph.node(i).kind != "saved")
+    page = to_html(graph)
+    start = page.index(_DATA) + len(_DATA)
+    block = page[start : page.index("</script>", start)]
+    assert "<" not in block  # names are data: the hostile class name is escaped
+    data = json.loads(block)
+    assert data["ids"] == ids and sum(data["folded_count"]) == len(graph)
     same = compare(graph, from_json(text))
     assert same.same_structure and not same.changed and len(same.matched) == len(graph)
     dot_accepts(to_diff_dot(same))

@@ -165,7 +165,7 @@ def test_capture_with_modules_groups_ops_by_module() -> None:
     assert op(g, "SumBackward0").module is None  # made outside any module
     dot = to_dot(g)
     assert 'subgraph cluster_m0 { label="model"' in dot
-    assert 'label="model.<b>\\"x\\"</b>"' in dot
+    assert 'label="<b>\\"x\\"</b>" tooltip="model.<b>\\"x\\"</b>"' in dot  # inside "model"
     assert dot.count("subgraph cluster_") == 5  # model and its four children
     doc = json.loads(to_json(g))
     assert {n.get("module") for n in doc["nodes"]} >= {"model.0", "model.1", "model.2"}
@@ -201,6 +201,52 @@ def test_depth_collapses_each_deeper_module_into_one_node() -> None:
     assert any(
         e.dst == layer1.id for e in small.edges if small.node(e.src).name == "encoder.layers.0"
     )
+
+
+def test_depth_collapses_each_call_of_a_reused_module_apart_without_a_cycle() -> None:
+    from graphviz_autograd.collapse import collapse_modules
+
+    class Twice(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.block = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.Tanh())
+            self.middle = torch.nn.Linear(3, 3)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            out: torch.Tensor = self.block(self.middle(self.block(x)))
+            return out
+
+    model = Twice()
+    with capture(modules=True) as cap:
+        model(torch.randn(2, 3)).sum().backward()
+    small = collapse_modules(cap.graph, 1)
+    assert sorted(n.name for n in small.nodes if n.op == "module") == [
+        "model.block",
+        "model.block@2",
+        "model.middle",
+    ]
+    # one node per call: block -> middle -> block@2, where one node for both calls of block
+    # would feed middle and be fed by it, an edge drawn upward
+    order = {n.id: i for i, n in enumerate(_topological(small))}
+    assert all(order[e.src] < order[e.dst] for e in small.edges)
+
+
+def _topological(graph: Graph) -> list[Node]:
+    """The nodes of an acyclic graph, every source before its destinations (raises on a cycle)."""
+    indegree = {n.id: 0 for n in graph.nodes}
+    for e in graph.edges:
+        indegree[e.dst] += 1
+    ready = [n for n in graph.nodes if indegree[n.id] == 0]
+    out: list[Node] = []
+    while ready:
+        node = ready.pop()
+        out.append(node)
+        for e in graph.outputs(node.id):
+            indegree[e.dst] -= 1
+            if indegree[e.dst] == 0:
+                ready.append(graph.node(e.dst))
+    assert len(out) == len(graph.nodes), "the graph has a cycle"
+    return out
 
 
 def test_tree_groups_ops_under_their_module() -> None:

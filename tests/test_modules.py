@@ -227,13 +227,82 @@ def test_a_module_called_twice_and_one_created_inside_the_block() -> None:
         out_anon = [anonymous[0](x), anonymous[1](x), anonymous[0](x)]
     assert tagged(out) == Counter(
         {
-            ("AddmmBackward0", "model.shared"): 2,
-            ("TBackward0", "model.shared"): 2,
+            ("AddmmBackward0", "model.shared"): 1,  # each call is told apart
+            ("TBackward0", "model.shared"): 1,
+            ("AddmmBackward0", "model.shared@2"): 1,
+            ("TBackward0", "model.shared@2"): 1,
             ("ReluBackward0", "model"): 1,
         }
     )
     assert module_of(out_late.grad_fn) == "late"
     assert [module_of(t.grad_fn) for t in out_anon] == ["Linear#1", "Linear#2", "Linear#1"]
+
+
+class TwiceRelu(nn.Module):
+    """A block that applies its one ``relu`` module twice, as a ResNet basic block does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(3, 3)
+        self.relu = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.relu(self.linear(self.relu(x)) + x)
+        return out
+
+
+def test_each_call_of_a_reused_module_is_named_apart_and_calls_nest() -> None:
+    model = nn.Sequential(TwiceRelu(), TwiceRelu())
+    twice = TwiceRelu()
+    x = torch.randn(2, 3, requires_grad=True)  # so that the first relu makes a node
+    with tag_modules():
+        out = model(x)
+        out2 = twice(twice(x))  # outermost calls: each is a forward of its own
+        out3 = model(x)  # the next step: the same names as the first
+    assert tagged(out) == Counter(
+        {
+            ("ReluBackward0", "model.0.relu"): 1,
+            ("ReluBackward0", "model.0.relu@2"): 1,
+            ("AddBackward0", "model.0"): 1,
+            ("AddmmBackward0", "model.0.linear"): 1,
+            ("TBackward0", "model.0.linear"): 1,
+            ("ReluBackward0", "model.1.relu"): 1,
+            ("ReluBackward0", "model.1.relu@2"): 1,
+            ("AddBackward0", "model.1"): 1,
+            ("AddmmBackward0", "model.1.linear"): 1,
+            ("TBackward0", "model.1.linear"): 1,
+        }
+    )
+    assert tagged(out3) == tagged(out)
+    assert Counter(module for _, module in tagged(out2).elements()) == Counter(
+        {"twice.relu": 2, "twice.relu@2": 2, "twice": 2, "twice.linear": 4}
+    )
+
+
+def test_modules_called_inside_a_repeated_call_are_named_inside_it() -> None:
+    class Twice(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.block = Block(3)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            out: torch.Tensor = self.block(self.block(x))
+            return out
+
+    model = Twice()
+    with tag_modules():
+        out = model(torch.randn(2, 3))
+    modules = {module for _, module in tagged(out)}
+    assert modules == {
+        "model.block",
+        "model.block.linear1",
+        "model.block.act",
+        "model.block.linear2",
+        "model.block@2",
+        "model.block@2.linear1",
+        "model.block@2.act",
+        "model.block@2.linear2",
+    }
 
 
 def test_a_child_outside_the_namespace_is_named_from_its_parent() -> None:

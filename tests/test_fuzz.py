@@ -1,6 +1,7 @@
 """Random autograd graphs (hypothesis): programs drawn from a vocabulary of ops are run in torch,
 sometimes backward too, and every graph must walk, render (DOT through `dot`, JSON against its
-schema, the tree, the HTML explorer's data), fold and read back as the model says.
+schema, the tree, the HTML explorer's data, Mermaid once merged), fold and read back as the model
+says.
 
 CI runs ``FUZZ_EXAMPLES`` examples (default 40), the same ones each time; for a longer run:
 ``GRADVIZ_FUZZ_EXAMPLES=2000 pytest tests/test_fuzz.py --hypothesis-show-statistics``.
@@ -37,6 +38,11 @@ from graphviz_autograd.renderers.html import to_html
 from graphviz_autograd.renderers.json import from_json, to_json
 from graphviz_autograd.renderers.tree import print_graph_tree
 from graphviz_autograd.walk import build_graph
+
+try:  # Mermaid is another branch's work: checked here once it is merged
+    from graphviz_autograd.renderers.mermaid import to_mermaid
+except ImportError:  # pragma: no cover
+    to_mermaid = None
 
 FUZZ_EXAMPLES: Final = int(os.environ.get("GRADVIZ_FUZZ_EXAMPLES", "40"))
 SCHEMA: Final = json.loads(
@@ -294,6 +300,13 @@ def test_random_graphs(
     assert "<" not in block  # names are data: the hostile class name is escaped
     data = json.loads(block)
     assert data["ids"] == ids and sum(data["folded_count"]) == len(graph)
+    if to_mermaid is not None:
+        chart = to_mermaid(graph, legend=False)
+        arrows = [line for line in chart.splitlines() if " --> " in line or " -.-> " in line]
+        assert len(arrows) == graph.edge_count
+        assert "<" not in chart.replace("<br>", "")  # names are written as entities
+        assert to_mermaid(graph, legend=False) == chart
+        event("mermaid checked")
     same = compare(graph, from_json(text))
     assert same.same_structure and not same.changed and len(same.matched) == len(graph)
     dot_accepts(to_diff_dot(same))

@@ -46,7 +46,7 @@ from .errors import GradvizError, LayoutTimeoutError
 from .files import write_atomic
 from .fold import DEFAULT_MAX_NODES, fold
 from .model import OP_SHAPES_UP_TO, Graph
-from .renderers.dot import IMAGE_FORMATS, INSTALL_HINT, find_dot
+from .renderers.dot import IMAGE_FORMATS, INSTALL_HINT, find_dot, run_dot
 from .renderers.tree import print_graph_tree
 from .runner import graph_globals, run_script, script_traceback
 
@@ -75,7 +75,10 @@ gradviz tree train.py                         [dim]# a tree in the terminal[/]
 gradviz run train.py -o g.svg -- --epochs 3   [dim]# after --: script args[/]
 gradviz doctor train.py                       [dim]# autograd pitfalls, with fixes[/]
 
-[bold]Exit codes[/]  0 ok · 1 error · 2 bad usage · 3 the script raised · 130 Ctrl-C
+gradviz diff train.py --calls 1 3 -o d.svg    [dim]# two calls compared[/]
+
+[bold]Exit codes[/]  0 ok · 1 error · 2 bad usage · 3 the script raised · 4 diff: the
+structure differs · 130 Ctrl-C
 """
 
 app = typer.Typer(
@@ -682,6 +685,159 @@ def doctor_command(
         raise typer.Exit(EXIT_SCRIPT_FAILED)
     if tally["error"] or tally["warning"]:
         raise typer.Exit(EXIT_FINDINGS)
+
+
+EXIT_STRUCTURE_DIFFERS: Final = 4
+
+
+def _pick_call(calls: list[Any], keep: Keep) -> Any | None:
+    """The recorded call that ``keep`` (first, last, N or N.K) names, or None."""
+    own = [c for c in calls if not c.inner]
+    if keep == "first":
+        return own[0] if own else None
+    if keep == "last":
+        return own[-1] if own else None
+    name = str(keep)
+    return next((c for c in calls if c.name == name), None)
+
+
+def _diff_sources(
+    sources: list[str], calls: tuple[str, str] | None, args: list[str]
+) -> list[tuple[Graph, str]]:
+    """Graphs A and B with what to call them: read from JSON files, or recorded by running
+    one script (two of its calls) or two scripts (one call of each)."""
+    from .renderers.json import from_json
+
+    keeps = [_parse_call(c) for c in calls] if calls else ["first", "first"]
+    if "all" in keeps:
+        raise _fail("--calls takes two single calls: first, last, N or N.K, not all")
+    scripts = [s for s in sources if not s.lower().endswith(".json")]
+    if len(sources) == 1 and not scripts:
+        raise _fail("give two JSON graphs, or a script with --calls A B")
+    if args and not scripts:
+        raise _fail(f"unexpected argument {args[0]!r}: compare two graphs, A and B")
+    if calls and not scripts:
+        raise _fail("--calls picks backward calls of scripts; JSON files hold one graph each")
+    if len(sources) == 1 and calls is None:
+        raise _fail("one script: say which two of its backward calls to compare, --calls 1 3")
+    out: list[tuple[Graph, str]] = []
+    if len(sources) == 1:
+        runs = [(sources[0], keeps)]
+    else:
+        runs = [(s, [k]) for s, k in zip(sources, keeps, strict=True)]
+    for source, wanted in runs:
+        if source.lower().endswith(".json"):
+            try:
+                text = Path(source).read_text(encoding="utf-8")
+            except OSError as exc:
+                raise _fail(f"cannot read {source}: {exc.strerror or exc}") from None
+            try:
+                out.append((from_json(text), source))
+            except GradvizError as exc:
+                raise _fail(f"{source}: {exc}") from None
+            continue
+        from .record import capture
+
+        keep: Keep = "all" if len(wanted) > 1 else wanted[0]
+        try:
+            with (
+                contextlib.redirect_stdout(sys.stderr),
+                capture(keep=keep, namespace=_script_globals, source=True, modules=True) as cap,
+            ):
+                result = run_script(Path(source), args)
+        except GradvizError as exc:
+            raise _fail(str(exc)) from None
+        if result.error is not None:
+            sys.stderr.write(script_traceback(result.error))
+            raise typer.Exit(_exit_code(result.error))
+        for k in wanted:
+            call = _pick_call(cap.calls, k)
+            if call is None:
+                raise _fail(
+                    f"{source}: no backward call {k}; it made {_count(cap.count, 'backward call')}"
+                )
+            out.append((call.graph, f"{source} call {call.name}"))
+    return out
+
+
+@app.command("diff", context_settings=RUN_SETTINGS)
+def diff_command(
+    sources: Annotated[
+        list[str],
+        typer.Argument(
+            help="Two graphs: JSON files gradviz wrote or scripts (one call each), or one script "
+            "with --calls A B. Script arguments go after --.",
+            metavar="A [B]",
+            show_default=False,
+        ),
+    ],
+    calls: Annotated[
+        Optional[tuple[str, str]],  # noqa: UP045
+        typer.Option(
+            "--calls",
+            metavar="A B",
+            help="The backward calls to compare (first, last, N or N.K): of the one script, or "
+            "one of each of two scripts. Default: first first.",
+        ),
+    ] = None,
+    output: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="PATH",
+            help="Write the comparison: .json (gradviz-diff), or graph B with the changes "
+            "coloured (.svg .png .pdf .dot). Repeat for several; `-` writes JSON to stdout.",
+        ),
+    ] = None,
+) -> None:
+    """Compare two autograd graphs by structure: nodes added, removed and changed (shape,
+    dtype, gradient). Exit 0 when the structure is the same, 4 when it differs."""
+    from .diff import compare
+    from .renderers.diff import to_diff_dot, to_diff_json, to_report
+
+    graph_paths = [s for s in sources[:2] if s.lower().endswith((".json", ".py"))] or sources[:1]
+    args = sources[len(graph_paths) :]
+    targets = output or []
+    for target in targets:
+        kind = "json" if target == "-" else FORMATS.get(Path(target).suffix.lower())
+        if kind is None or kind == "html":
+            raise _fail(
+                f"cannot tell the format of {target!r}: use .json, .svg, .png, .pdf or .dot"
+            )
+        if target != "-":
+            _check_writable(target)
+        if kind in IMAGE_FORMATS and find_dot() is None:
+            raise _fail(INSTALL_HINT)
+    (a, a_name), (b, b_name) = _diff_sources(graph_paths, calls, args)
+    comparison = compare(a, b)
+    try:
+        for target in targets:
+            kind = "json" if target == "-" else FORMATS[Path(target).suffix.lower()]
+            data: str | bytes
+            if kind == "json":
+                data = to_diff_json(comparison)
+            else:  # graph B, folded as a picture of it would be
+                text = to_diff_dot(comparison, shown=fold(b, max_nodes=fold_budget(kind)))
+                picture: Any = kind  # svg, png or pdf: checked above
+                layout = DEFAULT_LAYOUT_TIMEOUT
+                data = text if kind == "dot" else run_dot(text, picture, timeout=layout)
+            if target == "-":
+                sys.stdout.write(str(data))
+                sys.stdout.flush()
+                continue
+            try:
+                write_atomic(target, data)
+            except OSError as exc:
+                raise GradvizError(f"cannot write {target}: {exc.strerror or exc}") from None
+            err.print(f"wrote {escape(target)}")
+    except GradvizError as exc:
+        raise _fail(str(exc)) from None
+    report = Console(
+        highlight=False, stderr="-" in targets, width=None if sys.stdout.isatty() else 120
+    )
+    report.print(to_report(comparison, a=f"A = {a_name}", b=f"B = {b_name}"))
+    raise typer.Exit(0 if comparison.same_structure else EXIT_STRUCTURE_DIFFERS)
 
 
 def main() -> None:

@@ -129,7 +129,11 @@ def start_walk(
     says which gradients could not be summarised (the graph does not note them)."""
     roots = named_outputs(outputs)
     for name, tensor in roots:
-        if tensor.grad_fn is None and not tensor.requires_grad:
+        try:
+            fn = tensor.grad_fn
+        except RuntimeError as exc:  # e.g. an output of split() whose base was changed in place
+            raise GradvizError(f"torch gives no graph for this tensor: {exc}") from None
+        if fn is None and not tensor.requires_grad:
             what = f"output {name!r}" if name is not None else "the output tensor"
             raise NoGraphError(
                 f"{what} has no autograd graph: it has no grad_fn and does not require grad "
@@ -138,6 +142,15 @@ def start_walk(
             )
     walker = _Walker(params or {}, options)
     return walker.run(roots), walker
+
+
+def _has_grad_fn(tensor: torch.Tensor) -> bool:
+    """Whether ``tensor`` has a ``grad_fn``; False where torch refuses to say (an output of
+    ``split`` whose base was changed in place): such a tensor names nothing."""
+    try:
+        return tensor.grad_fn is not None
+    except RuntimeError:
+        return False
 
 
 def _names_by_id(params: Mapping[str, object]) -> dict[int, str]:
@@ -154,7 +167,7 @@ def _op_names(params: Mapping[str, object]) -> dict[Any, str]:
     """The names in ``params`` of intermediate tensors, by their ``grad_fn``; the first wins."""
     op_names: dict[Any, str] = {}
     for name, value in params.items():
-        if isinstance(value, torch.Tensor) and value.grad_fn is not None:
+        if isinstance(value, torch.Tensor) and _has_grad_fn(value):
             op_names.setdefault(value.grad_fn, name)
     return op_names
 

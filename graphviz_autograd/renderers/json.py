@@ -1,4 +1,4 @@
-"""`Graph` -> JSON, schema ``gradviz-graph`` version 1 (see docs/json-schema.md)."""
+"""`Graph` -> JSON, schema ``gradviz-graph`` version 1 (see docs/json-schema.md), and back."""
 
 from __future__ import annotations
 
@@ -6,9 +6,18 @@ import json
 import math
 from typing import Any, Final
 
-from ..model import Edge, Graph, Node, TensorStats
+from ..errors import GradvizError
+from ..model import Edge, Graph, Node, SavedTensor, Source, TensorStats
 
-__all__ = ["SCHEMA_VERSION", "edge_dict", "graph_dict", "node_dict", "to_json"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "edge_dict",
+    "from_json",
+    "graph_dict",
+    "node_dict",
+    "read_node",
+    "to_json",
+]
 
 SCHEMA_VERSION: Final = 1
 
@@ -117,3 +126,98 @@ def to_json(graph: Graph) -> str:
     lines.append(f'  "nodes": {block([dump(n) for n in nodes])}')
     lines.append(f'  "edges": {block([dump(e) for e in edges])}')
     return "{\n" + ",\n".join(lines) + "\n}\n"
+
+
+def _read_number(value: Any) -> float:
+    """The inverse of `_number`: ``"nan"``, ``"inf"``, ``"-inf"`` back to floats."""
+    if isinstance(value, str):
+        if value not in ("nan", "inf", "-inf"):
+            raise ValueError(f"not a number: {value!r}")
+        return float(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"not a number: {value!r}")
+    return float(value)
+
+
+def _read_maybe_number(value: Any) -> float | None:
+    return None if value is None else _read_number(value)
+
+
+def _read_shape(value: Any) -> tuple[int, ...] | None:
+    return None if value is None else tuple(int(n) for n in value)
+
+
+def _read_stats(value: Any) -> TensorStats | None:
+    if value is None:
+        return None
+    values = value.get("values")
+    return TensorStats(
+        shape=_read_shape(value["shape"]),
+        norm=_read_maybe_number(value["norm"]),
+        min=_read_maybe_number(value["min"]),
+        max=_read_maybe_number(value["max"]),
+        mean=_read_maybe_number(value["mean"]),
+        nan=int(value["nan"]),
+        inf=int(value["inf"]),
+        values=None if values is None else tuple(map(_read_number, values)),
+    )
+
+
+def read_node(doc: dict[str, Any]) -> Node:
+    """The inverse of `node_dict`."""
+    source = doc.get("source")
+    grads = doc.get("grads")
+    return Node(
+        id=str(doc["id"]),
+        kind=doc["kind"],
+        op=doc["op"],
+        name=doc["name"],
+        is_leaf=bool(doc["is_leaf"]),
+        requires_grad=bool(doc["requires_grad"]),
+        retains_grad=bool(doc.get("retains_grad", False)),
+        shape=_read_shape(doc["shape"]),
+        dtype=doc["dtype"],
+        grad=_read_stats(doc["grad"]),
+        attrs=tuple((str(k), str(v)) for k, v in doc.get("attrs", {}).items()),
+        freed=bool(doc.get("freed", False)),
+        grads=None if grads is None else tuple(map(_read_stats, grads)),
+        order=doc.get("order"),
+        count=int(doc.get("count", 1)),
+        source=None if source is None else Source(source["file"], source["line"], source["code"]),
+        saved=tuple(
+            SavedTensor(t["name"], _read_shape(t["shape"]), t["dtype"], t["bytes"], t["freed"])
+            for t in doc.get("saved", ())
+        ),
+        module=doc.get("module"),
+    )
+
+
+def from_json(text: str) -> Graph:
+    """Read back a document `to_json` wrote: the same `Graph` (ids, fields, order).
+
+    Later versions of the schema only add keys, which are ignored here.
+
+    Raises:
+        GradvizError: ``text`` is not JSON, or not a ``gradviz-graph`` document.
+    """
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise GradvizError(f"not JSON: {exc}") from None
+    if not isinstance(doc, dict) or doc.get("format") != "gradviz-graph":
+        raise GradvizError('not a gradviz graph (JSON without "format": "gradviz-graph")')
+    try:
+        return Graph(
+            nodes=tuple(read_node(n) for n in doc["nodes"]),
+            edges=tuple(
+                Edge(str(e["src"]), str(e["dst"]), e["slot"], e.get("kind", "data"))
+                for e in doc["edges"]
+            ),
+            roots=tuple(map(str, doc["roots"])),
+            notes=tuple(map(str, doc.get("notes", ()))),
+            first_nonfinite=doc.get("first_nonfinite"),
+            saved_bytes=doc.get("saved_bytes"),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        what = f"missing key {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise GradvizError(f"not a valid gradviz graph: {what}") from None

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up a development environment in .venv: Python venv, CPU torch, gradviz (editable, with dev
-# tools), and the Graphviz `dot` program when it is missing. Safe to run again: it skips what is done.
+# tools), and the Graphviz `dot` program when it is missing; with GRADVIZ_SETUP_TESTS=1 also
+# Chromium and Mermaid's browser bundle for the browser tests. Safe to run again: it skips what is done.
 # Usage: bash scripts/setup.sh        (sourced by scripts/demo.sh and scripts/test.sh)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -25,8 +26,9 @@ if ! command -v dot >/dev/null 2>&1; then
   apt_install graphviz
 fi
 
-# The explorer's tests drive Chromium (Playwright's own browser download cannot be used here).
-if ! command -v chromium >/dev/null 2>&1; then
+# The browser tests (explorer, Mermaid) drive Chromium (Playwright's own browser download cannot
+# be used here): installed for scripts/test.sh, which sets GRADVIZ_SETUP_TESTS=1.
+if [ "${GRADVIZ_SETUP_TESTS:-0}" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
   echo "==> installing Chromium (for the explorer's browser tests)"
   apt_install chromium
 fi
@@ -50,6 +52,6 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
 fi
 
 # Mermaid's browser bundle for the Mermaid tests (pinned and hashed; kept in ~/.cache/gradviz).
-if ! .venv/bin/python scripts/fetch_mermaid.py >/dev/null; then
+if [ "${GRADVIZ_SETUP_TESTS:-0}" = 1 ] && ! .venv/bin/python scripts/fetch_mermaid.py >/dev/null; then
   echo "==> Mermaid browser tests will be skipped" >&2
 fi

@@ -66,7 +66,7 @@ def _graph(source: Graph | Outputs, walk_options: Mapping[str, Any]) -> Graph:
 
 def _split(options: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     walk_keys = {"params", "show_saved", "show_attrs", "show_inputs", "op_shapes"}
-    render_keys = {"rankdir", "timeout", "show_order", "max_nodes", "depth"}
+    render_keys = {"rankdir", "timeout", "show_order", "max_nodes", "depth", "edge_grads"}
     unknown = set(options) - walk_keys - render_keys
     if unknown:
         raise TypeError(f"unknown option(s): {', '.join(sorted(unknown))}")
@@ -162,6 +162,7 @@ def draw(
     rankdir: str = "TB",
     show_order: bool = False,
     status: Callable[[str], None] | None = None,
+    edge_grads: bool | None = None,
 ) -> Picture:
     """Lay ``graph`` out as SVG, PNG or PDF, within a deadline, folding it to fit first.
 
@@ -194,7 +195,7 @@ def draw(
         retry = _coarser(graph, shown, budget, level, depth is not None)
         left = total - (time.monotonic() - started) if total else None
         limit = None if left is None else left / 2 if retry else left
-        source = _dot.to_dot(shown, rankdir=rankdir, show_order=show_order)
+        source = _dot.to_dot(shown, rankdir=rankdir, show_order=show_order, edge_grads=edge_grads)
         say(f"laying out {len(shown):,} nodes with Graphviz dot")
         try:
             data = _dot.run_dot(source, fmt, timeout=limit)
@@ -288,6 +289,7 @@ def encode(
         graph = collapse_modules(graph, depth)
     if fmt == "html":
         render_options.pop("timeout", None)
+        render_options.pop("edge_grads", None)
         return _html.to_html(graph, max_nodes=fold_budget(fmt, max_nodes), **render_options)
     graph = fold(graph, max_nodes=fold_budget(fmt, max_nodes))
     if fmt == "dot":
@@ -385,11 +387,13 @@ def render(
     `Path`. Without, returns a `Rendering`, which Jupyter displays inline.
 
     Options: ``params``, ``show_saved``, ``show_attrs``, ``show_inputs`` (walk, see
-    `build_graph`); ``rankdir``, ``show_order``, ``timeout`` (layout seconds, default 20, 0 no
-    limit), ``max_nodes`` (fold pictures to at most this many nodes; default 1,500, 0 never; DOT
-    and JSON are folded only when it is given), ``depth`` (draw modules nested deeper as one
-    node) for drawing: pictures are made by `draw`. When no layout finishes in time, the DOT
-    is written next to ``path`` (``g.svg`` -> ``g.dot``) and `LayoutTimeoutError` names it.
+    `build_graph`); ``rankdir``, ``show_order``, ``edge_grads`` (label each edge with the
+    gradient that flowed along it; default: graphs of at most 40 nodes), ``timeout`` (layout
+    seconds, default 20, 0 no limit), ``max_nodes`` (fold pictures to at most this many nodes;
+    default 1,500, 0 never; DOT and JSON are folded only when it is given), ``depth`` (draw
+    modules nested deeper as one node) for drawing: pictures are made by `draw`. When no layout
+    finishes in time, the DOT is written next to ``path`` (``g.svg`` -> ``g.dot``) and
+    `LayoutTimeoutError` names it.
     """
     walk, rend = _split(options)
     graph = _graph(source, walk)

@@ -38,7 +38,7 @@ from .errors import GradvizError, LayoutTimeoutError
 from .files import write_atomic
 from .fold import DEFAULT_MAX_NODES, fold
 from .model import OP_SHAPES_UP_TO, Graph
-from .renderers.dot import IMAGE_FORMATS, INSTALL_HINT, find_dot
+from .renderers.dot import EDGE_GRADS_UP_TO, IMAGE_FORMATS, INSTALL_HINT, find_dot
 from .renderers.tree import print_graph_tree
 from .runner import graph_globals, run_script, script_traceback
 
@@ -245,7 +245,7 @@ def _write(graph: Graph, kind: Format, target: str, draw: dict[str, Any]) -> Non
                 say(f"folding {_count(len(graph), 'node')}")
             shown = fold(graph, max_nodes=budget)
             say(f"writing {kind.upper()}: {_count(len(shown), 'node')}")
-            options = {k: draw[k] for k in ("rankdir", "show_order") if k in draw}
+            options = {k: draw[k] for k in ("rankdir", "show_order", "edge_grads") if k in draw}
             if kind == "html":  # the whole graph goes in: it opens folded, unfolds in the page
                 data = encode(graph, kind, max_nodes=budget, folded=shown, **options)
             else:
@@ -440,6 +440,16 @@ OpShapes = Annotated[
         show_default=False,
     ),
 ]
+EdgeGrads = Annotated[
+    Optional[bool],  # noqa: UP045
+    typer.Option(
+        "--edge-grads/--no-edge-grads",
+        help=f"Label each edge with the gradient that flowed along it (-1.5, or its norm) and, "
+        f"for a scalar, the local derivative (×0.5). Default: for graphs of at most "
+        f"{EDGE_GRADS_UP_TO} nodes.",
+        show_default=False,
+    ),
+]
 ShowInputs = Annotated[
     bool,
     typer.Option("--show-inputs", help="Draw op inputs that need no grad (constants, numbers)."),
@@ -495,6 +505,7 @@ def run_command(
     show_order: Annotated[
         bool, typer.Option("--show-order", help="Number nodes in the order backward ran them.")
     ] = False,
+    edge_grads: EdgeGrads = None,
     max_nodes: MaxNodes = None,
     depth: Depth = None,
     rankdir: Annotated[
@@ -524,6 +535,7 @@ def run_command(
     draw = {
         "rankdir": rankdir.value,
         "show_order": show_order,
+        "edge_grads": edge_grads,
         "timeout": layout_timeout,
         "max_nodes": max_nodes,
         "depth": depth,

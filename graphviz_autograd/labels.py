@@ -13,6 +13,7 @@ from .model import Node, Source, TensorStats
 
 __all__ = [
     "CHECKPOINT_OP",
+    "edge_label",
     "facts",
     "fmt_bytes",
     "fmt_float",
@@ -89,6 +90,21 @@ def grad_line(stats: TensorStats | None) -> str:
     if stats.inf:
         text += f" {stats.inf} Inf"
     return text
+
+
+def edge_label(grad: TensorStats | None, local: float | None) -> str:
+    """What flowed along an edge: ``-1.5`` for a scalar, ``‖·‖=2.3`` otherwise, then the
+    local derivative when known (``-1.5 (×0.5)``: the gradient at the consumer times 0.5);
+    empty when nothing was recorded."""
+    if grad is None:
+        return ""
+    if grad.values is not None and len(grad.values) == 1:
+        text = fmt_float(grad.values[0])
+    else:
+        text = "‖·‖=" + fmt_float(grad.norm)
+    if grad.nan or grad.inf:
+        text += " NaN/Inf"
+    return text if local is None else f"{text} (×{fmt_float(local)})"
 
 
 def facts(node: Node) -> list[str]:

@@ -142,6 +142,13 @@ class Edge(NamedTuple):
     slot: int | None = None
     """Position of this input among ``dst``'s forward inputs (its ``next_functions`` index)."""
     kind: EdgeKind = "data"
+    grad: TensorStats | None = None
+    """What flowed along this edge in a captured backward: the gradient ``dst`` passed to this
+    input (its node hook's ``grad_inputs[slot]``). The grads of a node's outgoing edges add up
+    to its own gradient."""
+    local: float | None = None
+    """The local derivative, for a scalar flow: ``grad`` over the gradient at ``dst``'s output
+    (None when either is not one number, or that gradient is 0)."""
 
 
 class Columns(NamedTuple):
@@ -163,7 +170,7 @@ FIELD: Final = {name: i for i, name in enumerate(Node._fields[1:])}
 """Where each `Node` field but the id sits in a node's fields after its id (see `Graph.rows`):
 ``FIELD["kind"] == 0``."""
 
-EdgeRow: TypeAlias = tuple[str, str, "int | None", EdgeKind]
+EdgeRow: TypeAlias = tuple[str, str, "int | None", EdgeKind, "TensorStats | None", "float | None"]
 """An edge's fields: what an `Edge` holds, as a plain tuple."""
 
 
@@ -273,7 +280,8 @@ class Graph:
             return self._edges
         sources, targets, kinds = self.edge_columns()
         slots = chain(columns.slots, repeat(None, len(columns.saved)))  # saved edges have none
-        return zip(sources, targets, slots, kinds, strict=True)
+        n = self.edge_count  # a walk records no flows along its edges: no grad, no local
+        return zip(sources, targets, slots, kinds, repeat(None, n), repeat(None, n), strict=True)
 
     def edge_columns(self) -> tuple[Iterable[str], Iterable[str], Iterable[EdgeKind]]:
         """The sources, the destinations and the kinds of the edges, each in edge order: for a

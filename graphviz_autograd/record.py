@@ -21,7 +21,7 @@ import torch
 
 from . import checkpoints
 from .errors import GradvizError
-from .model import Graph, Node, TensorStats
+from .model import Edge, Graph, Node, TensorStats
 from .modules import ModuleTagger
 from .naming import caller_names
 from .sources import SourceTagger
@@ -121,12 +121,15 @@ class _Running:
 
 
 class _Hooks:
-    """Node hooks that note, for each node the engine runs, when it ran and the gradient with
-    respect to each of its forward outputs (``grad_outputs``). Removed by `remove`."""
+    """Node hooks that note, for each node the engine runs, when it ran, the gradient with
+    respect to each of its forward outputs (``grad_outputs``) and what it passed to each of its
+    inputs (``grad_inputs``, by slot: what flows along its incoming edges). Removed by
+    `remove`."""
 
     def __init__(self, fns: list[tuple[int, Any]]) -> None:
         self.order: dict[int, int] = {}
         self.grads: dict[int, tuple[TensorStats | None, ...]] = {}
+        self.flows: dict[int, tuple[TensorStats | None, ...]] = {}
         self.unread = Unread()  # a hook must not raise: that would fail the user's backward
         self.handles = [fn.register_hook(self._hook(index)) for index, fn in fns]
 
@@ -137,6 +140,7 @@ class _Hooks:
             self.grads[index] = tuple(
                 None if g is None else summary(g, index) for g in grad_outputs
             )
+            self.flows[index] = tuple(None if g is None else summary(g, index) for g in grad_inputs)
 
         return hook
 
@@ -171,8 +175,35 @@ class _Hooks:
                 if first_bad is None or order < first_bad[0]:
                     first_bad = (order, node.id)
         return graph.replace(
-            nodes=tuple(nodes), first_nonfinite=first_bad[1] if first_bad else None
+            nodes=tuple(nodes),
+            edges=self._edges(graph),
+            first_nonfinite=first_bad[1] if first_bad else None,
         )
+
+    def _edges(self, graph: Graph) -> tuple[Edge, ...]:
+        """``graph``'s edges, each data edge with what flowed along it (`Edge.grad`) and, for a
+        scalar flow, its local derivative (`Edge.local`)."""
+        flows, grads = self.flows, self.grads
+        edges = list(graph.edges)
+        index = {node_id: i for i, node_id in enumerate(graph.column("id"))}
+        for k, edge in enumerate(edges):
+            into = index[edge.dst]
+            passed = flows.get(into, ())
+            if edge.slot is None or edge.slot >= len(passed) or passed[edge.slot] is None:
+                continue
+            grad = passed[edge.slot]
+            edges[k] = edge._replace(grad=grad, local=_local(grad, grads.get(into, ())))
+        return tuple(edges)
+
+
+def _local(grad: TensorStats | None, outputs: tuple[TensorStats | None, ...]) -> float | None:
+    """``grad`` over the gradient at the consumer's one output, when both are one number."""
+    if grad is None or len(outputs) != 1 or outputs[0] is None:
+        return None
+    flow, out = grad.values, outputs[0].values
+    if flow is None or out is None or len(flow) != 1 or len(out) != 1 or out[0] == 0:
+        return None
+    return flow[0] / out[0]
 
 
 def _mark(

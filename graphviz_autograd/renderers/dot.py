@@ -19,8 +19,8 @@ from itertools import chain, compress, islice, repeat
 from typing import Any, Final, Literal, NamedTuple
 
 from ..errors import GradvizError, GraphvizNotFoundError, LayoutTimeoutError
-from ..labels import facts, fmt_float, fmt_shape, grad_line, heading, subtitle
-from ..model import FIELD, Graph, Node
+from ..labels import edge_label, facts, fmt_float, fmt_shape, grad_line, heading, subtitle
+from ..model import FIELD, Edge, Graph, Node
 from ..style import (
     DARK_SHADES,
     GRAD_RAMP,
@@ -33,6 +33,7 @@ from ..style import (
 )
 
 __all__ = [
+    "EDGE_GRADS_UP_TO",
     "IMAGE_FORMATS",
     "NODE_STYLE",
     "find_dot",
@@ -63,6 +64,10 @@ _NODE_DEFAULTS: Final = (
 )
 
 _SAVED_EDGE: Final = ' [style=dashed color="#d9a441" arrowhead=odot]'
+
+EDGE_GRADS_UP_TO: Final = 40
+"""Captured graphs of at most this many nodes label each edge with the gradient that flowed
+along it, unless told not to (``edge_grads=False``): on a bigger graph the labels crowd it."""
 
 INSTALL_HINT: Final = (
     "Graphviz `dot` was not found on PATH: install it (Debian/Ubuntu: apt-get install graphviz; "
@@ -250,7 +255,12 @@ def _node_runs(
 
 
 def to_dot(
-    graph: Graph, *, rankdir: str = "TB", legend: bool = True, show_order: bool = False
+    graph: Graph,
+    *,
+    rankdir: str = "TB",
+    legend: bool = True,
+    show_order: bool = False,
+    edge_grads: bool | None = None,
 ) -> str:
     """DOT source for ``graph``: same graph, same bytes.
 
@@ -261,6 +271,10 @@ def to_dot(
         rankdir: ``TB`` (leaves on top, loss at the bottom) or ``LR``, ``BT``, ``RL``.
         legend: draw the colour legend for the roles present under the graph.
         show_order: prefix each label with the position (``#3``) in which backward ran it.
+        edge_grads: label each edge with the gradient that flowed along it in the captured
+            backward (`Edge.grad`: ``-1.5``, or ``‖·‖=2.3``) and, for a scalar, its local
+            derivative (``(×0.5)``); None (default): for graphs of at most
+            `EDGE_GRADS_UP_TO` nodes.
     """
     if rankdir not in ("TB", "LR", "BT", "RL"):
         raise GradvizError(f"rankdir must be TB, LR, BT or RL, not {rankdir!r}")
@@ -306,12 +320,15 @@ def to_dot(
         ref = dict(zip(ids, refs, strict=True))
         sources = (ref.get(e) or _id(e) for e in sources)
         targets = (ref.get(e) or _id(e) for e in targets)
+    ends: Iterable[str] = map(_EDGE_END.__getitem__, kinds)
+    if _edge_grads_shown(graph, edge_grads):
+        ends = map(_edge_end, graph.edges)
     pieces = zip(
         repeat("  "),
         sources,
         repeat(" -> "),
         targets,
-        map(_EDGE_END.__getitem__, kinds),
+        ends,
         strict=False,  # the repeats are endless
     )
     out.extend(chain.from_iterable(pieces))
@@ -320,6 +337,20 @@ def to_dot(
 
 
 _EDGE_END: Final = {"data": ";\n", "saved": _SAVED_EDGE + ";\n"}
+
+
+def _edge_grads_shown(graph: Graph, edge_grads: bool | None) -> bool:
+    if edge_grads is False or graph.numbered:  # a graph still in columns carries no flows
+        return False
+    return edge_grads is True or len(graph) <= EDGE_GRADS_UP_TO
+
+
+def _edge_end(edge: Edge) -> str:
+    """The end of an edge's line: its label, when a gradient flowed along it."""
+    label = edge_label(edge.grad, edge.local)
+    if not label:
+        return _EDGE_END[edge.kind]
+    return f' [label={quote(" " + label)} fontsize=9 fontcolor="#444444"];\n'
 
 
 def _fans_in(graph: Graph) -> bool:
@@ -545,10 +576,15 @@ def run_dot(source: str, fmt: ImageFormat, *, timeout: float | None = None) -> b
 
 
 def to_svg(
-    graph: Graph, *, rankdir: str = "TB", show_order: bool = False, timeout: float | None = None
+    graph: Graph,
+    *,
+    rankdir: str = "TB",
+    show_order: bool = False,
+    timeout: float | None = None,
+    edge_grads: bool | None = None,
 ) -> str:
     """A self-contained SVG of ``graph``; each node has a tooltip with its details."""
-    source = to_dot(graph, rankdir=rankdir, show_order=show_order)
+    source = to_dot(graph, rankdir=rankdir, show_order=show_order, edge_grads=edge_grads)
     return run_dot(source, "svg", timeout=timeout).decode()
 
 
@@ -559,8 +595,10 @@ def to_image(
     rankdir: str = "TB",
     show_order: bool = False,
     timeout: float | None = None,
+    edge_grads: bool | None = None,
 ) -> bytes:
     """``graph`` as SVG, PNG or PDF bytes."""
     if fmt not in IMAGE_FORMATS:
         raise GradvizError(f"unknown image format {fmt!r}: use one of {', '.join(IMAGE_FORMATS)}")
-    return run_dot(to_dot(graph, rankdir=rankdir, show_order=show_order), fmt, timeout=timeout)
+    source = to_dot(graph, rankdir=rankdir, show_order=show_order, edge_grads=edge_grads)
+    return run_dot(source, fmt, timeout=timeout)

@@ -85,6 +85,9 @@ def edge_dict(edge: Edge) -> dict[str, Any]:
     out: dict[str, Any] = {"src": edge.src, "dst": edge.dst, "slot": edge.slot}
     if edge.kind != "data":
         out["kind"] = edge.kind
+    if edge.grad is not None:  # captured: what flowed along it
+        out["grad"] = _stats(edge.grad)
+        out["local"] = _maybe_number(edge.local)
     return out
 
 

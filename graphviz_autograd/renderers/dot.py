@@ -280,6 +280,7 @@ def to_dot(
         raise GradvizError(f"rankdir must be TB, LR, BT or RL, not {rankdir!r}")
     shading = grad_shades(graph)
     shades = shading.fills
+    flows = _edge_grads_shown(graph, edge_grads) and any(e.grad for e in graph.edges)
     clusters = _clusters(graph)
     notes = quote("\n".join(graph.notes)) if graph.notes and not legend else ""
     header = [
@@ -289,7 +290,7 @@ def to_dot(
         # can put an op above its input and stack the boxes of a model side by side.
         + (" newrank=true" if clusters.lines else "")
         + (" concentrate=true" if _fans_in(graph) else "")
-        + (f" labelloc=b labeljust=l label=<{_legend(graph, shading)}>" if legend else "")
+        + (f" labelloc=b labeljust=l label=<{_legend(graph, shading, flows)}>" if legend else "")
         + (f" labelloc=b label={notes}" if notes else "")
         + "];",
         _NODE_DEFAULTS,
@@ -321,7 +322,7 @@ def to_dot(
         sources = (ref.get(e) or _id(e) for e in sources)
         targets = (ref.get(e) or _id(e) for e in targets)
     ends: Iterable[str] = map(_EDGE_END.__getitem__, kinds)
-    if _edge_grads_shown(graph, edge_grads):
+    if flows:
         ends = map(_edge_end, graph.edges)
     pieces = zip(
         repeat("  "),
@@ -339,6 +340,9 @@ def to_dot(
 _EDGE_END: Final = {"data": ";\n", "saved": _SAVED_EDGE + ";\n"}
 
 
+_EDGE_LABEL: Final = ' fontname="Helvetica" fontsize=9 fontcolor="#444444"'
+
+
 def _edge_grads_shown(graph: Graph, edge_grads: bool | None) -> bool:
     if edge_grads is False or graph.numbered:  # a graph still in columns carries no flows
         return False
@@ -350,7 +354,7 @@ def _edge_end(edge: Edge) -> str:
     label = edge_label(edge.grad, edge.local)
     if not label:
         return _EDGE_END[edge.kind]
-    return f' [label={quote(" " + label)} fontsize=9 fontcolor="#444444"];\n'
+    return f" [label={quote(' ' + label)}{_EDGE_LABEL}];\n"
 
 
 def _fans_in(graph: Graph) -> bool:
@@ -481,10 +485,11 @@ def _parameters(
     return beside, names
 
 
-def _legend(graph: Graph, shading: Shading) -> str:
+def _legend(graph: Graph, shading: Shading, flows: bool = False) -> str:
     """An HTML-like table of the roles in ``graph`` (fixed text), one per row, under
     ``graph.notes``; first, when ops are shaded by gradient, the ramp between the two norms
-    its ends stand for."""
+    its ends stand for; last, when edges are labelled with what flowed along them (``flows``),
+    how to read those labels."""
     rows = []
     if shading.fills:
         ramp = "".join(f'<td bgcolor="{c}" border="1" width="12"> </td>' for c in GRAD_RAMP)
@@ -503,6 +508,11 @@ def _legend(graph: Graph, shading: Shading) -> str:
         f'<td align="left">{html.escape(LEGEND[r][1])}</td></tr>'
         for r in roles_present(graph)
     )
+    if flows:
+        rows.append(
+            '<tr><td align="right"><font point-size="9">g (×d)</font></td><td align="left">'
+            "edge: the gradient passed to the input; d: the local derivative</td></tr>"
+        )
     table = f'<table border="0" cellspacing="2" cellpadding="1">{"".join(rows)}</table>'
     if not graph.notes:
         return table

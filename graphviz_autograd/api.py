@@ -66,7 +66,7 @@ def _graph(source: Graph | Outputs, walk_options: Mapping[str, Any]) -> Graph:
 
 def _split(options: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     walk_keys = {"params", "show_saved", "show_attrs", "show_inputs", "op_shapes"}
-    render_keys = {"rankdir", "timeout", "show_order", "max_nodes", "depth", "edge_grads"}
+    render_keys = {"rankdir", "timeout", "show_order", "max_nodes", "depth", "edge_grads", "scale"}
     unknown = set(options) - walk_keys - render_keys
     if unknown:
         raise TypeError(f"unknown option(s): {', '.join(sorted(unknown))}")
@@ -163,6 +163,7 @@ def draw(
     show_order: bool = False,
     status: Callable[[str], None] | None = None,
     edge_grads: bool | None = None,
+    scale: tuple[float, float] | None = None,
 ) -> Picture:
     """Lay ``graph`` out as SVG, PNG or PDF, within a deadline, folding it to fit first.
 
@@ -195,7 +196,9 @@ def draw(
         retry = _coarser(graph, shown, budget, level, depth is not None)
         left = total - (time.monotonic() - started) if total else None
         limit = None if left is None else left / 2 if retry else left
-        source = _dot.to_dot(shown, rankdir=rankdir, show_order=show_order, edge_grads=edge_grads)
+        source = _dot.to_dot(
+            shown, rankdir=rankdir, show_order=show_order, edge_grads=edge_grads, scale=scale
+        )
         say(f"laying out {len(shown):,} nodes with Graphviz dot")
         try:
             data = _dot.run_dot(source, fmt, timeout=limit)
@@ -290,6 +293,7 @@ def encode(
     if fmt == "html":
         render_options.pop("timeout", None)
         render_options.pop("edge_grads", None)
+        render_options.pop("scale", None)
         return _html.to_html(graph, max_nodes=fold_budget(fmt, max_nodes), **render_options)
     graph = fold(graph, max_nodes=fold_budget(fmt, max_nodes))
     if fmt == "dot":
@@ -341,8 +345,12 @@ class Rendering:
         return bundle
 
     def __repr__(self) -> str:
+        # Jupyter shows the picture; a plain REPL shows this: say how to see it there.
         g = self.graph
-        return f"<gradviz Rendering: {len(g)} nodes, {g.edge_count} edges>"
+        return (
+            f"<gradviz Rendering: {len(g)} nodes, {g.edge_count} edges; "
+            '.save("graph.svg") writes it (.png .pdf .dot .json .html too), Jupyter shows it>'
+        )
 
 
 class Explorer:

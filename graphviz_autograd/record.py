@@ -206,6 +206,14 @@ def _local(grad: TensorStats | None, outputs: tuple[TensorStats | None, ...]) ->
     return flow[0] / out[0]
 
 
+def _given(inputs: Any, returned: Any) -> dict[int, Any]:
+    """``id(input) -> the gradient grad() returned for it``; empty for a backward call."""
+    if inputs is None or not isinstance(returned, tuple):
+        return {}
+    tensors = (inputs,) if isinstance(inputs, torch.Tensor) else inputs
+    return {id(t): g for t, g in zip(tensors, returned, strict=False) if g is not None}
+
+
 def _mark(
     graph: Graph,
     found: dict[int, checkpoints.Checkpoint],
@@ -237,8 +245,11 @@ def capture(
     op_shapes: bool | None = None,
     namespace: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
     keep: Keep = "all",
+    on_record: Callable[[BackwardCall], None] | None = None,
 ) -> Iterator[Capture]:
-    """Record every backward call made inside the ``with`` block.
+    """Record every backward call made inside the ``with`` block: ``Tensor.backward``,
+    ``torch.autograd.backward`` and ``torch.autograd.grad`` (with ``create_graph=True`` too;
+    a leaf's ``grad`` in its graph is then the gradient ``grad`` returned for it).
 
     >>> with capture() as cap:
     ...     loss.backward()
@@ -262,6 +273,9 @@ def capture(
             name of a call made inside one (``"1.1"``); calls not kept are not walked, which
             keeps long training loops cheap. ``"first"``, ``"last"`` and numbers count only the
             program's own calls, not those made inside them (see `BackwardCall.inner`).
+        on_record: called with the call ``keep`` names (``"first"``, N, ``"1.1"``) as soon as
+            it is recorded, before the program goes on: so that it can be written before the
+            program ends, however it ends. It must not raise.
     """
     target = _target(keep)
     options: WalkOptions = {
@@ -274,6 +288,7 @@ def capture(
     }
     result = Capture()
     original = torch.autograd.backward
+    original_grad = torch.autograd.grad
     # What only the forward passes of kept calls need: closed once no later call is kept.
     forward_aids = contextlib.ExitStack()
     sources = SourceTagger()
@@ -285,6 +300,19 @@ def capture(
     running: list[_Running] = []  # calls under way, outermost first
 
     def backward(tensors: Any, grad_tensors: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if not isinstance(tensors, torch.Tensor):
+            tensors = tuple(tensors)  # a generator would be used up by the walk
+        return dispatch(tensors, None, lambda: original(tensors, grad_tensors, *args, **kwargs))
+
+    def grad(outputs: Any, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        if not isinstance(outputs, torch.Tensor):
+            outputs = tuple(outputs)
+        if not isinstance(inputs, torch.Tensor):
+            inputs = tuple(inputs)  # model.parameters(), often: a generator
+        return dispatch(outputs, inputs, lambda: original_grad(outputs, inputs, *args, **kwargs))
+
+    def dispatch(tensors: Any, inputs: Any, run: Callable[[], Any]) -> Any:
+        """Run one call (``run``): a ``backward``, or a ``grad`` with its ``inputs``."""
         if running:  # made inside a running call: by a reentrant checkpoint, most likely
             outer = running[-1]
             outer.inside += 1
@@ -300,21 +328,14 @@ def capture(
         try:
             wanted = keep == "all" or path == target or (keep == "last" and len(path) == 1)
             if not wanted:
-                return original(tensors, grad_tensors, *args, **kwargs)
-            return record(call, sys._getframe(1), tensors, grad_tensors, *args, **kwargs)
+                return run()
+            return record(call, sys._getframe(2), tensors, inputs, run)
         finally:
             running.remove(call)
 
     def record(
-        call: _Running,
-        caller: FrameType,
-        tensors: Any,
-        grad_tensors: Any,
-        *args: Any,
-        **kwargs: Any,
+        call: _Running, caller: FrameType, tensors: Any, inputs: Any, run: Callable[[], Any]
     ) -> Any:
-        if not isinstance(tensors, torch.Tensor):
-            tensors = tuple(tensors)  # a generator would be used up by the walk
         names: dict[str, torch.Tensor] = {}
         given = params() if callable(params) else params
         if given:
@@ -328,12 +349,14 @@ def capture(
         try:
             graph, walker = start_walk(tensors, names, options)
         except GradvizError:  # nothing to draw: let torch raise its own error
-            return original(tensors, grad_tensors, *args, **kwargs)
+            return run()
         found = checkpoints.find(graph, walker.fns, walker.names)
         error = None
+        returned: Any = None
         hooks = call.hooks = _Hooks(walker.hookable())
         try:
-            return original(tensors, grad_tensors, *args, **kwargs)
+            returned = run()
+            return returned
         except BaseException as exc:
             error = f"{type(exc).__name__}: {exc}".splitlines()[0]
             raise
@@ -342,7 +365,8 @@ def capture(
             walker.fns.clear()
             # What the walk could not read before the call is read again after it.
             walker.unread.clear()
-            recorded = hooks.apply(graph, walker.leaf_grads())
+            leaf_grads = walker.leaf_grads(_given(inputs, returned))
+            recorded = hooks.apply(graph, leaf_grads)
             unread = unread_note({**hooks.unread, **walker.unread})
             if unread:
                 recorded = recorded.replace(notes=recorded.notes + unread)
@@ -362,11 +386,15 @@ def capture(
                 bisect.insort(result.calls, done, key=_path)  # before the calls made inside it
             if call.path == target:
                 forward_aids.close()  # no later graph is kept: stop paying for them
+                if on_record is not None:
+                    on_record(done)
 
     torch.autograd.backward = backward
+    torch.autograd.grad = grad
     try:
         yield result
     finally:
         torch.autograd.backward = original
+        torch.autograd.grad = original_grad
         forward_aids.close()
         sources.close()  # off the stack now, if it was closed inside ``loss.backward()``

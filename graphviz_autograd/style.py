@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from itertools import compress
 from typing import Final, Literal, NamedTuple
 
@@ -17,6 +18,7 @@ __all__ = [
     "grad_shades",
     "role",
     "roles_present",
+    "shared_scale",
 ]
 
 Role = Literal["output", "leaf", "input", "op", "saved"]
@@ -78,9 +80,9 @@ class Shading(NamedTuple):
     """The largest: the darkest shade stands for it (None, None: no op has such a norm)."""
 
 
-def grad_shades(graph: Graph) -> Shading:
-    """Op node id -> fill colour by its gradient norm, log-scaled over the graph's range, and
-    that range.
+def grad_shades(graph: Graph, scale: tuple[float, float] | None = None) -> Shading:
+    """Op node id -> fill colour by its gradient norm, log-scaled over the graph's range (or
+    over ``scale``, (low, high), shared by several graphs: see `shared_scale`), and that range.
 
     Roots are left out: they keep the output colour.
 
@@ -105,10 +107,19 @@ def grad_shades(graph: Graph) -> Shading:
             shades[node_id] = GRAD_RAMP[0]
     if not norms:
         return Shading(shades, None, None)
-    low, high = min(norms.values()), max(norms.values())
+    low, high = scale or (min(norms.values()), max(norms.values()))
     lo, hi = math.log10(low), math.log10(high)
     top = len(GRAD_RAMP) - 1
     for node_id, norm in norms.items():
         step = top if hi == lo else round((math.log10(norm) - lo) / (hi - lo) * top)
-        shades[node_id] = GRAD_RAMP[step]
+        shades[node_id] = GRAD_RAMP[min(max(step, 0), top)]
     return Shading(shades, low, high)
+
+
+def shared_scale(graphs: Iterable[Graph]) -> tuple[float, float] | None:
+    """One shading range for several graphs (the calls of ``--call all``), so that the same
+    norm gets the same shade in each: from the smallest op norm of any to the largest."""
+    ranges = [(s.low, s.high) for s in map(grad_shades, graphs) if s.low and s.high]
+    if not ranges:
+        return None
+    return min(low for low, _ in ranges), max(high for _, high in ranges)

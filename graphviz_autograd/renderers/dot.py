@@ -261,6 +261,7 @@ def to_dot(
     legend: bool = True,
     show_order: bool = False,
     edge_grads: bool | None = None,
+    scale: tuple[float, float] | None = None,
 ) -> str:
     """DOT source for ``graph``: same graph, same bytes.
 
@@ -275,10 +276,12 @@ def to_dot(
             backward (`Edge.grad`: ``-1.5``, or ``‖·‖=2.3``) and, for a scalar, its local
             derivative (``(×0.5)``); None (default): for graphs of at most
             `EDGE_GRADS_UP_TO` nodes.
+        scale: the (low, high) gradient norms the shading ramp spans, shared by several graphs
+            (`style.shared_scale`); default: this graph's own range.
     """
     if rankdir not in ("TB", "LR", "BT", "RL"):
         raise GradvizError(f"rankdir must be TB, LR, BT or RL, not {rankdir!r}")
-    shading = grad_shades(graph)
+    shading = grad_shades(graph, scale)
     shades = shading.fills
     flows = _edge_grads_shown(graph, edge_grads) and any(e.grad for e in graph.edges)
     clusters = _clusters(graph)

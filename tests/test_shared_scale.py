@@ -1,0 +1,63 @@
+"""--call all shades every call on one scale: a gradient twice as big is darker in any call."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from graphviz_autograd import capture
+from graphviz_autograd.renderers.dot import to_dot
+from graphviz_autograd.style import GRAD_RAMP, grad_shades, shared_scale
+
+GRADVIZ = Path(sys.executable).parent / "gradviz"
+
+G_2G_3G = """\
+import torch
+w = torch.tensor([1.0, 2.0], requires_grad=True)
+for k in (1.0, 2.0, 3.0):
+    hidden = w * 3
+    loss = (hidden * k).sum()
+    loss.backward()
+"""
+
+
+def fill_of(dot: str, name: str) -> str:
+    match = re.search(rf'label="{name} = [^"]*" fillcolor="(#[0-9a-f]+)"', dot)
+    assert match, dot
+    return match.group(1)
+
+
+def test_one_scale_for_all_calls() -> None:
+    w = torch.tensor([1.0, 2.0], requires_grad=True)
+    with capture() as cap:
+        for k in (1.0, 2.0, 3.0):
+            hidden = w * 3
+            (hidden * k).sum().backward()
+    graphs = [c.graph for c in cap.calls]
+    # Alone, each graph's `hidden` is at the top of its own scale: all three look alike.
+    assert [fill_of(to_dot(g), "hidden") for g in graphs] == [GRAD_RAMP[-1]] * 3
+    assert all(grad_shades(g).fills for g in graphs)
+    scale = shared_scale(graphs)
+    assert scale == pytest.approx((2**0.5, 3 * 2**0.5))
+    fills = [fill_of(to_dot(g, scale=scale), "hidden") for g in graphs]
+    assert fills == [GRAD_RAMP[0], GRAD_RAMP[4], GRAD_RAMP[-1]]  # g, 2g, 3g: darker
+
+
+def test_call_all_shares_the_scale_and_each_legend_gives_it(tmp_path: Path) -> None:
+    (tmp_path / "s.py").write_text(G_2G_3G)
+    done = subprocess.run(
+        [str(GRADVIZ), "run", "s.py", "-o", "g.dot", "--call", "all"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    dots = [(tmp_path / f"g-{n}.dot").read_text() for n in (1, 2, 3)]
+    assert [fill_of(d, "hidden") for d in dots] == [GRAD_RAMP[0], GRAD_RAMP[4], GRAD_RAMP[-1]]
+    assert all("<td>1.414</td>" in d and "<td>4.243</td>" in d for d in dots)

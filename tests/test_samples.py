@@ -26,6 +26,12 @@ SAMPLE_NAMES = [
     "mlp",
     "gradient_flow",
     "checkpoint",
+    "leaf_vs_nonleaf",
+    "retain_graph",
+    "no_grad",
+    "data_vs_detach",
+    "retain_grad",
+    "vector_backward",
 ]
 
 

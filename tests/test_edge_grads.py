@@ -86,6 +86,7 @@ def test_dot_labels_edges_of_small_graphs_unless_told_not_to() -> None:
     labelled = to_dot(graph)
     assert 'label=" -1.5 (×0.5)"' in labelled
     assert 'label=" 0.375 (×-1.5)"' in labelled
+    assert "edge: the gradient passed to the input; d: the local derivative" in labelled
     plain = to_dot(graph, edge_grads=False)
     assert "×0.5" not in plain and plain.count(" -> ") == labelled.count(" -> ")
 
@@ -99,7 +100,10 @@ def test_big_graphs_get_no_edge_labels_unless_asked() -> None:
         y.sum().backward()
     assert len(cap.graph) > EDGE_GRADS_UP_TO
     assert 'label=" ‖·‖=' not in to_dot(cap.graph)
-    assert 'label=" ‖·‖=1.414"' in to_dot(cap.graph, edge_grads=True)
+    labelled = to_dot(cap.graph, edge_grads=True)
+    assert 'label=" ‖·‖=1.414"' in labelled
+    # No scalar flow, no local derivative: the legend does not speak of one.
+    assert "the gradient passed to the input</td>" in labelled and "(×d)" not in labelled
 
 
 def test_tree_shows_what_flowed_to_each_input() -> None:

@@ -512,9 +512,11 @@ def _legend(graph: Graph, shading: Shading, flows: bool = False) -> str:
         for r in roles_present(graph)
     )
     if flows:
+        local = any(e.local is not None for e in graph.edges)
+        sample, meaning = ("g (×d)", "; d: the local derivative") if local else ("g", "")
         rows.append(
-            '<tr><td align="right"><font point-size="9">g (×d)</font></td><td align="left">'
-            "edge: the gradient passed to the input; d: the local derivative</td></tr>"
+            f'<tr><td align="right"><font point-size="9">{sample}</font></td><td align="left">'
+            f"edge: the gradient passed to the input{meaning}</td></tr>"
         )
     table = f'<table border="0" cellspacing="2" cellpadding="1">{"".join(rows)}</table>'
     if not graph.notes:

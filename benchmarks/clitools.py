@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import shutil
@@ -10,7 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -37,6 +38,8 @@ class Run:
     """``0``, ``1``, ``signal SIGSEGV``, ``timeout (120 s)``..."""
     peak_rss_mb: float | None
     stderr_tail: str
+    left_running: list[str] = field(default_factory=list)
+    """Names of the command's processes (same session) still alive once it ended: killed."""
 
     @property
     def ok(self) -> bool:
@@ -73,8 +76,11 @@ def run(cmd: list[str], *, timeout: float, cwd: Path = HERE) -> Run:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             _, err = proc.communicate()
-            return Run(time.perf_counter() - start, f"timeout ({timeout:g} s)", None, _tail(err))
+            wall = time.perf_counter() - start
+            left = _kill_session(proc.pid)
+            return Run(wall, f"timeout ({timeout:g} s)", None, _tail(err), left)
         wall = time.perf_counter() - start
+        left = _kill_session(proc.pid)
         code = proc.returncode
         rss: float | None = None
         if use_time:
@@ -90,7 +96,24 @@ def run(cmd: list[str], *, timeout: float, cwd: Path = HERE) -> Run:
         exit_text = f"signal {signal.Signals(-code).name}"
     else:
         exit_text = str(code)
-    return Run(wall, exit_text, rss, _tail(err))
+    return Run(wall, exit_text, rss, _tail(err), left)
+
+
+def _kill_session(sid: int) -> list[str]:
+    """Kill, by pid, every process still alive in session ``sid`` (a command started with
+    ``start_new_session``, and whatever it started: a `dot` it left behind); their names."""
+    left = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # ended meanwhile
+            continue
+        name, fields = text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :]
+        if int(fields.split()[3]) == sid and fields[0] != "Z":
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(stat.parent.name), signal.SIGKILL)
+                left.append(name)
+    return left
 
 
 def _tail(text: str | None, lines: int = 2) -> str:

@@ -483,7 +483,7 @@ def report(rows: list[dict[str, Any]], do_layout: bool, layout_timeout: float, r
         f"Best of {runs} runs ({runs * SMALL_ROUNDS} under {SMALL:,} nodes, 2 past 300k). "
         "*floor walk*: a bare iterative `next_functions` walk with a seen-set. "
         "*gradviz total*: `to_dot(build_graph(...))`, the whole way to DOT text (`to_dot` reads "
-        "the walked graph's rows; no `Node` records are made). The floor walks and "
+        "the walked graph's rows; ops alike share one `Node` record). The floor walks and "
         "`build_graph`, and then the two tools' totals, are timed in alternating rounds, each "
         "call after a `gc.collect()` (cold caches, as in a first call): the times are the best "
         "round, and a ratio in brackets is the median of the per-round ratios. Both tools get "

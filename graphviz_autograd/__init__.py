@@ -14,7 +14,18 @@ from .errors import GradvizError, GraphvizNotFoundError, LayoutTimeoutError, NoG
 from .model import Edge, Graph, Node, TensorStats
 
 if TYPE_CHECKING:
-    from .api import Explorer, Rendering, explore, print_tree, render, to_dot, to_json, to_svg
+    from .api import (
+        Explorer,
+        Rendering,
+        explore,
+        print_tree,
+        render,
+        to_dot,
+        to_json,
+        to_mermaid,
+        to_svg,
+    )
+    from .compat import make_dot
     from .record import BackwardCall, Capture, capture
     from .walk import build_graph
 
@@ -33,7 +44,9 @@ _LAZY = {
     "render": "api",
     "to_dot": "api",
     "to_json": "api",
+    "to_mermaid": "api",
     "to_svg": "api",
+    "make_dot": "compat",
     "BackwardCall": "record",
     "Capture": "record",
     "capture": "record",
@@ -66,10 +79,12 @@ __all__ = [
     "build_graph",
     "capture",
     "explore",
+    "make_dot",
     "print_tree",
     "render",
     "to_dot",
     "to_json",
+    "to_mermaid",
     "to_svg",
 ]
 

@@ -17,6 +17,7 @@ from .model import Graph
 from .renderers import dot as _dot
 from .renderers import html as _html
 from .renderers import json as _json
+from .renderers import mermaid as _mermaid
 from .renderers import tree as _tree
 
 if TYPE_CHECKING:
@@ -31,15 +32,17 @@ __all__ = [
     "Rendering",
     "draw",
     "explore",
+    "fold_for",
     "format_for",
     "print_tree",
     "render",
     "to_dot",
     "to_json",
+    "to_mermaid",
     "to_svg",
 ]
 
-Format: TypeAlias = Literal["svg", "png", "pdf", "dot", "json", "html"]
+Format: TypeAlias = Literal["svg", "png", "pdf", "dot", "json", "html", "mermaid"]
 FORMATS: Final[dict[str, Format]] = {
     ".svg": "svg",
     ".png": "png",
@@ -48,6 +51,8 @@ FORMATS: Final[dict[str, Format]] = {
     ".gv": "dot",
     ".json": "json",
     ".html": "html",
+    ".mmd": "mermaid",
+    ".mermaid": "mermaid",
 }
 """File extension -> output format."""
 
@@ -92,6 +97,13 @@ def to_json(source: Graph | Outputs, **options: Any) -> str:
     return encode(_graph(source, walk), "json", **rend)  # type: ignore[return-value]
 
 
+def to_mermaid(source: Graph | Outputs, **options: Any) -> str:
+    """Mermaid flowchart text (GitHub and MkDocs draw it), folded to fit Mermaid's limits
+    (500 edges, 50,000 characters) unless ``max_nodes`` is given."""
+    walk, rend = _split(options)
+    return encode(_graph(source, walk), "mermaid", **rend)  # type: ignore[return-value]
+
+
 def print_tree(source: Graph | Outputs, *, console: Any = None, **options: Any) -> None:
     """Print the graph as a tree in the terminal, from the outputs toward the leaves.
 
@@ -109,13 +121,15 @@ def format_for(path: str | os.PathLike[str], fmt: str | None = None) -> Format:
     """The output format named by ``fmt``, else by the extension of ``path``."""
     if fmt is not None:
         if fmt not in FORMATS.values():
-            raise GradvizError(f"unknown format {fmt!r}: use svg, png, pdf, dot, json or html")
+            raise GradvizError(
+                f"unknown format {fmt!r}: use svg, png, pdf, dot, json, html or mermaid"
+            )
         return fmt  # type: ignore[return-value]
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
         raise GradvizError(
             f"cannot tell the format of {os.fspath(path)!r}: use a .svg, .png, .pdf, .dot, .gv, "
-            ".json or .html name, or pass format="
+            ".json, .html or .mmd name, or pass format="
         )
     return FORMATS[suffix]
 
@@ -275,6 +289,15 @@ def _coarser(
     return smaller, shallower
 
 
+def fold_for(graph: Graph, fmt: Format | Literal["tree"], max_nodes: int | None = None) -> Graph:
+    """``graph`` folded as it is shown as ``fmt``: to `fold_budget`; and Mermaid, unless
+    ``max_nodes`` is given, further, until it fits Mermaid's limits (`mermaid.fit`)."""
+    graph = fold(graph, max_nodes=fold_budget(fmt, max_nodes))
+    if fmt == "mermaid" and max_nodes is None:
+        return _mermaid.fit(graph)
+    return graph
+
+
 def encode(
     graph: Graph, fmt: Format, *, max_nodes: int | None = None, **render_options: Any
 ) -> str | bytes:
@@ -282,19 +305,24 @@ def encode(
 
     ``max_nodes``: fold the graph to at most this many nodes first (0: never). By default,
     pictures (svg/png/pdf) are folded to `DEFAULT_MAX_NODES`, so that layout takes seconds,
-    and laid out by `draw` (with its deadline and retries); DOT and JSON keep the full graph.
-    The explorer (html) gets the full graph and opens folded.
+    and laid out by `draw` (with its deadline and retries); Mermaid is folded until it fits
+    Mermaid's limits; DOT and JSON keep the full graph. The explorer (html) gets the full graph
+    and opens folded.
     """
     if fmt in _dot.IMAGE_FORMATS:
         return draw(graph, fmt, max_nodes=max_nodes, **render_options).data
     depth = render_options.pop("depth", None)
     if depth is not None:
         graph = collapse_modules(graph, depth)
-    if fmt == "html":
-        render_options.pop("timeout", None)
+    if fmt in ("html", "mermaid"):  # no edge labels; each shades on its own scale
         render_options.pop("edge_grads", None)
         render_options.pop("scale", None)
+    if fmt == "html":
+        render_options.pop("timeout", None)
         return _html.to_html(graph, max_nodes=fold_budget(fmt, max_nodes), **render_options)
+    if fmt == "mermaid":
+        render_options.pop("timeout", None)
+        return _mermaid.to_mermaid(fold_for(graph, fmt, max_nodes), **render_options)
     graph = fold(graph, max_nodes=fold_budget(fmt, max_nodes))
     if fmt == "dot":
         render_options.pop("timeout", None)

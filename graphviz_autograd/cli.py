@@ -31,7 +31,15 @@ except ImportError:  # pragma: no cover
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from .api import DEFAULT_LAYOUT_TIMEOUT, FORMATS, Format, encode, fold_budget, write_dot_beside
+from .api import (
+    DEFAULT_LAYOUT_TIMEOUT,
+    FORMATS,
+    Format,
+    encode,
+    fold_budget,
+    fold_for,
+    write_dot_beside,
+)
 from .api import draw as draw_picture
 from .collapse import collapse_modules
 from .errors import GradvizError, LayoutTimeoutError
@@ -89,6 +97,7 @@ class OutputFormat(str, Enum):
     dot = "dot"
     json = "json"
     html = "html"
+    mermaid = "mermaid"
     tree = "tree"
 
 
@@ -245,7 +254,7 @@ def _write(graph: Graph, kind: Format, target: str, draw: dict[str, Any]) -> Non
             budget = fold_budget(kind, draw.get("max_nodes"))
             if budget and len(graph) > budget:
                 say(f"folding {_count(len(graph), 'node')}")
-            shown = fold(graph, max_nodes=budget)
+            shown = fold_for(graph, kind, draw.get("max_nodes"))  # Mermaid: to fit its limits
             say(f"writing {kind.upper()}: {_count(len(shown), 'node')}")
             keys = ("rankdir", "show_order", "edge_grads", "scale")
             options = {k: draw[k] for k in keys if k in draw}
@@ -304,7 +313,7 @@ def _run(
         try:
             with contextlib.redirect_stdout(stdout):
                 _output([call.graph], kind, paths, draw)
-        except GradvizError as exc:  # said once the script is done, not raised into it
+        except Exception as exc:  # said (or raised) once the script is done, not into it
             written.append(exc)
         except BaseException as exc:  # Ctrl-C, SIGTERM during layout: the script stops too
             written.append(exc)

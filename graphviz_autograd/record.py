@@ -21,7 +21,7 @@ import torch
 
 from . import checkpoints
 from .errors import GradvizError
-from .model import Edge, Graph, Node, TensorStats
+from .model import Edge, Graph, TensorStats
 from .modules import ModuleTagger
 from .naming import caller_names
 from .sources import SourceTagger
@@ -166,11 +166,8 @@ class _Hooks:
                 grad = leaf_grads[index]
             else:
                 grad = node.grad
-            # node._replace(grad=..., grads=..., order=...), without its per-call overhead
             several = grads if len(grads) > 1 else None
-            nodes[index] = Node._make(
-                (*node[:9], grad, node[10], node[11], several, order, *node[14:])
-            )
+            nodes[index] = node._replace(grad=grad, grads=several, order=order)
             if order is not None and any(g is not None and (g.nan or g.inf) for g in grads):
                 if first_bad is None or order < first_bad[0]:
                     first_bad = (order, node.id)

@@ -22,6 +22,7 @@ IMAGES: Final = Path("docs/images")
 
 SAMPLES: Final[dict[str, tuple[str, ...]]] = {
     "neurons.svg": ("samples/neurons.py",),
+    "neurons.mmd": ("samples/neurons.py",),
     "gradient_flow.svg": ("samples/gradient_flow.py", "--show-order"),
     "lesson-leaf_vs_nonleaf.svg": ("samples/leaf_vs_nonleaf.py",),
     "lesson-no_grad_input.svg": ("samples/no_grad_input.py", "--show-inputs"),

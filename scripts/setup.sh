@@ -48,3 +48,8 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev]"
   echo "$want" > "$stamp"
 fi
+
+# Mermaid's browser bundle for the Mermaid tests (pinned and hashed; kept in ~/.cache/gradviz).
+if ! .venv/bin/python scripts/fetch_mermaid.py >/dev/null; then
+  echo "==> Mermaid browser tests will be skipped" >&2
+fi

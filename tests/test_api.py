@@ -42,10 +42,12 @@ EXPORTED = {
     "build_graph",
     "capture",
     "explore",
+    "make_dot",
     "print_tree",
     "render",
     "to_dot",
     "to_json",
+    "to_mermaid",
     "to_svg",
 }
 

@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from graphviz_autograd.labels import fmt_float
 from graphviz_autograd.model import TensorStats
 from graphviz_autograd.stats import MAX_VALUES, Unread, dtype_name, summarize, unread_note
 
@@ -120,3 +121,135 @@ def test_unread_notes_why_a_tensor_could_not_be_summarised() -> None:
     assert unread_note({7: "why"}) == (
         "the gradient of 1 node could not be summarised and show no values (why)",
     )
+
+
+def _shown_equal(shown: float | None, exact: float) -> bool:
+    """``shown`` and ``exact`` as gradviz shows them (`fmt_float`, 4 significant digits)
+    differ by at most one unit in the last digit."""
+    a, b = float(fmt_float(shown)), float(fmt_float(exact))
+    if a == b:
+        return True
+    smaller = min(abs(a), abs(b)) or max(abs(a), abs(b))
+    unit = 10.0 ** (math.floor(math.log10(smaller)) - 3)
+    return abs(a - b) <= unit * (1 + 1e-9)
+
+
+def _layer_norm_grad() -> torch.Tensor:
+    """The gradient at a LayerNorm's input: each row sums to zero but for rounding."""
+    torch.manual_seed(3)
+    x = torch.randn(512, 384, requires_grad=True)
+    torch.nn.functional.layer_norm(x, (384,)).backward(torch.randn(512, 384))
+    assert x.grad is not None
+    return x.grad
+
+
+def _softmax_grad() -> torch.Tensor:
+    """Cross-entropy's gradient at the logits: softmax minus one-hot, rows sum to zero."""
+    torch.manual_seed(4)
+    logits = torch.randn(4096, 10, requires_grad=True)
+    torch.nn.functional.cross_entropy(logits, torch.arange(4096) % 10).backward()
+    assert logits.grad is not None
+    return logits.grad
+
+
+def _cases() -> dict[str, torch.Tensor]:
+    torch.manual_seed(0)
+    randn = torch.randn(3_000_000)
+    wide = torch.randn(200_000) * 10.0 ** torch.empty(200_000).uniform_(-30, 30)
+    with_bad = torch.randn(100_000)
+    with_bad[::997] = math.nan
+    with_bad[5::1999] = math.inf
+    with_bad[7::2999] = -math.inf
+    cancel = torch.randn(1_000_000)
+    cancel -= cancel.mean()
+    alternating = cancel.abs() * (torch.arange(1_000_000) % 2 * 2 - 1)
+    alternating -= alternating.mean()
+    return {
+        "randn-3M": randn,  # more than one chunk of squares
+        "constant-1M": torch.full((1_000_000,), 0.1),  # a float32 dot alone is off by 2e-5
+        "offset": 1000 + torch.randn(1_000_000),  # the mean far above the spread
+        "cancelling": cancel,  # mean ~1e-9 of the spread
+        "mean-1e-5-of-rms": cancel + 1e-5,  # just too small to trust a float32 sum
+        "mean-2e-3-of-rms": cancel + 2e-3,  # a float32 sum kept
+        "lanes-of-one-sign": alternating + 1.2e-3,  # the float32 sum's worst case seen
+        "layer-norm-grad": _layer_norm_grad(),
+        "softmax-grad": _softmax_grad(),
+        "huge": torch.randn(50_000) * 1e30,  # squares overflow float32
+        "near-max": torch.full((1000,), 3e38),
+        "tiny": torch.randn(50_000) * 1e-30,  # squares underflow float32
+        "subnormal": torch.randn(1000) * 1e-42,
+        "magnitudes-1e-30..1e30": wide,
+        "nan-inf": with_bad,
+        "float16": torch.randn(100_000).half() * 100,  # a float16 dot overflows
+        "bfloat16": (torch.randn(100_000) * 1e20).bfloat16(),
+        "float16-cancelling": (cancel[:100_000] * 10).half(),
+        "float64": torch.randn(100_000, dtype=torch.float64) - 0.5,
+        "transposed": torch.randn(700, 900).t(),
+        "int64": torch.arange(-50_000, 50_001),
+    }
+
+
+CASES = _cases()
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_shown_figures_equal_float64(name: str) -> None:
+    tensor = CASES[name]
+    stats = summarize(tensor)
+    flat = tensor.reshape(-1).double()
+    finite = flat[torch.isfinite(flat)]
+    assert (stats.nan, stats.inf) == (int(flat.isnan().sum()), int(flat.isinf().sum()))
+    assert stats.values is None and stats.shape == tuple(tensor.shape)
+    assert (stats.min, stats.max) == (float(finite.min()), float(finite.max()))  # exact
+    scale = float(finite.abs().max())  # float64's own norm over- or underflows past 1e154
+    exact_norm = scale * float((finite / scale).norm())
+    for shown, exact in ((stats.norm, exact_norm), (stats.mean, float(finite.mean()))):
+        assert shown is not None and _shown_equal(shown, exact), (shown, exact)
+
+
+def test_finite_float32_gradient_is_read_in_three_passes_without_a_float64_copy() -> None:
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Record(TorchDispatchMode):
+        """(op, values of its first input, dtypes of its outputs) for each op that reads a
+        tensor's values: views and aliases (``split``, ``view``, ``detach``) do not."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.calls: list[tuple[str, int, set[torch.dtype]]] = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+            out = func(*args, **(kwargs or {}))
+            outs = out if isinstance(out, (list, tuple)) else [out]
+            first = args[0] if args and isinstance(args[0], torch.Tensor) else None
+            aliases = any(r.alias_info is not None for r in func._schema.returns)
+            if first is not None and not aliases:
+                dtypes = {t.dtype for t in outs if isinstance(t, torch.Tensor)}
+                self.calls.append((str(func.overloadpacket), first.numel(), dtypes))
+            return out
+
+    grad = CASES["randn-3M"][:200_000]  # one chunk of squares; its mean is not cancelling
+    with Record() as record:
+        stats = summarize(grad)
+    assert stats.nan == 0 and stats.norm is not None
+    passes = [name for name, numel, _ in record.calls if numel == grad.numel()]
+    assert sorted(passes) == ["aten.aminmax", "aten.dot", "aten.sum"], record.calls
+    assert not any(torch.float64 in dtypes for _, numel, dtypes in record.calls if numel > 1)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # nested tensors are a prototype
+def test_big_complex_sparse_and_nested_gradients_equal_float64() -> None:
+    torch.manual_seed(5)
+    complex_grad = torch.randn(10_000, dtype=torch.complex64)
+    dense = torch.randn(300, 300) * (torch.rand(300, 300) < 0.05)
+    nested = torch.nested.nested_tensor([torch.randn(500), torch.randn(700)])
+    for tensor, values in (
+        (complex_grad, complex_grad.abs()),
+        (dense.to_sparse(), dense[dense != 0]),
+        (nested, torch.cat(nested.unbind())),
+    ):
+        stats = summarize(tensor)
+        wide = values.double()
+        assert (stats.min, stats.max) == (float(wide.min()), float(wide.max()))
+        assert stats.norm is not None and _shown_equal(stats.norm, float(wide.norm()))
+        assert stats.mean is not None and _shown_equal(stats.mean, float(wide.mean()))

@@ -256,7 +256,7 @@ def _write(graph: Graph, kind: Format, target: str, draw: dict[str, Any]) -> Non
                 say(f"folding {_count(len(graph), 'node')}")
             shown = fold_for(graph, kind, draw.get("max_nodes"))  # Mermaid: to fit its limits
             say(f"writing {kind.upper()}: {_count(len(shown), 'node')}")
-            keys = ("rankdir", "show_order", "edge_grads", "scale")
+            keys = ("rankdir", "show_order", "edge_grads", "scale", "labels")
             options = {k: draw[k] for k in keys if k in draw}
             if kind == "html":  # the whole graph goes in: it opens folded, unfolds in the page
                 data = encode(graph, kind, max_nodes=budget, folded=shown, **options)
@@ -419,7 +419,7 @@ def _output(
         budget = fold_budget("tree", draw.get("max_nodes"))
         for graph in graphs:
             graph = fold(graph, max_nodes=budget)
-            print_graph_tree(graph, console=_tree_console())
+            print_graph_tree(graph, console=_tree_console(), full=draw.get("labels") == "full")
         return
     for graph, target in zip(graphs, paths, strict=True):
         if target != "-":
@@ -511,6 +511,24 @@ EdgeGrads = Annotated[
         show_default=False,
     ),
 ]
+
+
+class LabelDetail(str, Enum):
+    short = "short"
+    attrs = "attrs"
+    full = "full"
+
+
+LabelsOption = Annotated[
+    Optional[LabelDetail],  # noqa: UP045
+    typer.Option(
+        "--labels",
+        help="What node labels show beyond name, shape and gradient: `attrs` each op's "
+        "attributes (the default with --show-attrs), `full` also gradient values and the "
+        "source line, so that PNG, PDF and the tree show what SVG tooltips do.",
+        show_default=False,
+    ),
+]
 ShowInputs = Annotated[
     bool,
     typer.Option("--show-inputs", help="Draw op inputs that need no grad (constants, numbers)."),
@@ -568,6 +586,7 @@ def run_command(
         bool, typer.Option("--show-order", help="Number nodes in the order backward ran them.")
     ] = False,
     edge_grads: EdgeGrads = None,
+    labels: LabelsOption = None,
     max_nodes: MaxNodes = None,
     depth: Depth = None,
     rankdir: Annotated[
@@ -598,6 +617,8 @@ def run_command(
         "rankdir": rankdir.value,
         "show_order": show_order,
         "edge_grads": edge_grads,
+        # --show-attrs shows them in every format: in the labels too, not only in tooltips.
+        "labels": labels.value if labels else ("attrs" if show_attrs else "short"),
         "timeout": layout_timeout,
         "max_nodes": max_nodes,
         "depth": depth,
@@ -617,6 +638,7 @@ def tree_command(
     source: WithSource = True,
     modules: WithModules = True,
     op_shapes: OpShapes = None,
+    labels: LabelsOption = None,
     max_nodes: MaxNodes = None,
     depth: Depth = None,
 ) -> None:
@@ -637,7 +659,7 @@ def tree_command(
         call,
         var,
         options,
-        {"max_nodes": max_nodes, "depth": depth},
+        {"max_nodes": max_nodes, "depth": depth, "labels": labels.value if labels else "short"},
     )
 
 

@@ -19,7 +19,17 @@ from itertools import chain, compress, islice, repeat
 from typing import Any, Final, Literal, NamedTuple
 
 from ..errors import GradvizError, GraphvizNotFoundError, LayoutTimeoutError
-from ..labels import edge_label, facts, fmt_float, fmt_shape, grad_line, heading, subtitle
+from ..labels import (
+    edge_label,
+    facts,
+    fmt_float,
+    fmt_shape,
+    grad_line,
+    heading,
+    source_text,
+    subtitle,
+    values_line,
+)
 from ..model import Edge, Graph, Node
 from ..style import (
     DARK_SHADES,
@@ -35,6 +45,7 @@ from ..style import (
 __all__ = [
     "EDGE_GRADS_UP_TO",
     "IMAGE_FORMATS",
+    "Labels",
     "NODE_STYLE",
     "find_dot",
     "quote",
@@ -45,6 +56,8 @@ __all__ = [
 ]
 
 ImageFormat = Literal["svg", "png", "pdf"]
+Labels = Literal["short", "attrs", "full"]
+"""What a node's label shows beyond its title, shape and gradient (see `to_dot`)."""
 IMAGE_FORMATS: Final[tuple[ImageFormat, ...]] = ("svg", "png", "pdf")
 
 NODE_STYLE: Final[dict[Role, str]] = {
@@ -124,10 +137,10 @@ class _Statements(dict[Node, str]):
     kept. A node coloured apart (a root, an op shaded by its gradient) gets its end from
     `make`, which keeps none."""
 
-    def __init__(self, show_order: bool, attr_chars: int = 0) -> None:
+    def __init__(self, show_order: bool, attr_chars: int = 0, full: bool = False) -> None:
         super().__init__()
         self.show_order = show_order
-        self.rests = _Rests(attr_chars)
+        self.rests = _Rests(attr_chars, full)
 
     def __missing__(self, node: Node) -> str:
         end = self.make(node, False, None, False)
@@ -171,11 +184,13 @@ class _Rests(dict[tuple[Node, Role, "str | None", bool], tuple[str, str]]):
     """(nameless node without an order, role, fill, first_bad) -> what follows the title in
     the tooltip (the facts, then ``" label="``), and what follows it in the label (shape and
     gradient, then the attributes and ``];``), escaped. With ``attr_chars``, the label also
-    lists an op's non-tensor saved attributes, each value cut to that many characters."""
+    lists an op's non-tensor saved attributes, each value cut to that many characters; with
+    ``full``, also the source line and a gradient's first values (see `_rest`)."""
 
-    def __init__(self, attr_chars: int = 0) -> None:
+    def __init__(self, attr_chars: int = 0, full: bool = False) -> None:
         super().__init__()
         self.attr_chars = attr_chars
+        self.full = full
 
     def __missing__(self, key: tuple[Node, Role, str | None, bool]) -> tuple[str, str]:
         rest = self[key] = self.make(key)
@@ -193,19 +208,32 @@ class _Rests(dict[tuple[Node, Role, "str | None", bool], tuple[str, str]]):
         if first_bad:
             attrs += ' color="#d00000" penwidth=3'
         plain = None if first_bad else _plain_rest(node)
-        tip, label = plain or _rest(node, first_bad, self.attr_chars)
+        tip, label = plain or _rest(node, first_bad, self.attr_chars, self.full)
         return _escape(tip) + '" label="', f'{_escape(label)}"{attrs}];\n'
 
 
-def _rest(node: Node, first_bad: bool, attr_chars: int = 0) -> tuple[str, str]:
-    """What follows the title in the tooltip and in the label of ``node``, unescaped."""
+def _rest(node: Node, first_bad: bool, attr_chars: int = 0, full: bool = False) -> tuple[str, str]:
+    """What follows the title in the tooltip and in the label of ``node``, unescaped. With
+    ``full`` (``labels="full"``), the label also shows what the tooltip knows: the gradient's
+    first values, the attributes and the source line."""
     lines = [subtitle(node), grad_line(node.grad)]
+    if full:
+        lines.append(values_line(node.grad, FULL_VALUES, one=False))
+        attr_chars = attr_chars or FULL_ATTR_CHARS
     if attr_chars:
         lines.extend(f"{k}: {_cut(v, attr_chars)}" for k, v in node.attrs)
+    if full and node.source is not None:
+        lines.append(_cut(source_text(node.source), FULL_SOURCE_CHARS))
     if first_bad:
         lines.append("⚠ first NaN/Inf in backward")
     tip = "".join(f"\n{line}" for line in facts(node))
     return tip, "".join(f"\n{line}" for line in lines if line)
+
+
+FULL_VALUES: Final = 6
+"""``labels="full"``: the gradient values a label lists (the tooltip has up to 16)."""
+FULL_ATTR_CHARS: Final = 40
+FULL_SOURCE_CHARS: Final = 60
 
 
 def _cut(text: str, limit: int) -> str:
@@ -248,6 +276,7 @@ def _node_runs(
     apart: dict[int, tuple[bool, str | None, bool]],
     show_order: bool,
     attr_chars: int = 0,
+    full: bool = False,
 ) -> Iterator[Iterable[str]]:
     """The pieces of one statement per node, ``  n5 [tooltip="n5: ...];``, to join with "",
     in runs: the ordinary nodes before each node apart (made in C), then that node's pieces.
@@ -257,7 +286,7 @@ def _node_runs(
     used up, so ``nodes`` is read once, in order. Made in C, not by a Python loop with an
     f-string per node, which costs a third more `to_dot` on the 100,000-op chain and a tenth
     on the 6-layer transformer."""
-    ends = _Statements(show_order, attr_chars)
+    ends = _Statements(show_order, attr_chars, full)
     rows = iter(nodes)
     start = 0
     for i in (*sorted(apart), len(refs)):
@@ -287,6 +316,7 @@ def to_dot(
     attr_chars: int = 0,
     edge_grads: bool | None = None,
     scale: tuple[float, float] | None = None,
+    labels: Labels = "short",
 ) -> str:
     """DOT source for ``graph``: same graph, same bytes.
 
@@ -305,6 +335,9 @@ def to_dot(
             `EDGE_GRADS_UP_TO` nodes.
         scale: the (low, high) gradient norms the shading ramp spans, shared by several graphs
             (`style.shared_scale`); default: this graph's own range.
+        labels: ``"attrs"`` lists each op's attributes (``show_attrs``) in its label, not
+            only in its tooltip; ``"full"`` puts what a tooltip knows in the label, for PNG and
+            PDF: a gradient's first values, the attributes and the source line.
     """
     if rankdir not in ("TB", "LR", "BT", "RL"):
         raise GradvizError(f"rankdir must be TB, LR, BT or RL, not {rankdir!r}")
@@ -342,7 +375,12 @@ def to_dot(
         i: (ids[i] in roots, shades.get(ids[i]), ids[i] == bad)
         for i in compress(range(len(ids)), map(marked.__contains__, ids))
     }
-    out.extend(chain.from_iterable(_node_runs(nodes, refs, tips, apart, show_order, attr_chars)))
+    full = labels == "full"
+    if labels != "short" and not attr_chars:
+        attr_chars = FULL_ATTR_CHARS
+    out.extend(
+        chain.from_iterable(_node_runs(nodes, refs, tips, apart, show_order, attr_chars, full))
+    )
     out.extend(f"{line}\n" for line in clusters.lines)
     sources, targets, kinds = graph.edge_columns()
     if refs is not ids:

@@ -17,7 +17,7 @@ from rich.console import Console, Group
 from rich.text import Text
 from rich.tree import Tree
 
-from ..labels import edge_label, fmt_bytes, grad_line, subtitle, title
+from ..labels import edge_label, fmt_bytes, grad_line, source_text, subtitle, title, values_line
 from ..model import Graph, Node
 from ..style import LEGEND, Role, role, roles_present
 
@@ -35,7 +35,7 @@ TEXT_ROOM: Final = 40
 """Columns kept for a line's text when `print_graph_tree` decides how deep to nest."""
 
 
-def node_text(node: Node, node_role: Role, *, first_bad: bool = False) -> Text:
+def node_text(node: Node, node_role: Role, *, first_bad: bool = False, full: bool = False) -> Text:
     """One tree line for ``node``: a colour swatch, title, shape, gradient and id.
 
     Built from `Text` parts, never from markup, so names such as ``[bold]`` print as they are.
@@ -56,11 +56,17 @@ def node_text(node: Node, node_role: Role, *, first_bad: bool = False) -> Text:
         text.append("  ⚠ first NaN/Inf in backward", style="bold red")
     text.append(f"  {node.id}", style="dim")
     if node.source is not None:
-        text.append(f"  {os.path.basename(node.source.file)}:{node.source.line}", style="dim")
+        place = f"{os.path.basename(node.source.file)}:{node.source.line}"
+        text.append(f"  {source_text(node.source) if full else place}", style="dim")
+    for key, value in node.attrs:  # show_attrs: listed here as in the picture's labels
+        text.append(f"  {key}={value}", style="yellow")
+    values = values_line(node.grad, 6, one=False) if full else ""
+    if values:
+        text.append(f"  {values}", style="green")
     return text
 
 
-def to_tree(graph: Graph, *, max_depth: int | None = None) -> Tree | Group:
+def to_tree(graph: Graph, *, max_depth: int | None = None, full: bool = False) -> Tree | Group:
     """A rich renderable: one `Tree` per root (a `Group` of them when there are several).
 
     Past ``max_depth`` levels of nesting (None: no limit) a node's inputs are not nested
@@ -112,7 +118,12 @@ def to_tree(graph: Graph, *, max_depth: int | None = None) -> Tree | Group:
             line = (
                 _ref(node)
                 if seen
-                else node_text(node, role(roots, node), first_bad=node.id == graph.first_nonfinite)
+                else node_text(
+                    node,
+                    role(roots, node),
+                    first_bad=node.id == graph.first_nonfinite,
+                    full=full,
+                )
             )
             if count > 1:
                 line.append(f"  ×{count}", style="dim")
@@ -178,12 +189,15 @@ def saved_summary(graph: Graph, *, top: int = 5) -> Text:
     return text
 
 
-def print_graph_tree(graph: Graph, *, console: Console | None = None, legend: bool = True) -> None:
+def print_graph_tree(
+    graph: Graph, *, console: Console | None = None, legend: bool = True, full: bool = False
+) -> None:
     """Print ``graph`` as a tree, the graph's notes (what was folded, and how not to), the
     saved-memory summary (``show_saved``), the legend."""
     console = console or Console()
     # Each level indents by 4 columns: keep TEXT_ROOM columns for the text of the deepest line.
-    console.print(to_tree(graph, max_depth=max(2, (console.width - TEXT_ROOM) // 4)))
+    depth = max(2, (console.width - TEXT_ROOM) // 4)
+    console.print(to_tree(graph, max_depth=depth, full=full))
     for note in graph.notes:
         console.print(Text(note, style="yellow"))
     if graph.saved_bytes is not None:

@@ -137,10 +137,15 @@ class _Hooks:
         def hook(grad_inputs: Any, grad_outputs: Any) -> None:
             self.order[index] = len(self.order) + 1
             summary = self.unread.summarize
-            self.grads[index] = tuple(
+            outputs = self.grads[index] = tuple(
                 None if g is None else summary(g, index) for g in grad_outputs
             )
-            self.flows[index] = tuple(None if g is None else summary(g, index) for g in grad_inputs)
+            # An op that passes its gradient on unchanged (an add, a view of the same shape)
+            # hands on the very tensor it got: summarised once.
+            known = {id(g): s for g, s in zip(grad_outputs, outputs, strict=True) if s}
+            self.flows[index] = tuple(
+                None if g is None else known.get(id(g)) or summary(g, index) for g in grad_inputs
+            )
 
         return hook
 

@@ -12,7 +12,7 @@ import torch
 
 from graphviz_autograd import capture
 from graphviz_autograd.renderers.dot import to_dot
-from graphviz_autograd.style import GRAD_RAMP, grad_shades, shared_scale
+from graphviz_autograd.style import GRAD_RAMP, LEAF_RAMP, grad_shades, shared_scale
 
 GRADVIZ = Path(sys.executable).parent / "gradviz"
 
@@ -43,9 +43,10 @@ def test_one_scale_for_all_calls() -> None:
     assert [fill_of(to_dot(g), "hidden") for g in graphs] == [GRAD_RAMP[-1]] * 3
     assert all(grad_shades(g).fills for g in graphs)
     scale = shared_scale(graphs)
-    assert scale == pytest.approx((2**0.5, 3 * 2**0.5))
+    # From hidden's gradient in call 1 to w's .grad after call 3: 3 * (1 + 2 + 3) * [1, 1].
+    assert scale == pytest.approx((2**0.5, 18 * 2**0.5))
     fills = [fill_of(to_dot(g, scale=scale), "hidden") for g in graphs]
-    assert fills == [GRAD_RAMP[0], GRAD_RAMP[4], GRAD_RAMP[-1]]  # g, 2g, 3g: darker
+    assert fills == list(GRAD_RAMP[:3])  # g, 2g, 3g: darker
 
 
 def test_call_all_shares_the_scale_and_each_legend_gives_it(tmp_path: Path) -> None:
@@ -59,5 +60,21 @@ def test_call_all_shares_the_scale_and_each_legend_gives_it(tmp_path: Path) -> N
     )
     assert done.returncode == 0, done.stderr
     dots = [(tmp_path / f"g-{n}.dot").read_text() for n in (1, 2, 3)]
-    assert [fill_of(d, "hidden") for d in dots] == [GRAD_RAMP[0], GRAD_RAMP[4], GRAD_RAMP[-1]]
-    assert all("<td>1.414</td>" in d and "<td>4.243</td>" in d for d in dots)
+    assert [fill_of(d, "hidden") for d in dots] == list(GRAD_RAMP[:3])
+    assert all("<td>1.414</td>" in d and "<td>25.46</td>" in d for d in dots)
+
+
+def test_accumulated_leaf_grads_g_2g_3g_get_darker(tmp_path: Path) -> None:
+    sample = Path(__file__).resolve().parent.parent / "samples" / "accumulate.py"
+    done = subprocess.run(
+        [str(GRADVIZ), "run", str(sample), "-o", "a.dot", "--call", "all"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    dots = [(tmp_path / f"a-{n}.dot").read_text() for n in (1, 2, 3)]
+    fills = [re.search(r'label="w\\n[^"]*" fillcolor="(#[0-9a-f]+)"', d) for d in dots]
+    assert [m.group(1) if m else None for m in fills] == list(LEAF_RAMP[-3:])
+    assert all("leaves in blue, on one scale for all calls" in d for d in dots)

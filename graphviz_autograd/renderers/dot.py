@@ -34,6 +34,7 @@ from ..model import Edge, Graph, Node
 from ..style import (
     DARK_SHADES,
     GRAD_RAMP,
+    LEAF_RAMP,
     LEGEND,
     NONFINITE,
     Role,
@@ -341,7 +342,7 @@ def to_dot(
     """
     if rankdir not in ("TB", "LR", "BT", "RL"):
         raise GradvizError(f"rankdir must be TB, LR, BT or RL, not {rankdir!r}")
-    shading = grad_shades(graph, scale)
+    shading = grad_shades(graph, scale, leaves=scale is not None)
     shades = shading.fills
     flows = _edge_grads_shown(graph, edge_grads) and any(e.grad for e in graph.edges)
     clusters = _clusters(graph)
@@ -551,12 +552,16 @@ def _parameters(
     return beside, names
 
 
+LEAF_RAMP_SET: Final = frozenset(LEAF_RAMP)
+
+
 def _legend(graph: Graph, shading: Shading, flows: bool = False) -> str:
     """An HTML-like table of the roles in ``graph`` (fixed text), one per row, under
     ``graph.notes``; first, when ops are shaded by gradient, the ramp between the two norms
     its ends stand for; last, when edges are labelled with what flowed along them (``flows``),
     how to read those labels."""
     rows = []
+    leaf_shades = not LEAF_RAMP_SET.isdisjoint(shading.fills.values())
     if shading.fills:
         ramp = "".join(f'<td bgcolor="{c}" border="1" width="12"> </td>' for c in GRAD_RAMP)
         if shading.low is not None and shading.high is not None:
@@ -567,7 +572,9 @@ def _legend(graph: Graph, shading: Shading, flows: bool = False) -> str:
         rows.append(
             f'<tr><td colspan="2" align="left"><table border="0" cellspacing="1" cellpadding="1">'
             f"<tr>{ramp}</tr></table></td></tr>"
-            '<tr><td colspan="2" align="left">op shaded by its gradient norm (log scale)</td></tr>'
+            '<tr><td colspan="2" align="left">op shaded by its gradient norm (log scale)'
+            + ("; leaves in blue, on one scale for all calls" if leaf_shades else "")
+            + "</td></tr>"
         )
     rows.extend(
         f'<tr><td bgcolor="{LEGEND[r][0]}" border="1" width="24"> </td>'

@@ -2,8 +2,9 @@
 
     .venv/bin/python benchmarks/capture_overhead.py [--runs 3] [--skip-chain]
 
-1. ``python mlp_train.py`` against ``gradviz run mlp_train.py -o /tmp/x.dot`` (default options),
-   wall time of each through subprocess, best of ``--runs`` (interleaved), and the ratio.
+1. ``python mlp_train.py`` against ``gradviz run mlp_train.py -o /tmp/x.dot`` (default options)
+   and ``gradviz doctor mlp_train.py``, wall time of each through subprocess, best of ``--runs``
+   (interleaved), and the ratios.
 2. ``gradviz run make_graph.py -o x.dot -- chain-1e6``: a script building a 1,000,000-op chain
    and calling backward on it; exit code, wall time and peak RSS.
 
@@ -51,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
             "`gradviz run mlp_train.py -o x.dot --no-source`",
             [gradviz, "run", script, "-o", str(tmp / "y.dot"), "--no-source"],
         ),
+        ("`gradviz doctor mlp_train.py`", [gradviz, "doctor", script]),
     ]
     walls: list[list[float]] = [[] for _ in commands]
     for i in range(args.runs):  # interleaved, so a busy moment hurts all alike
@@ -73,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"capture overhead, default options (source lines on): {best[1] / best[0]:.2f}x "
         f"(+{best[1] - best[0]:.2f} s); with --no-source: {best[2] / best[0]:.2f}x; budget 1.5x"
+    )
+    print(
+        f"gradviz doctor (forward watch on every torch call): {best[3] / best[0]:.2f}x; goal 1.5x"
     )
 
     if not args.skip_chain:

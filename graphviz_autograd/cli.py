@@ -2,8 +2,8 @@
 
 Exit codes: 0 success; 1 a gradviz error (missing script, syntax error, nothing to draw,
 unwritable output, no Graphviz, layout timeout); 2 bad usage; 3 the script raised (graphs
-captured before the error are still written); 130 interrupted with Ctrl-C; 143 SIGTERM during
-layout.
+captured before the error are still written); 4 `doctor` found a warning or an error;
+130 interrupted with Ctrl-C; 143 SIGTERM during layout.
 """
 
 from __future__ import annotations
@@ -60,6 +60,7 @@ __all__ = ["app", "main"]
 EXIT_ERROR: Final = 1
 EXIT_SCRIPT_FAILED: Final = 3
 EXIT_INTERRUPTED: Final = 130
+EXIT_FINDINGS: Final = 4
 EXIT_TERMINATED: Final = 143  # 128 + SIGTERM, as a shell reports it
 
 EXAMPLES: Final = """\
@@ -73,6 +74,7 @@ gradviz run train.py --call all -o g.svg      [dim]# g-1.svg, g-2.svg, …[/]
 gradviz run train.py --var loss -f json -o -  [dim]# a global, JSON to stdout[/]
 gradviz tree train.py                         [dim]# a tree in the terminal[/]
 gradviz run train.py -o g.svg -- --epochs 3   [dim]# after --: script args[/]
+gradviz doctor train.py                       [dim]# autograd pitfalls, with fixes[/]
 
 [bold]Exit codes[/]  0 ok · 1 error · 2 bad usage · 3 the script raised · 130 Ctrl-C
 """
@@ -661,6 +663,112 @@ def tree_command(
         options,
         {"max_nodes": max_nodes, "depth": depth, "labels": labels.value if labels else "short"},
     )
+
+
+class DoctorFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+@app.command("doctor", context_settings=RUN_SETTINGS)
+def doctor_command(
+    script: Script,
+    args: Args = None,
+    output: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="PATH",
+            help="Write the report as JSON to PATH (`-` with --format json: stdout).",
+        ),
+    ] = None,
+    fmt: Annotated[
+        Optional[DoctorFormat],  # noqa: UP045
+        typer.Option("--format", "-f", help="text (default; json with -o FILE) or json."),
+    ] = None,
+    call: Annotated[
+        str,
+        typer.Option(
+            "--call",
+            "-c",
+            metavar="first|last|all|N",
+            help="Which backward call's graph to record in full (per-node gradients name the "
+            "op behind a non-finite gradient). Every call is watched either way.",
+        ),
+    ] = "first",
+) -> None:
+    """Run SCRIPT and diagnose autograd pitfalls: unused, detached or frozen parameters,
+    gradients never zeroed, backward twice, in-place changes, where a NaN was born, and more.
+
+    Exit codes: 0 no warning or error; 4 at least one (a failure of the script that the doctor
+    explains counts as one: its traceback is still printed); 3 the script raised otherwise;
+    1 gradviz's own error; 2 usage; 130 Ctrl-C.
+    """
+    import json
+
+    from .doctor.findings import EXPLAINS_FAILURE, counts, to_json
+    from .doctor.report import print_report
+    from .record import capture
+
+    keep = _parse_call(call)
+    as_json = fmt is DoctorFormat.json or (fmt is None and output not in (None, "-"))
+    if output not in (None, "-"):
+        _check_writable(output)
+    if output == "-" and not as_json:
+        raise _fail("-o - writes JSON: add --format json", code=2)
+    to_stdout = as_json and output in (None, "-")
+    redirect = contextlib.redirect_stdout(sys.stderr) if to_stdout else contextlib.nullcontext()
+    scope: dict[str, dict[str, Any]] = {}  # the script's globals, once it has ended
+
+    def namespace() -> dict[str, Any]:
+        return scope["globals"] if scope else _script_globals()
+
+    try:
+        with (
+            redirect,
+            capture(
+                keep=keep, namespace=namespace, source=True, modules=True, diagnose=True
+            ) as cap,
+        ):
+            result = run_script(script, args or [])
+            scope["globals"] = result.globals
+    except GradvizError as exc:
+        raise _fail(str(exc)) from None
+
+    failed = result.error
+    findings = cap.findings
+    if isinstance(failed, KeyboardInterrupt):
+        err.print("[yellow]interrupted:[/] the report covers what ran so far")
+    elif isinstance(failed, SystemExit):
+        err.print(f"[yellow]the script exited:[/] {escape(str(failed.code))}")
+    elif failed is not None:
+        sys.stderr.write(script_traceback(failed))
+        sys.stderr.flush()
+
+    if as_json:
+        text = json.dumps(to_json(findings, script=str(script), calls=cap.count), indent=2) + "\n"
+        if to_stdout:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        else:
+            assert output is not None
+            try:
+                write_atomic(output, text)
+            except OSError as exc:
+                raise _fail(f"cannot write {output}: {exc.strerror or exc}") from None
+            err.print(f"wrote {escape(output)} ({_count(len(findings), 'finding')})")
+    else:
+        print_report(_tree_console(), findings, script=str(script), calls=cap.count)
+
+    tally = counts(findings)
+    if isinstance(failed, KeyboardInterrupt):
+        raise typer.Exit(EXIT_INTERRUPTED)
+    explained = any(f.code in EXPLAINS_FAILURE for f in findings)
+    if failed is not None and not explained:  # sys.exit(1) included, as for `run`
+        raise typer.Exit(EXIT_SCRIPT_FAILED)
+    if tally["error"] or tally["warning"]:
+        raise typer.Exit(EXIT_FINDINGS)
 
 
 def main() -> None:

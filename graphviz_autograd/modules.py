@@ -66,7 +66,7 @@ import weakref
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import CodeType, FrameType, TracebackType
 from typing import Any, Final, cast
 
 import torch
@@ -80,7 +80,14 @@ from torch.utils.hooks import RemovableHandle
 
 from .errors import GradvizError
 
-__all__ = ["METADATA_KEY", "ModuleTagger", "module_of", "module_paths", "tag_modules"]
+__all__ = [
+    "METADATA_KEY",
+    "ModuleTagger",
+    "module_of",
+    "module_paths",
+    "relay_warnings_of",
+    "tag_modules",
+]
 
 METADATA_KEY: Final = "gradviz.module"
 """The key in ``node.metadata`` holding the qualified path of the module that made the node."""
@@ -284,7 +291,15 @@ def remove_mode(mode: TorchFunctionMode) -> bool:
 # the frame it names; a filter added while a mode is pushed goes before ours, and one that
 # names a module matching ours (``module="graphviz_autograd"``) decides by the mode's frame.
 
-_RELAY_FILTER: Final = ("always", None, Warning, re.compile(re.escape(__name__) + r"\Z"), 0)
+# Modules whose mode frames the relay knows: this one, and the doctor's forward watch.
+_RELAY_MODULES: Final = (__name__, "graphviz_autograd.doctor.watch")
+_RELAY_FILTER: Final = (
+    "always",
+    None,
+    Warning,
+    re.compile("(?:" + "|".join(map(re.escape, _RELAY_MODULES)) + r")\Z"),
+    0,
+)
 _relay_lock = threading.Lock()
 _relay_holds = 0  # pushed modes, on every thread
 _shown_by: Callable[[warnings.WarningMessage], object] | None = None  # what `_relay` replaced
@@ -354,12 +369,11 @@ def _relay(msg: warnings.WarningMessage) -> None:
 
 def _mode_frame(filename: str, line: int) -> FrameType | None:
     """The innermost frame of a mode's ``__torch_function__`` at ``filename:line``, if any."""
-    code = NodeWatch.__torch_function__.__code__
-    if filename != code.co_filename:
+    if not any(filename == code.co_filename for code in _MODE_CODES):
         return None
     frame: FrameType | None = sys._getframe(2)
     while frame is not None:
-        if frame.f_code is code and frame.f_lineno == line:
+        if frame.f_code in _MODE_CODES and frame.f_lineno == line:
             return frame
         frame = frame.f_back
     return None
@@ -368,8 +382,7 @@ def _mode_frame(filename: str, line: int) -> FrameType | None:
 def _outside_modes(frame: FrameType | None) -> FrameType | None:
     """The frame that called the torch function a mode's ``__torch_function__`` (``frame``)
     was handed, past any other mode's: what a warning naming ``frame`` names without them."""
-    mode_code = NodeWatch.__torch_function__.__code__
-    while frame is not None and frame.f_code is mode_code:
+    while frame is not None and frame.f_code in _MODE_CODES:
         frame = frame.f_back
         if frame is not None and frame.f_code is _HANDLE_TORCH_FUNCTION:
             # A function written in Python hands itself to the mode through
@@ -380,6 +393,13 @@ def _outside_modes(frame: FrameType | None) -> FrameType | None:
 
 
 _HANDLE_TORCH_FUNCTION: Final = torch.overrides.handle_torch_function.__code__
+_MODE_CODES: set[CodeType] = {NodeWatch.__torch_function__.__code__}
+
+
+def relay_warnings_of(mode: type[TorchFunctionMode]) -> None:
+    """Warnings torch raises under ``mode`` (a mode class defined in one of `_RELAY_MODULES`)
+    name the caller's line, as they do under `NodeWatch`."""
+    _MODE_CODES.add(mode.__torch_function__.__code__)
 
 
 class ModuleTagger:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import functools
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from typing import Any, Literal
 import torch
 
 from . import checkpoints
+from .doctor.findings import Finding
 from .errors import GradvizError
 from .model import Edge, Graph, TensorStats
 from .modules import ModuleTagger
@@ -71,6 +73,9 @@ class Capture:
     """How many backward calls the program made, kept or not (calls made inside them aside)."""
     inner_count: int = 0
     """How many calls were made inside those (see `BackwardCall.inner`), kept or not."""
+    findings: list[Finding] = field(default_factory=list)
+    """With ``capture(diagnose=True)``: what the doctor found, set when the block ends
+    (errors first; see docs/doctor.md)."""
 
     @property
     def graph(self) -> Graph:
@@ -111,6 +116,8 @@ class _Running:
 
     path: tuple[int, ...]
     """``number, *inner`` (see `BackwardCall`)."""
+    engine: Callable[..., Any] = torch.autograd.backward
+    """What runs it: torch's backward, or the doctor watching it."""
     inside: int = 0
     """How many calls were made inside it so far."""
     hooks: _Hooks | None = None
@@ -248,6 +255,7 @@ def capture(
     namespace: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
     keep: Keep = "all",
     on_record: Callable[[BackwardCall], None] | None = None,
+    diagnose: bool = False,
 ) -> Iterator[Capture]:
     """Record every backward call made inside the ``with`` block: ``Tensor.backward``,
     ``torch.autograd.backward`` and ``torch.autograd.grad`` (with ``create_graph=True`` too;
@@ -278,13 +286,16 @@ def capture(
         on_record: called with the call ``keep`` names (``"first"``, N, ``"1.1"``) as soon as
             it is recorded, before the program goes on: so that it can be written before the
             program ends, however it ends. It must not raise.
+        diagnose: watch forward and backward for autograd's pitfalls (`doctor.watch`) for the
+            whole block, and set ``findings`` when it ends. The watch also records each op's
+            line: recorded graphs then have their sources, as with ``source=True``.
     """
     target = _target(keep)
     options: WalkOptions = {
         "show_saved": show_saved,
         "show_attrs": show_attrs,
         "show_inputs": show_inputs,
-        "source": source,
+        "source": source or diagnose,  # the doctor's watch records the lines anyway
         "modules": modules,
         "op_shapes": op_shapes,
     }
@@ -294,7 +305,13 @@ def capture(
     # What only the forward passes of kept calls need: closed once no later call is kept.
     forward_aids = contextlib.ExitStack()
     sources = SourceTagger()
-    if source:
+    doctor = None
+    if diagnose:
+        from .doctor.watch import Doctor
+
+        doctor = Doctor(namespace)
+        doctor.start()
+    elif source:
         forward_aids.enter_context(sources)
     if modules:
         forward_aids.enter_context(ModuleTagger(namespace))
@@ -304,17 +321,27 @@ def capture(
     def backward(tensors: Any, grad_tensors: Any = None, *args: Any, **kwargs: Any) -> Any:
         if not isinstance(tensors, torch.Tensor):
             tensors = tuple(tensors)  # a generator would be used up by the walk
-        return dispatch(tensors, None, lambda: original(tensors, grad_tensors, *args, **kwargs))
+        caller = sys._getframe(1)
+        return dispatch(original, caller, tensors, None, (tensors, grad_tensors, *args), kwargs)
 
     def grad(outputs: Any, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         if not isinstance(outputs, torch.Tensor):
             outputs = tuple(outputs)
         if not isinstance(inputs, torch.Tensor):
             inputs = tuple(inputs)  # model.parameters(), often: a generator
-        return dispatch(outputs, inputs, lambda: original_grad(outputs, inputs, *args, **kwargs))
+        caller = sys._getframe(1)
+        return dispatch(original_grad, caller, outputs, inputs, (outputs, inputs, *args), kwargs)
 
-    def dispatch(tensors: Any, inputs: Any, run: Callable[[], Any]) -> Any:
-        """Run one call (``run``): a ``backward``, or a ``grad`` with its ``inputs``."""
+    def dispatch(
+        engine: Callable[..., Any],
+        caller: FrameType,
+        tensors: Any,
+        inputs: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        """Make one call, ``engine(*args, **kwargs)``: a ``backward``, or a ``grad`` with its
+        ``inputs``."""
         if running:  # made inside a running call: by a reentrant checkpoint, most likely
             outer = running[-1]
             outer.inside += 1
@@ -327,11 +354,15 @@ def capture(
             path = (result.count,)
         call = _Running(path)
         running.append(call)
+        if doctor is not None and engine is original:  # the doctor watches backward() calls
+            call.engine = functools.partial(doctor.run, original, ".".join(map(str, path)), caller)
+        else:
+            call.engine = engine
         try:
             wanted = keep == "all" or path == target or (keep == "last" and len(path) == 1)
             if not wanted:
-                return run()
-            return record(call, sys._getframe(2), tensors, inputs, run)
+                return call.engine(*args, **kwargs)
+            return record(call, caller, tensors, inputs, lambda: call.engine(*args, **kwargs))
         finally:
             running.remove(call)
 
@@ -350,7 +381,9 @@ def capture(
             names.update(checkpoints.recompute_inputs(caller, names))
         try:
             graph, walker = start_walk(tensors, names, options)
-        except GradvizError:  # nothing to draw: let torch raise its own error
+        except GradvizError:  # nothing to draw: let torch raise its own error (not chained)
+            graph = None
+        if graph is None:
             return run()
         found = checkpoints.find(graph, walker.fns, walker.names)
         error = None
@@ -399,4 +432,7 @@ def capture(
         torch.autograd.backward = original
         torch.autograd.grad = original_grad
         forward_aids.close()
+        if doctor is not None:
+            doctor.stop()
+            result.findings = doctor.findings({c.name: c.graph for c in result.calls})
         sources.close()  # off the stack now, if it was closed inside ``loss.backward()``

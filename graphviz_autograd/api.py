@@ -71,7 +71,10 @@ def _graph(source: Graph | Outputs, walk_options: Mapping[str, Any]) -> Graph:
 
 def _split(options: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     walk_keys = {"params", "show_saved", "show_attrs", "show_inputs", "op_shapes"}
-    render_keys = {"rankdir", "timeout", "show_order", "max_nodes", "depth"}
+    render_keys = {
+        *("rankdir", "timeout", "show_order", "max_nodes", "depth", "edge_grads", "scale"),
+        "labels",
+    }
     unknown = set(options) - walk_keys - render_keys
     if unknown:
         raise TypeError(f"unknown option(s): {', '.join(sorted(unknown))}")
@@ -176,6 +179,9 @@ def draw(
     rankdir: str = "TB",
     show_order: bool = False,
     status: Callable[[str], None] | None = None,
+    edge_grads: bool | None = None,
+    scale: tuple[float, float] | None = None,
+    labels: _dot.Labels = "short",
 ) -> Picture:
     """Lay ``graph`` out as SVG, PNG or PDF, within a deadline, folding it to fit first.
 
@@ -208,7 +214,14 @@ def draw(
         retry = _coarser(graph, shown, budget, level, depth is not None)
         left = total - (time.monotonic() - started) if total else None
         limit = None if left is None else left / 2 if retry else left
-        source = _dot.to_dot(shown, rankdir=rankdir, show_order=show_order)
+        source = _dot.to_dot(
+            shown,
+            rankdir=rankdir,
+            show_order=show_order,
+            edge_grads=edge_grads,
+            scale=scale,
+            labels=labels,
+        )
         say(f"laying out {len(shown):,} nodes with Graphviz dot")
         try:
             data = _dot.run_dot(source, fmt, timeout=limit)
@@ -310,6 +323,10 @@ def encode(
     depth = render_options.pop("depth", None)
     if depth is not None:
         graph = collapse_modules(graph, depth)
+    if fmt in ("html", "mermaid"):  # no edge labels; each shades on its own scale
+        render_options.pop("edge_grads", None)
+        render_options.pop("scale", None)
+        render_options.pop("labels", None)
     if fmt == "html":
         render_options.pop("timeout", None)
         return _html.to_html(graph, max_nodes=fold_budget(fmt, max_nodes), **render_options)
@@ -366,8 +383,12 @@ class Rendering:
         return bundle
 
     def __repr__(self) -> str:
+        # Jupyter shows the picture; a plain REPL shows this: say how to see it there.
         g = self.graph
-        return f"<gradviz Rendering: {len(g)} nodes, {g.edge_count} edges>"
+        return (
+            f"<gradviz Rendering: {len(g)} nodes, {g.edge_count} edges; "
+            '.save("graph.svg") writes it (.png .pdf .dot .json .html too), Jupyter shows it>'
+        )
 
 
 class Explorer:
@@ -412,11 +433,14 @@ def render(
     `Path`. Without, returns a `Rendering`, which Jupyter displays inline.
 
     Options: ``params``, ``show_saved``, ``show_attrs``, ``show_inputs`` (walk, see
-    `build_graph`); ``rankdir``, ``show_order``, ``timeout`` (layout seconds, default 20, 0 no
-    limit), ``max_nodes`` (fold pictures to at most this many nodes; default 1,500, 0 never; DOT
-    and JSON are folded only when it is given), ``depth`` (draw modules nested deeper as one
-    node) for drawing: pictures are made by `draw`. When no layout finishes in time, the DOT
-    is written next to ``path`` (``g.svg`` -> ``g.dot``) and `LayoutTimeoutError` names it.
+    `build_graph`); ``rankdir``, ``show_order``, ``edge_grads`` (label each edge with the
+    gradient that flowed along it; default: graphs of at most 40 nodes), ``labels`` (``"attrs"``:
+    attributes in the labels; ``"full"``: also gradient values and source lines), ``timeout``
+    (layout seconds, default 20, 0 no limit), ``max_nodes`` (fold pictures to at most this many
+    nodes; default 1,500, 0 never; DOT and JSON are folded only when it is given), ``depth`` (draw
+    modules nested deeper as one node) for drawing: pictures are made by `draw`. When no layout
+    finishes in time, the DOT is written next to ``path`` (``g.svg`` -> ``g.dot``) and
+    `LayoutTimeoutError` names it.
     """
     walk, rend = _split(options)
     graph = _graph(source, walk)

@@ -46,12 +46,13 @@ from .errors import GradvizError, LayoutTimeoutError
 from .files import write_atomic
 from .fold import DEFAULT_MAX_NODES, fold
 from .model import OP_SHAPES_UP_TO, Graph
-from .renderers.dot import IMAGE_FORMATS, INSTALL_HINT, find_dot, run_dot
+from .renderers.dot import EDGE_GRADS_UP_TO, IMAGE_FORMATS, INSTALL_HINT, find_dot, run_dot
 from .renderers.tree import print_graph_tree
 from .runner import graph_globals, run_script, script_traceback
+from .style import shared_scale
 
 if TYPE_CHECKING:
-    from .record import Keep
+    from .record import BackwardCall, Keep
     from .walk import WalkOptions
 
 __all__ = ["app", "main"]
@@ -121,7 +122,8 @@ def _parse_call(value: str) -> Keep:
     if len(parts) > 1 and all(p.isdigit() and int(p) >= 1 for p in parts):
         return value  # a call made inside another: 1.1
     raise typer.BadParameter(
-        f"{value!r}: use first, last, all, a call number from 1, or a call made inside one (1.1)"
+        f"{value!r}: use first, last, all, a call number from 1, or a call made inside one (1.1)",
+        param_hint="'--call'",
     )
 
 
@@ -259,7 +261,8 @@ def _write(graph: Graph, kind: Format, target: str, draw: dict[str, Any]) -> Non
                 say(f"folding {_count(len(graph), 'node')}")
             shown = fold_for(graph, kind, draw.get("max_nodes"))  # Mermaid: to fit its limits
             say(f"writing {kind.upper()}: {_count(len(shown), 'node')}")
-            options = {k: draw[k] for k in ("rankdir", "show_order") if k in draw}
+            keys = ("rankdir", "show_order", "edge_grads", "scale", "labels")
+            options = {k: draw[k] for k in keys if k in draw}
             if kind == "html":  # the whole graph goes in: it opens folded, unfolds in the page
                 data = encode(graph, kind, max_nodes=budget, folded=shown, **options)
             else:
@@ -304,16 +307,44 @@ def _run(
         if target != "-":  # with --call all only the folder is known yet
             _check_writable(target, folder_only=keep == "all")
     redirect = contextlib.redirect_stdout(sys.stderr) if "-" in paths else contextlib.nullcontext()
+    # The one call to draw is written as soon as it is recorded: a script that ends with
+    # os._exit, or crashes in native code, after it loses nothing.
+    written: list[BaseException | None] = []
+    stdout = sys.stdout  # the script's prints go to stderr while it runs: not the document
+
+    def write_now(call: BackwardCall) -> None:
+        if kind is None or var is not None:  # the tree prints at the end, after the script's
+            return
+        try:
+            with contextlib.redirect_stdout(stdout):
+                _output([call.graph], kind, paths, draw)
+        except Exception as exc:  # said (or raised) once the script is done, not into it
+            written.append(exc)
+        except BaseException as exc:  # Ctrl-C, SIGTERM during layout: the script stops too
+            written.append(exc)
+            raise
+        else:
+            written.append(None)
+
     try:
         with (
             redirect,
-            capture(keep=keep, namespace=_script_globals, **options) as cap,
+            capture(keep=keep, namespace=_script_globals, on_record=write_now, **options) as cap,
         ):
             result = run_script(script, args)
     except GradvizError as exc:
         raise _fail(str(exc)) from None
 
+    stopped = written[0] if written else None
+    if isinstance(stopped, KeyboardInterrupt):
+        raise _fail("interrupted", EXIT_INTERRUPTED)
+    if isinstance(stopped, SystemExit):
+        raise stopped
     failed = result.error
+    reader_left = isinstance(failed, BrokenPipeError)  # `gradviz tree s.py | head`
+    if reader_left:  # nothing to say: what is left of stdout goes nowhere
+        _stdout_to_devnull()
+        failed = None
     if failed is not None:
         if isinstance(failed, KeyboardInterrupt):
             err.print("[yellow]interrupted:[/] writing what was captured so far")
@@ -358,26 +389,47 @@ def _run(
             raise _fail(what + hint, code)
 
     kind, paths = _targets(script, output, fmt, names)
-    depth = draw.get("depth")
-    if depth is not None and kind not in IMAGE_FORMATS:  # pictures collapse as they fold
-        graphs = [collapse_modules(g, depth) for g in graphs]
+    if len(graphs) > 1:  # --call all: one shading scale, so that the calls compare
+        draw = {**draw, "scale": shared_scale(graphs)}
     try:
-        if kind is None:
-            budget = fold_budget("tree", draw.get("max_nodes"))
-            for graph in graphs:
-                graph = fold(graph, max_nodes=budget)
-                print_graph_tree(graph, console=_tree_console())
-        else:
-            for graph, target in zip(graphs, paths, strict=True):
-                if target != "-":
-                    _check_writable(target)
-                _write(graph, kind, target, draw)
+        if written and written[0] is not None:
+            raise written[0]
+        if not written:
+            _output(graphs, kind, paths, draw)
     except GradvizError as exc:
         raise _fail(str(exc)) from None
     except KeyboardInterrupt:
         raise _fail("interrupted", EXIT_INTERRUPTED) from None
     if failed is not None:
         raise typer.Exit(_exit_code(failed))
+    if reader_left:
+        raise typer.Exit(EXIT_ERROR)
+
+
+def _stdout_to_devnull() -> None:
+    """Send stdout, whose reader has gone, to /dev/null: the flush at exit fails no more."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def _output(
+    graphs: list[Graph], kind: Format | None, paths: list[str], draw: dict[str, Any]
+) -> None:
+    """Write each graph to its path, or print it as a tree (``kind`` None)."""
+    depth = draw.get("depth")
+    if depth is not None and kind not in IMAGE_FORMATS:  # pictures collapse as they fold
+        graphs = [collapse_modules(g, depth) for g in graphs]
+    if kind is None:
+        budget = fold_budget("tree", draw.get("max_nodes"))
+        for graph in graphs:
+            graph = fold(graph, max_nodes=budget)
+            print_graph_tree(graph, console=_tree_console(), full=draw.get("labels") == "full")
+        return
+    for graph, target in zip(graphs, paths, strict=True):
+        if target != "-":
+            _check_writable(target)
+        _write(graph, kind, target, draw)
 
 
 def _script_globals() -> dict[str, Any]:
@@ -454,6 +506,34 @@ OpShapes = Annotated[
         show_default=False,
     ),
 ]
+EdgeGrads = Annotated[
+    Optional[bool],  # noqa: UP045
+    typer.Option(
+        "--edge-grads/--no-edge-grads",
+        help=f"Label each edge with the gradient that flowed along it (-1.5, or its norm) and, "
+        f"for a scalar, the local derivative (×0.5). Default: for graphs of at most "
+        f"{EDGE_GRADS_UP_TO} nodes.",
+        show_default=False,
+    ),
+]
+
+
+class LabelDetail(str, Enum):
+    short = "short"
+    attrs = "attrs"
+    full = "full"
+
+
+LabelsOption = Annotated[
+    Optional[LabelDetail],  # noqa: UP045
+    typer.Option(
+        "--labels",
+        help="What node labels show beyond name, shape and gradient: `attrs` each op's "
+        "attributes (the default with --show-attrs), `full` also gradient values and the "
+        "source line, so that PNG, PDF and the tree show what SVG tooltips do.",
+        show_default=False,
+    ),
+]
 ShowInputs = Annotated[
     bool,
     typer.Option("--show-inputs", help="Draw op inputs that need no grad (constants, numbers)."),
@@ -490,7 +570,8 @@ def run_command(
             "--output",
             "-o",
             metavar="PATH",
-            help="Output file; its extension picks the format. `-` writes text to stdout. "
+            help="Output file; its extension picks the format. `-` writes text to stdout: DOT, "
+            "unless --format says otherwise. "
             "Default: SCRIPT's name with .svg (or the --format), in the current folder.",
         ),
     ] = None,
@@ -509,6 +590,8 @@ def run_command(
     show_order: Annotated[
         bool, typer.Option("--show-order", help="Number nodes in the order backward ran them.")
     ] = False,
+    edge_grads: EdgeGrads = None,
+    labels: LabelsOption = None,
     max_nodes: MaxNodes = None,
     depth: Depth = None,
     rankdir: Annotated[
@@ -538,6 +621,9 @@ def run_command(
     draw = {
         "rankdir": rankdir.value,
         "show_order": show_order,
+        "edge_grads": edge_grads,
+        # --show-attrs shows them in every format: in the labels too, not only in tooltips.
+        "labels": labels.value if labels else ("attrs" if show_attrs else "short"),
         "timeout": layout_timeout,
         "max_nodes": max_nodes,
         "depth": depth,
@@ -557,6 +643,7 @@ def tree_command(
     source: WithSource = True,
     modules: WithModules = True,
     op_shapes: OpShapes = None,
+    labels: LabelsOption = None,
     max_nodes: MaxNodes = None,
     depth: Depth = None,
 ) -> None:
@@ -577,7 +664,7 @@ def tree_command(
         call,
         var,
         options,
-        {"max_nodes": max_nodes, "depth": depth},
+        {"max_nodes": max_nodes, "depth": depth, "labels": labels.value if labels else "short"},
     )
 
 
@@ -850,8 +937,16 @@ def main() -> None:
             code = exc.exit_code
         else:
             hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+            name = getattr(exc, "option_name", None)
+            if type(exc).__name__ == "NoSuchOption" and ctx is not None and name:
+                # Perhaps the script's own option: those go after --.
+                path = ctx.command_path
+                hint = f"; if it is the script's, put it after --: {path} SCRIPT -- {name}{hint}"
             err.print(f"[red]error:[/] {escape(exc.format_message())}{escape(hint)}")
             code = exc.exit_code
+    except BrokenPipeError:  # `gradviz run s.py -o - | head`: the reader has gone
+        _stdout_to_devnull()
+        code = EXIT_ERROR  # as rich's Console does when the tree's reader goes
     except (KeyboardInterrupt, typer.Abort):
         err.print("[red]interrupted[/]")
         code = EXIT_INTERRUPTED

@@ -13,6 +13,7 @@ from .model import Node, Source, TensorStats
 
 __all__ = [
     "CHECKPOINT_OP",
+    "edge_label",
     "facts",
     "fmt_bytes",
     "fmt_float",
@@ -22,6 +23,7 @@ __all__ = [
     "source_text",
     "subtitle",
     "title",
+    "values_line",
 ]
 
 CHECKPOINT_OP: Final = "CheckpointFunctionBackward"
@@ -91,6 +93,21 @@ def grad_line(stats: TensorStats | None) -> str:
     return text
 
 
+def edge_label(grad: TensorStats | None, local: float | None) -> str:
+    """What flowed along an edge: ``-1.5`` for a scalar, ``‖·‖=2.3`` otherwise, then the
+    local derivative when known (``-1.5 (×0.5)``: the gradient at the consumer times 0.5);
+    empty when nothing was recorded."""
+    if grad is None:
+        return ""
+    if grad.values is not None and len(grad.values) == 1:
+        text = fmt_float(grad.values[0])
+    else:
+        text = "‖·‖=" + fmt_float(grad.norm)
+    if grad.nan or grad.inf:
+        text += " NaN/Inf"
+    return text if local is None else f"{text} (×{fmt_float(local)})"
+
+
 def facts(node: Node) -> list[str]:
     """Every known fact about ``node`` but its id and `title`, one per line (tooltips): the
     same for nodes that differ only in id, name or count."""
@@ -112,9 +129,7 @@ def facts(node: Node) -> list[str]:
             f" max {fmt_float(g.max)} mean {fmt_float(g.mean)} NaN {g.nan} Inf {g.inf}"
         )
         if g.values is not None:
-            shown = ", ".join(fmt_float(v) for v in g.values[:16])
-            more = f", … ({len(g.values)} values)" if len(g.values) > 16 else ""
-            lines.append(f"values: [{shown}{more}]")
+            lines.append(values_line(g, 16))
     elif node.kind == "leaf":
         lines.append("grad: None (no backward yet)")
     lines.extend(f"{k}: {v}" for k, v in node.attrs)
@@ -126,6 +141,17 @@ def facts(node: Node) -> list[str]:
         what = "freed" if t.freed else f"{fmt_shape(t.shape)} {t.dtype} {fmt_bytes(t.bytes)}"
         lines.append(f"saved {t.name}: {what}")
     return lines
+
+
+def values_line(stats: TensorStats | None, limit: int, *, one: bool = True) -> str:
+    """``values: [1, 2, …]``: the first ``limit`` values of a gradient; empty when they were
+    not kept (over 64), or when there is only one and not ``one`` (the grad line shows it)."""
+    values = None if stats is None else stats.values
+    if values is None or (len(values) == 1 and not one):
+        return ""
+    shown = ", ".join(fmt_float(v) for v in values[:limit])
+    more = f", … ({len(values)} values)" if len(values) > limit else ""
+    return f"values: [{shown}{more}]"
 
 
 def source_text(source: Source) -> str:

@@ -143,6 +143,13 @@ class Edge(NamedTuple):
     slot: int | None = None
     """Position of this input among ``dst``'s forward inputs (its ``next_functions`` index)."""
     kind: EdgeKind = "data"
+    grad: TensorStats | None = None
+    """What flowed along this edge in a captured backward: the gradient ``dst`` passed to this
+    input (its node hook's ``grad_inputs[slot]``). The grads of a node's outgoing edges add up
+    to its own gradient."""
+    local: float | None = None
+    """The local derivative, for a scalar flow: ``grad`` over the gradient at ``dst``'s output
+    (None when either is not one number, or that gradient is 0)."""
 
 
 class Columns(NamedTuple):
@@ -160,7 +167,7 @@ class Columns(NamedTuple):
     """Saved edges, as (saved tensor node, op node)."""
 
 
-EdgeRow: TypeAlias = tuple[str, str, "int | None", EdgeKind]
+EdgeRow: TypeAlias = tuple[str, str, "int | None", EdgeKind, "TensorStats | None", "float | None"]
 """An edge's fields: what an `Edge` holds, as a plain tuple."""
 
 
@@ -270,7 +277,8 @@ class Graph:
             return self._edges
         sources, targets, kinds = self.edge_columns()
         slots = chain(columns.slots, repeat(None, len(columns.saved)))  # saved edges have none
-        return zip(sources, targets, slots, kinds, strict=True)
+        n = self.edge_count  # a walk records no flows along its edges: no grad, no local
+        return zip(sources, targets, slots, kinds, repeat(None, n), repeat(None, n), strict=True)
 
     def edge_columns(self) -> tuple[Iterable[str], Iterable[str], Iterable[EdgeKind]]:
         """The sources, the destinations and the kinds of the edges, each in edge order: for a

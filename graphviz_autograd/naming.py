@@ -42,12 +42,18 @@ def _user_frame() -> FrameType | None:
 
 
 def caller_names() -> dict[str, torch.Tensor]:
-    """Names from the innermost frame outside torch and gradviz: its locals, then its globals."""
+    """Names from the user's frames on the stack (those outside torch and gradviz), innermost
+    first: each frame's locals, then its globals. So a backward called inside a helper module
+    names the root by the helper's variable, and the rest by the script's variables."""
+    names: dict[str, torch.Tensor] = {}
+    seen: set[int] = set()  # namespaces read already (a module's globals, once)
     frame = _user_frame()
-    if frame is None:
-        return {}
-    names = names_in(frame.f_locals)
-    if frame.f_locals is not frame.f_globals:
-        for name, tensor in names_in(frame.f_globals).items():
-            names.setdefault(name, tensor)
+    while frame is not None:
+        if not frame.f_code.co_filename.startswith(_SKIP):
+            for space in (frame.f_locals, frame.f_globals):
+                if id(space) not in seen:
+                    seen.add(id(space))
+                    for name, tensor in names_in(space).items():
+                        names.setdefault(name, tensor)
+        frame = frame.f_back
     return names

@@ -23,7 +23,7 @@ import torch
 from . import checkpoints
 from .doctor.findings import Finding
 from .errors import GradvizError
-from .model import Graph, TensorStats
+from .model import Edge, Graph, TensorStats
 from .modules import ModuleTagger
 from .naming import caller_names
 from .sources import SourceTagger
@@ -128,12 +128,15 @@ class _Running:
 
 
 class _Hooks:
-    """Node hooks that note, for each node the engine runs, when it ran and the gradient with
-    respect to each of its forward outputs (``grad_outputs``). Removed by `remove`."""
+    """Node hooks that note, for each node the engine runs, when it ran, the gradient with
+    respect to each of its forward outputs (``grad_outputs``) and what it passed to each of its
+    inputs (``grad_inputs``, by slot: what flows along its incoming edges). Removed by
+    `remove`."""
 
     def __init__(self, fns: list[tuple[int, Any]]) -> None:
         self.order: dict[int, int] = {}
         self.grads: dict[int, tuple[TensorStats | None, ...]] = {}
+        self.flows: dict[int, tuple[TensorStats | None, ...]] = {}
         self.unread = Unread()  # a hook must not raise: that would fail the user's backward
         self.handles = [fn.register_hook(self._hook(index)) for index, fn in fns]
 
@@ -141,8 +144,14 @@ class _Hooks:
         def hook(grad_inputs: Any, grad_outputs: Any) -> None:
             self.order[index] = len(self.order) + 1
             summary = self.unread.summarize
-            self.grads[index] = tuple(
+            outputs = self.grads[index] = tuple(
                 None if g is None else summary(g, index) for g in grad_outputs
+            )
+            # An op that passes its gradient on unchanged (an add, a view of the same shape)
+            # hands on the very tensor it got: summarised once.
+            known = {id(g): s for g, s in zip(grad_outputs, outputs, strict=True) if s}
+            self.flows[index] = tuple(
+                None if g is None else known.get(id(g)) or summary(g, index) for g in grad_inputs
             )
 
         return hook
@@ -175,8 +184,43 @@ class _Hooks:
                 if first_bad is None or order < first_bad[0]:
                     first_bad = (order, node.id)
         return graph.replace(
-            nodes=tuple(nodes), first_nonfinite=first_bad[1] if first_bad else None
+            nodes=tuple(nodes),
+            edges=self._edges(graph),
+            first_nonfinite=first_bad[1] if first_bad else None,
         )
+
+    def _edges(self, graph: Graph) -> tuple[Edge, ...]:
+        """``graph``'s edges, each data edge with what flowed along it (`Edge.grad`) and, for a
+        scalar flow, its local derivative (`Edge.local`)."""
+        flows, grads = self.flows, self.grads
+        edges = list(graph.edges)
+        index = {node_id: i for i, node_id in enumerate(graph.column("id"))}
+        for k, edge in enumerate(edges):
+            into = index[edge.dst]
+            passed = flows.get(into, ())
+            if edge.slot is None or edge.slot >= len(passed) or passed[edge.slot] is None:
+                continue
+            grad = passed[edge.slot]
+            edges[k] = edge._replace(grad=grad, local=_local(grad, grads.get(into, ())))
+        return tuple(edges)
+
+
+def _local(grad: TensorStats | None, outputs: tuple[TensorStats | None, ...]) -> float | None:
+    """``grad`` over the gradient at the consumer's one output, when both are one number."""
+    if grad is None or len(outputs) != 1 or outputs[0] is None:
+        return None
+    flow, out = grad.values, outputs[0].values
+    if flow is None or out is None or len(flow) != 1 or len(out) != 1 or out[0] == 0:
+        return None
+    return flow[0] / out[0]
+
+
+def _given(inputs: Any, returned: Any) -> dict[int, Any]:
+    """``id(input) -> the gradient grad() returned for it``; empty for a backward call."""
+    if inputs is None or not isinstance(returned, tuple):
+        return {}
+    tensors = (inputs,) if isinstance(inputs, torch.Tensor) else inputs
+    return {id(t): g for t, g in zip(tensors, returned, strict=False) if g is not None}
 
 
 def _mark(
@@ -210,9 +254,12 @@ def capture(
     op_shapes: bool | None = None,
     namespace: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
     keep: Keep = "all",
+    on_record: Callable[[BackwardCall], None] | None = None,
     diagnose: bool = False,
 ) -> Iterator[Capture]:
-    """Record every backward call made inside the ``with`` block.
+    """Record every backward call made inside the ``with`` block: ``Tensor.backward``,
+    ``torch.autograd.backward`` and ``torch.autograd.grad`` (with ``create_graph=True`` too;
+    a leaf's ``grad`` in its graph is then the gradient ``grad`` returned for it).
 
     >>> with capture() as cap:
     ...     loss.backward()
@@ -236,6 +283,9 @@ def capture(
             name of a call made inside one (``"1.1"``); calls not kept are not walked, which
             keeps long training loops cheap. ``"first"``, ``"last"`` and numbers count only the
             program's own calls, not those made inside them (see `BackwardCall.inner`).
+        on_record: called with the call ``keep`` names (``"first"``, N, ``"1.1"``) as soon as
+            it is recorded, before the program goes on: so that it can be written before the
+            program ends, however it ends. It must not raise.
         diagnose: watch forward and backward for autograd's pitfalls (`doctor.watch`) for the
             whole block, and set ``findings`` when it ends. The watch also records each op's
             line: recorded graphs then have their sources, as with ``source=True``.
@@ -251,6 +301,7 @@ def capture(
     }
     result = Capture()
     original = torch.autograd.backward
+    original_grad = torch.autograd.grad
     # What only the forward passes of kept calls need: closed once no later call is kept.
     forward_aids = contextlib.ExitStack()
     sources = SourceTagger()
@@ -268,6 +319,29 @@ def capture(
     running: list[_Running] = []  # calls under way, outermost first
 
     def backward(tensors: Any, grad_tensors: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if not isinstance(tensors, torch.Tensor):
+            tensors = tuple(tensors)  # a generator would be used up by the walk
+        caller = sys._getframe(1)
+        return dispatch(original, caller, tensors, None, (tensors, grad_tensors, *args), kwargs)
+
+    def grad(outputs: Any, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        if not isinstance(outputs, torch.Tensor):
+            outputs = tuple(outputs)
+        if not isinstance(inputs, torch.Tensor):
+            inputs = tuple(inputs)  # model.parameters(), often: a generator
+        caller = sys._getframe(1)
+        return dispatch(original_grad, caller, outputs, inputs, (outputs, inputs, *args), kwargs)
+
+    def dispatch(
+        engine: Callable[..., Any],
+        caller: FrameType,
+        tensors: Any,
+        inputs: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        """Make one call, ``engine(*args, **kwargs)``: a ``backward``, or a ``grad`` with its
+        ``inputs``."""
         if running:  # made inside a running call: by a reentrant checkpoint, most likely
             outer = running[-1]
             outer.inside += 1
@@ -280,29 +354,21 @@ def capture(
             path = (result.count,)
         call = _Running(path)
         running.append(call)
-        caller = sys._getframe(1)
-        if doctor is not None:
+        if doctor is not None and engine is original:  # the doctor watches backward() calls
             call.engine = functools.partial(doctor.run, original, ".".join(map(str, path)), caller)
         else:
-            call.engine = original
+            call.engine = engine
         try:
             wanted = keep == "all" or path == target or (keep == "last" and len(path) == 1)
             if not wanted:
-                return call.engine(tensors, grad_tensors, *args, **kwargs)
-            return record(call, caller, tensors, grad_tensors, *args, **kwargs)
+                return call.engine(*args, **kwargs)
+            return record(call, caller, tensors, inputs, lambda: call.engine(*args, **kwargs))
         finally:
             running.remove(call)
 
     def record(
-        call: _Running,
-        caller: FrameType,
-        tensors: Any,
-        grad_tensors: Any,
-        *args: Any,
-        **kwargs: Any,
+        call: _Running, caller: FrameType, tensors: Any, inputs: Any, run: Callable[[], Any]
     ) -> Any:
-        if not isinstance(tensors, torch.Tensor):
-            tensors = tuple(tensors)  # a generator would be used up by the walk
         names: dict[str, torch.Tensor] = {}
         given = params() if callable(params) else params
         if given:
@@ -318,12 +384,14 @@ def capture(
         except GradvizError:  # nothing to draw: let torch raise its own error (not chained)
             graph = None
         if graph is None:
-            return call.engine(tensors, grad_tensors, *args, **kwargs)
+            return run()
         found = checkpoints.find(graph, walker.fns, walker.names)
         error = None
+        returned: Any = None
         hooks = call.hooks = _Hooks(walker.hookable())
         try:
-            return call.engine(tensors, grad_tensors, *args, **kwargs)
+            returned = run()
+            return returned
         except BaseException as exc:
             error = f"{type(exc).__name__}: {exc}".splitlines()[0]
             raise
@@ -332,7 +400,8 @@ def capture(
             walker.fns.clear()
             # What the walk could not read before the call is read again after it.
             walker.unread.clear()
-            recorded = hooks.apply(graph, walker.leaf_grads())
+            leaf_grads = walker.leaf_grads(_given(inputs, returned))
+            recorded = hooks.apply(graph, leaf_grads)
             unread = unread_note({**hooks.unread, **walker.unread})
             if unread:
                 recorded = recorded.replace(notes=recorded.notes + unread)
@@ -352,12 +421,16 @@ def capture(
                 bisect.insort(result.calls, done, key=_path)  # before the calls made inside it
             if call.path == target:
                 forward_aids.close()  # no later graph is kept: stop paying for them
+                if on_record is not None:
+                    on_record(done)
 
     torch.autograd.backward = backward
+    torch.autograd.grad = grad
     try:
         yield result
     finally:
         torch.autograd.backward = original
+        torch.autograd.grad = original_grad
         forward_aids.close()
         if doctor is not None:
             doctor.stop()

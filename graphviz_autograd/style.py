@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from itertools import compress
 from typing import Final, Literal, NamedTuple
 
@@ -10,6 +11,7 @@ from .model import Graph, Node
 
 __all__ = [
     "GRAD_RAMP",
+    "LEAF_RAMP",
     "LEGEND",
     "NONFINITE",
     "Role",
@@ -17,6 +19,7 @@ __all__ = [
     "grad_shades",
     "role",
     "roles_present",
+    "shared_scale",
 ]
 
 Role = Literal["output", "leaf", "input", "op", "saved"]
@@ -61,7 +64,10 @@ def roles_present(graph: Graph) -> list[Role]:
 
 GRAD_RAMP: Final = ("#f2f0f7", "#dadaeb", "#bcbddc", "#9e9ac8", "#807dba", "#6a51a3", "#54278f")
 """Fill colours of op nodes by gradient norm, small to large on a log scale."""
-DARK_SHADES: Final = frozenset(GRAD_RAMP[-2:])
+LEAF_RAMP: Final = ("#deebf7", "#c6dbef", "#9ecae1", "#6baed6", "#4292c6", "#2171b5", "#08519c")
+"""Fill colours of leaves by gradient norm on the same scale, when calls share one (see
+`shared_scale`): accumulated ``.grad`` g, 2g, 3g get darker."""
+DARK_SHADES: Final = frozenset(GRAD_RAMP[-2:] + LEAF_RAMP[-2:])
 """Shades dark enough to need white text."""
 NONFINITE: Final = "#ff6b6b"
 """Fill colour of a node whose gradient has NaN or Inf entries."""
@@ -78,9 +84,12 @@ class Shading(NamedTuple):
     """The largest: the darkest shade stands for it (None, None: no op has such a norm)."""
 
 
-def grad_shades(graph: Graph) -> Shading:
-    """Op node id -> fill colour by its gradient norm, log-scaled over the graph's range, and
-    that range.
+def grad_shades(
+    graph: Graph, scale: tuple[float, float] | None = None, *, leaves: bool = False
+) -> Shading:
+    """Op node id -> fill colour by its gradient norm, log-scaled over the graph's range (or
+    over ``scale``, (low, high), shared by several graphs: see `shared_scale`), and that range.
+    With ``leaves``, leaves are shaded too, on the same scale, in `LEAF_RAMP`.
 
     Roots are left out: they keep the output colour.
 
@@ -89,26 +98,41 @@ def grad_shades(graph: Graph) -> Shading:
     """
     norms: dict[str, float] = {}
     shades: dict[str, str] = {}
+    in_blue: set[str] = set()
     if not any(graph.column("grad")):  # one pass in C
         return Shading(shades, None, None)
     roots = frozenset(graph.roots)  # outputs keep their own colour
     nodes = zip(graph.column("id"), graph.column("kind"), graph.column("grad"), strict=True)
     # Most nodes have no gradient: skip them in C.
     for node_id, kind, g in compress(nodes, graph.column("grad")):
-        if kind != "op" or node_id in roots:
+        if kind not in ("op", "leaf") or node_id in roots or (kind == "leaf" and not leaves):
             continue
         if g.nan or g.inf:
             shades[node_id] = NONFINITE
         elif g.norm is not None and g.norm > 0 and math.isfinite(g.norm):
             norms[node_id] = g.norm
+            if kind == "leaf":
+                in_blue.add(node_id)
         else:
-            shades[node_id] = GRAD_RAMP[0]
+            shades[node_id] = (LEAF_RAMP if kind == "leaf" else GRAD_RAMP)[0]
     if not norms:
         return Shading(shades, None, None)
-    low, high = min(norms.values()), max(norms.values())
+    low, high = scale or (min(norms.values()), max(norms.values()))
     lo, hi = math.log10(low), math.log10(high)
     top = len(GRAD_RAMP) - 1
     for node_id, norm in norms.items():
         step = top if hi == lo else round((math.log10(norm) - lo) / (hi - lo) * top)
-        shades[node_id] = GRAD_RAMP[step]
+        ramp = LEAF_RAMP if node_id in in_blue else GRAD_RAMP
+        shades[node_id] = ramp[min(max(step, 0), top)]
     return Shading(shades, low, high)
+
+
+def shared_scale(graphs: Iterable[Graph]) -> tuple[float, float] | None:
+    """One shading range for several graphs (the calls of ``--call all``), so that the same
+    norm gets the same shade in each: from the smallest op or leaf norm of any to the
+    largest."""
+    shadings = (grad_shades(graph, leaves=True) for graph in graphs)
+    ranges = [(s.low, s.high) for s in shadings if s.low and s.high]
+    if not ranges:
+        return None
+    return min(low for low, _ in ranges), max(high for _, high in ranges)

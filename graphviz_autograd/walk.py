@@ -203,12 +203,16 @@ class _Walker:
         """(node index, autograd node) for each op and leaf met: where `record` hangs hooks."""
         return [(i, fn) for i, fn in enumerate(self.fns) if fn is not _INPUT_SLOT]
 
-    def leaf_grads(self) -> dict[int, TensorStats | None]:
+    def leaf_grads(self, given: Mapping[int, Any] | None = None) -> dict[int, TensorStats | None]:
         """Node index -> summary of the current ``.grad`` of each tensor the walk met that can
-        carry one (leaves, and roots that retain grad); then forget those tensors."""
+        carry one (leaves, and roots that retain grad), or of the gradient ``given`` for it
+        (``id(tensor) -> gradient``: what ``torch.autograd.grad`` returned); then forget those
+        tensors."""
         grads: dict[int, TensorStats | None] = {}
         for index, tensor in self.tensors:
             grad = tensor.grad if tensor.is_leaf or tensor.retains_grad else None
+            if given and id(tensor) in given:
+                grad = given[id(tensor)]
             grads[index] = None if grad is None else self.unread.summarize(grad, index)
         self.tensors.clear()
         return grads

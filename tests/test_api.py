@@ -137,7 +137,11 @@ def test_render_without_path_returns_a_rendering() -> None:
     assert rendering.graph == graph
     assert rendering.dot == to_dot(graph)
     assert (len(graph.nodes), len(graph.edges)) == (6, 5)
-    assert repr(rendering) == "<gradviz Rendering: 6 nodes, 5 edges>"
+    # A plain REPL shows the repr: it says how to save the picture.
+    assert repr(rendering) == (
+        "<gradviz Rendering: 6 nodes, 5 edges; "
+        '.save("graph.svg") writes it (.png .pdf .dot .json .html too), Jupyter shows it>'
+    )
 
 
 @pytest.mark.dot

@@ -26,6 +26,12 @@ SAMPLE_NAMES = [
     "mlp",
     "gradient_flow",
     "checkpoint",
+    "leaf_vs_nonleaf",
+    "retain_graph",
+    "no_grad",
+    "data_vs_detach",
+    "retain_grad",
+    "vector_backward",
 ]
 
 
@@ -122,6 +128,13 @@ def test_neurons_chain_rule(leaf: str, capsys: pytest.CaptureFixture[str]) -> No
     expected = _neuron_grads_by_hand(**vals)[leaf]
     assert ns[leaf].grad is not None
     assert ns[leaf].grad.item() == pytest.approx(expected)
+
+
+def test_neurons_gradients_are_the_ones_checked_by_hand(capsys: pytest.CaptureFixture[str]) -> None:
+    ns, out = run_sample("neurons", capsys)
+    grads = {k: ns[k].grad.item() for k in ("a", "w1", "w2", "w3", "w4")}
+    assert grads == {"a": -1.125, "w1": -6.0, "w2": -0.5, "w3": -1.0, "w4": 3.0}
+    assert "dL/da = -1.125" in out and "L = 7.75" in out
 
 
 def test_neurons_forward_values(capsys: pytest.CaptureFixture[str]) -> None:

@@ -19,11 +19,22 @@ from itertools import chain, compress, islice, repeat
 from typing import Any, Final, Literal, NamedTuple
 
 from ..errors import GradvizError, GraphvizNotFoundError, LayoutTimeoutError
-from ..labels import facts, fmt_float, fmt_shape, grad_line, heading, subtitle
-from ..model import Graph, Node
+from ..labels import (
+    edge_label,
+    facts,
+    fmt_float,
+    fmt_shape,
+    grad_line,
+    heading,
+    source_text,
+    subtitle,
+    values_line,
+)
+from ..model import Edge, Graph, Node
 from ..style import (
     DARK_SHADES,
     GRAD_RAMP,
+    LEAF_RAMP,
     LEGEND,
     NONFINITE,
     Role,
@@ -33,7 +44,9 @@ from ..style import (
 )
 
 __all__ = [
+    "EDGE_GRADS_UP_TO",
     "IMAGE_FORMATS",
+    "Labels",
     "NODE_STYLE",
     "find_dot",
     "quote",
@@ -44,6 +57,8 @@ __all__ = [
 ]
 
 ImageFormat = Literal["svg", "png", "pdf"]
+Labels = Literal["short", "attrs", "full"]
+"""What a node's label shows beyond its title, shape and gradient (see `to_dot`)."""
 IMAGE_FORMATS: Final[tuple[ImageFormat, ...]] = ("svg", "png", "pdf")
 
 NODE_STYLE: Final[dict[Role, str]] = {
@@ -63,6 +78,10 @@ _NODE_DEFAULTS: Final = (
 )
 
 _SAVED_EDGE: Final = ' [style=dashed color="#d9a441" arrowhead=odot]'
+
+EDGE_GRADS_UP_TO: Final = 40
+"""Captured graphs of at most this many nodes label each edge with the gradient that flowed
+along it, unless told not to (``edge_grads=False``): on a bigger graph the labels crowd it."""
 
 INSTALL_HINT: Final = (
     "Graphviz `dot` was not found on PATH: install it (Debian/Ubuntu: apt-get install graphviz; "
@@ -119,10 +138,10 @@ class _Statements(dict[Node, str]):
     kept. A node coloured apart (a root, an op shaded by its gradient) gets its end from
     `make`, which keeps none."""
 
-    def __init__(self, show_order: bool, attr_chars: int = 0) -> None:
+    def __init__(self, show_order: bool, attr_chars: int = 0, full: bool = False) -> None:
         super().__init__()
         self.show_order = show_order
-        self.rests = _Rests(attr_chars)
+        self.rests = _Rests(attr_chars, full)
 
     def __missing__(self, node: Node) -> str:
         end = self.make(node, False, None, False)
@@ -166,11 +185,13 @@ class _Rests(dict[tuple[Node, Role, "str | None", bool], tuple[str, str]]):
     """(nameless node without an order, role, fill, first_bad) -> what follows the title in
     the tooltip (the facts, then ``" label="``), and what follows it in the label (shape and
     gradient, then the attributes and ``];``), escaped. With ``attr_chars``, the label also
-    lists an op's non-tensor saved attributes, each value cut to that many characters."""
+    lists an op's non-tensor saved attributes, each value cut to that many characters; with
+    ``full``, also the source line and a gradient's first values (see `_rest`)."""
 
-    def __init__(self, attr_chars: int = 0) -> None:
+    def __init__(self, attr_chars: int = 0, full: bool = False) -> None:
         super().__init__()
         self.attr_chars = attr_chars
+        self.full = full
 
     def __missing__(self, key: tuple[Node, Role, str | None, bool]) -> tuple[str, str]:
         rest = self[key] = self.make(key)
@@ -188,19 +209,32 @@ class _Rests(dict[tuple[Node, Role, "str | None", bool], tuple[str, str]]):
         if first_bad:
             attrs += ' color="#d00000" penwidth=3'
         plain = None if first_bad else _plain_rest(node)
-        tip, label = plain or _rest(node, first_bad, self.attr_chars)
+        tip, label = plain or _rest(node, first_bad, self.attr_chars, self.full)
         return _escape(tip) + '" label="', f'{_escape(label)}"{attrs}];\n'
 
 
-def _rest(node: Node, first_bad: bool, attr_chars: int = 0) -> tuple[str, str]:
-    """What follows the title in the tooltip and in the label of ``node``, unescaped."""
+def _rest(node: Node, first_bad: bool, attr_chars: int = 0, full: bool = False) -> tuple[str, str]:
+    """What follows the title in the tooltip and in the label of ``node``, unescaped. With
+    ``full`` (``labels="full"``), the label also shows what the tooltip knows: the gradient's
+    first values, the attributes and the source line."""
     lines = [subtitle(node), grad_line(node.grad)]
+    if full:
+        lines.append(values_line(node.grad, FULL_VALUES, one=False))
+        attr_chars = attr_chars or FULL_ATTR_CHARS
     if attr_chars:
         lines.extend(f"{k}: {_cut(v, attr_chars)}" for k, v in node.attrs)
+    if full and node.source is not None:
+        lines.append(_cut(source_text(node.source), FULL_SOURCE_CHARS))
     if first_bad:
         lines.append("⚠ first NaN/Inf in backward")
     tip = "".join(f"\n{line}" for line in facts(node))
     return tip, "".join(f"\n{line}" for line in lines if line)
+
+
+FULL_VALUES: Final = 6
+"""``labels="full"``: the gradient values a label lists (the tooltip has up to 16)."""
+FULL_ATTR_CHARS: Final = 40
+FULL_SOURCE_CHARS: Final = 60
 
 
 def _cut(text: str, limit: int) -> str:
@@ -243,6 +277,7 @@ def _node_runs(
     apart: dict[int, tuple[bool, str | None, bool]],
     show_order: bool,
     attr_chars: int = 0,
+    full: bool = False,
 ) -> Iterator[Iterable[str]]:
     """The pieces of one statement per node, ``  n5 [tooltip="n5: ...];``, to join with "",
     in runs: the ordinary nodes before each node apart (made in C), then that node's pieces.
@@ -252,7 +287,7 @@ def _node_runs(
     used up, so ``nodes`` is read once, in order. Made in C, not by a Python loop with an
     f-string per node, which costs a third more `to_dot` on the 100,000-op chain and a tenth
     on the 6-layer transformer."""
-    ends = _Statements(show_order, attr_chars)
+    ends = _Statements(show_order, attr_chars, full)
     rows = iter(nodes)
     start = 0
     for i in (*sorted(apart), len(refs)):
@@ -280,6 +315,9 @@ def to_dot(
     legend: bool = True,
     show_order: bool = False,
     attr_chars: int = 0,
+    edge_grads: bool | None = None,
+    scale: tuple[float, float] | None = None,
+    labels: Labels = "short",
 ) -> str:
     """DOT source for ``graph``: same graph, same bytes.
 
@@ -292,11 +330,21 @@ def to_dot(
         show_order: prefix each label with the position (``#3``) in which backward ran it.
         attr_chars: list each op's non-tensor saved attributes (``show_attrs``) in its label,
             not only in its tooltip, each value cut to this many characters (0: tooltip only).
+        edge_grads: label each edge with the gradient that flowed along it in the captured
+            backward (`Edge.grad`: ``-1.5``, or ``‖·‖=2.3``) and, for a scalar, its local
+            derivative (``(×0.5)``); None (default): for graphs of at most
+            `EDGE_GRADS_UP_TO` nodes.
+        scale: the (low, high) gradient norms the shading ramp spans, shared by several graphs
+            (`style.shared_scale`); default: this graph's own range.
+        labels: ``"attrs"`` lists each op's attributes (``show_attrs``) in its label, not
+            only in its tooltip; ``"full"`` puts what a tooltip knows in the label, for PNG and
+            PDF: a gradient's first values, the attributes and the source line.
     """
     if rankdir not in ("TB", "LR", "BT", "RL"):
         raise GradvizError(f"rankdir must be TB, LR, BT or RL, not {rankdir!r}")
-    shading = grad_shades(graph)
+    shading = grad_shades(graph, scale, leaves=scale is not None)
     shades = shading.fills
+    flows = _edge_grads_shown(graph, edge_grads) and any(e.grad for e in graph.edges)
     clusters = _clusters(graph)
     notes = quote("\n".join(graph.notes)) if graph.notes and not legend else ""
     header = [
@@ -306,7 +354,7 @@ def to_dot(
         # can put an op above its input and stack the boxes of a model side by side.
         + (" newrank=true" if clusters.lines else "")
         + (" concentrate=true" if _fans_in(graph) else "")
-        + (f" labelloc=b labeljust=l label=<{_legend(graph, shading)}>" if legend else "")
+        + (f" labelloc=b labeljust=l label=<{_legend(graph, shading, flows)}>" if legend else "")
         + (f" labelloc=b label={notes}" if notes else "")
         + "];",
         _NODE_DEFAULTS,
@@ -328,19 +376,27 @@ def to_dot(
         i: (ids[i] in roots, shades.get(ids[i]), ids[i] == bad)
         for i in compress(range(len(ids)), map(marked.__contains__, ids))
     }
-    out.extend(chain.from_iterable(_node_runs(nodes, refs, tips, apart, show_order, attr_chars)))
+    full = labels == "full"
+    if labels != "short" and not attr_chars:
+        attr_chars = FULL_ATTR_CHARS
+    out.extend(
+        chain.from_iterable(_node_runs(nodes, refs, tips, apart, show_order, attr_chars, full))
+    )
     out.extend(f"{line}\n" for line in clusters.lines)
     sources, targets, kinds = graph.edge_columns()
     if refs is not ids:
         ref = dict(zip(ids, refs, strict=True))
         sources = (ref.get(e) or _id(e) for e in sources)
         targets = (ref.get(e) or _id(e) for e in targets)
+    ends: Iterable[str] = map(_EDGE_END.__getitem__, kinds)
+    if flows:
+        ends = map(_edge_end, graph.edges)
     pieces = zip(
         repeat("  "),
         sources,
         repeat(" -> "),
         targets,
-        map(_EDGE_END.__getitem__, kinds),
+        ends,
         strict=False,  # the repeats are endless
     )
     out.extend(chain.from_iterable(pieces))
@@ -349,6 +405,23 @@ def to_dot(
 
 
 _EDGE_END: Final = {"data": ";\n", "saved": _SAVED_EDGE + ";\n"}
+
+
+_EDGE_LABEL: Final = ' fontname="Helvetica" fontsize=9 fontcolor="#444444"'
+
+
+def _edge_grads_shown(graph: Graph, edge_grads: bool | None) -> bool:
+    if edge_grads is False or graph.numbered:  # a graph still in columns carries no flows
+        return False
+    return edge_grads is True or len(graph) <= EDGE_GRADS_UP_TO
+
+
+def _edge_end(edge: Edge) -> str:
+    """The end of an edge's line: its label, when a gradient flowed along it."""
+    label = edge_label(edge.grad, edge.local)
+    if not label:
+        return _EDGE_END[edge.kind]
+    return f" [label={quote(' ' + label)}{_EDGE_LABEL}];\n"
 
 
 def _fans_in(graph: Graph) -> bool:
@@ -479,11 +552,16 @@ def _parameters(
     return beside, names
 
 
-def _legend(graph: Graph, shading: Shading) -> str:
+LEAF_RAMP_SET: Final = frozenset(LEAF_RAMP)
+
+
+def _legend(graph: Graph, shading: Shading, flows: bool = False) -> str:
     """An HTML-like table of the roles in ``graph`` (fixed text), one per row, under
     ``graph.notes``; first, when ops are shaded by gradient, the ramp between the two norms
-    its ends stand for."""
+    its ends stand for; last, when edges are labelled with what flowed along them (``flows``),
+    how to read those labels."""
     rows = []
+    leaf_shades = not LEAF_RAMP_SET.isdisjoint(shading.fills.values())
     if shading.fills:
         ramp = "".join(f'<td bgcolor="{c}" border="1" width="12"> </td>' for c in GRAD_RAMP)
         if shading.low is not None and shading.high is not None:
@@ -494,13 +572,22 @@ def _legend(graph: Graph, shading: Shading) -> str:
         rows.append(
             f'<tr><td colspan="2" align="left"><table border="0" cellspacing="1" cellpadding="1">'
             f"<tr>{ramp}</tr></table></td></tr>"
-            '<tr><td colspan="2" align="left">op shaded by its gradient norm (log scale)</td></tr>'
+            '<tr><td colspan="2" align="left">op shaded by its gradient norm (log scale)'
+            + ("; leaves in blue, on one scale for all calls" if leaf_shades else "")
+            + "</td></tr>"
         )
     rows.extend(
         f'<tr><td bgcolor="{LEGEND[r][0]}" border="1" width="24"> </td>'
         f'<td align="left">{html.escape(LEGEND[r][1])}</td></tr>'
         for r in roles_present(graph)
     )
+    if flows:
+        local = any(e.local is not None for e in graph.edges)
+        sample, meaning = ("g (×d)", "; d: the local derivative") if local else ("g", "")
+        rows.append(
+            f'<tr><td align="right"><font point-size="9">{sample}</font></td><td align="left">'
+            f"edge: the gradient passed to the input{meaning}</td></tr>"
+        )
     table = f'<table border="0" cellspacing="2" cellpadding="1">{"".join(rows)}</table>'
     if not graph.notes:
         return table
@@ -574,10 +661,15 @@ def run_dot(source: str, fmt: ImageFormat, *, timeout: float | None = None) -> b
 
 
 def to_svg(
-    graph: Graph, *, rankdir: str = "TB", show_order: bool = False, timeout: float | None = None
+    graph: Graph,
+    *,
+    rankdir: str = "TB",
+    show_order: bool = False,
+    timeout: float | None = None,
+    edge_grads: bool | None = None,
 ) -> str:
     """A self-contained SVG of ``graph``; each node has a tooltip with its details."""
-    source = to_dot(graph, rankdir=rankdir, show_order=show_order)
+    source = to_dot(graph, rankdir=rankdir, show_order=show_order, edge_grads=edge_grads)
     return run_dot(source, "svg", timeout=timeout).decode()
 
 
@@ -588,8 +680,10 @@ def to_image(
     rankdir: str = "TB",
     show_order: bool = False,
     timeout: float | None = None,
+    edge_grads: bool | None = None,
 ) -> bytes:
     """``graph`` as SVG, PNG or PDF bytes."""
     if fmt not in IMAGE_FORMATS:
         raise GradvizError(f"unknown image format {fmt!r}: use one of {', '.join(IMAGE_FORMATS)}")
-    return run_dot(to_dot(graph, rankdir=rankdir, show_order=show_order), fmt, timeout=timeout)
+    source = to_dot(graph, rankdir=rankdir, show_order=show_order, edge_grads=edge_grads)
+    return run_dot(source, fmt, timeout=timeout)

@@ -94,6 +94,9 @@ def edge_dict(edge: Edge) -> dict[str, Any]:
     out: dict[str, Any] = {"src": edge.src, "dst": edge.dst, "slot": edge.slot}
     if edge.kind != "data":
         out["kind"] = edge.kind
+    if edge.grad is not None:  # captured: what flowed along it
+        out["grad"] = _stats(edge.grad)
+        out["local"] = _maybe_number(edge.local)
     return out
 
 
@@ -210,7 +213,14 @@ def from_json(text: str) -> Graph:
         return Graph(
             nodes=tuple(read_node(n) for n in doc["nodes"]),
             edges=tuple(
-                Edge(str(e["src"]), str(e["dst"]), e["slot"], e.get("kind", "data"))
+                Edge(
+                    str(e["src"]),
+                    str(e["dst"]),
+                    e["slot"],
+                    e.get("kind", "data"),
+                    _read_stats(e.get("grad")),
+                    _read_maybe_number(e.get("local")),
+                )
                 for e in doc["edges"]
             ),
             roots=tuple(map(str, doc["roots"])),

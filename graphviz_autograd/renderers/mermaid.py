@@ -134,7 +134,7 @@ def to_mermaid(
     body = [f"flowchart {rankdir}"]
     body.extend(_nested(nodes, statement))
     saved_edges: list[str] = []
-    for index, (src, dst, _, kind) in enumerate(graph.edge_rows()):
+    for index, (src, dst, _, kind, *_) in enumerate(graph.edge_rows()):  # flows not drawn
         if kind == "saved":
             saved_edges.append(str(index))
         body.append(f"  {ref[src]} {'-.->' if kind == 'saved' else '-->'} {ref[dst]}")

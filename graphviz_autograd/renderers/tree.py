@@ -17,7 +17,7 @@ from rich.console import Console, Group
 from rich.text import Text
 from rich.tree import Tree
 
-from ..labels import fmt_bytes, grad_line, subtitle, title
+from ..labels import edge_label, fmt_bytes, grad_line, source_text, subtitle, title, values_line
 from ..model import Graph, Node
 from ..style import LEGEND, Role, role, roles_present
 
@@ -35,7 +35,7 @@ TEXT_ROOM: Final = 40
 """Columns kept for a line's text when `print_graph_tree` decides how deep to nest."""
 
 
-def node_text(node: Node, node_role: Role, *, first_bad: bool = False) -> Text:
+def node_text(node: Node, node_role: Role, *, first_bad: bool = False, full: bool = False) -> Text:
     """One tree line for ``node``: a colour swatch, title, shape, gradient and id.
 
     Built from `Text` parts, never from markup, so names such as ``[bold]`` print as they are.
@@ -56,11 +56,17 @@ def node_text(node: Node, node_role: Role, *, first_bad: bool = False) -> Text:
         text.append("  ⚠ first NaN/Inf in backward", style="bold red")
     text.append(f"  {node.id}", style="dim")
     if node.source is not None:
-        text.append(f"  {os.path.basename(node.source.file)}:{node.source.line}", style="dim")
+        place = f"{os.path.basename(node.source.file)}:{node.source.line}"
+        text.append(f"  {source_text(node.source) if full else place}", style="dim")
+    for key, value in node.attrs:  # show_attrs: listed here as in the picture's labels
+        text.append(f"  {key}={value}", style="yellow")
+    values = values_line(node.grad, 6, one=False) if full else ""
+    if values:
+        text.append(f"  {values}", style="green")
     return text
 
 
-def to_tree(graph: Graph, *, max_depth: int | None = None) -> Tree | Group:
+def to_tree(graph: Graph, *, max_depth: int | None = None, full: bool = False) -> Tree | Group:
     """A rich renderable: one `Tree` per root (a `Group` of them when there are several).
 
     Past ``max_depth`` levels of nesting (None: no limit) a node's inputs are not nested
@@ -70,9 +76,14 @@ def to_tree(graph: Graph, *, max_depth: int | None = None) -> Tree | Group:
     roots = frozenset(graph.roots)
     # dst -> {src: how many of dst's inputs it feeds}: `x + x` lists x once, as "×2".
     inputs: dict[str, dict[str, int]] = {n.id: {} for n in graph.nodes}
+    # (dst, src) -> what flowed along those edges in the captured backward (`Edge.grad`).
+    flows: dict[tuple[str, str], list[str]] = {}
     for edge in graph.edges:
         uses = inputs[edge.dst]
         uses[edge.src] = uses.get(edge.src, 0) + 1
+        label = edge_label(edge.grad, edge.local)
+        if label:
+            flows.setdefault((edge.dst, edge.src), []).append(label)
     shown: set[str] = set()
     trees: list[Tree] = []
     # (node id, its module): where each tree starts. The roots first, then the nodes whose
@@ -86,15 +97,15 @@ def to_tree(graph: Graph, *, max_depth: int | None = None) -> Tree | Group:
         # Depth-first in print order, so a back-reference always points up the page. Each
         # entry: node id, the branch to add it to, its use count, the module around it, and
         # the nesting level of its line (0: the top line).
-        stack: list[tuple[str, Tree, int, str | None, int]] = []
+        stack: list[tuple[str, Tree, int, str | None, int, str]] = []
         if len(trees) < len(graph.roots):
-            stack.append((start_id, top, 1, None, 0))
+            stack.append((start_id, top, 1, None, 0, ""))
         else:  # a continued node: its inputs, under a reference to it
             node = graph.node(start_id)
             branch = top.add(Text(f"↓ {node.id} {title(node)}, continued", style="dim"))
-            stack.extend(_inputs(inputs, start_id, branch, start_module, 1))
+            stack.extend(_inputs(inputs, flows, start_id, branch, start_module, 1))
         while stack:
-            node_id, parent, count, outer, level = stack.pop()
+            node_id, parent, count, outer, level, flow = stack.pop()
             node = graph.node(node_id)
             module = node.module or outer
             if node.module and node.module != outer:  # entering a module: group under it
@@ -107,10 +118,17 @@ def to_tree(graph: Graph, *, max_depth: int | None = None) -> Tree | Group:
             line = (
                 _ref(node)
                 if seen
-                else node_text(node, role(roots, node), first_bad=node.id == graph.first_nonfinite)
+                else node_text(
+                    node,
+                    role(roots, node),
+                    first_bad=node.id == graph.first_nonfinite,
+                    full=full,
+                )
             )
             if count > 1:
                 line.append(f"  ×{count}", style="dim")
+            if flow:  # what this node got along its edge(s) to the line above
+                line.append(f"  ⟵ {flow}", style="magenta")
             cut = not seen and max_depth is not None and level >= max_depth and inputs[node_id]
             if cut:
                 line.append("  ↓", style="dim")
@@ -120,16 +138,25 @@ def to_tree(graph: Graph, *, max_depth: int | None = None) -> Tree | Group:
                 continue
             shown.add(node_id)
             if not cut:
-                stack.extend(_inputs(inputs, node_id, branch, module, level + 1))
+                stack.extend(_inputs(inputs, flows, node_id, branch, module, level + 1))
         trees.append(top.children[0])
     return trees[0] if len(trees) == 1 else Group(*trees)
 
 
 def _inputs(
-    inputs: dict[str, dict[str, int]], node_id: str, branch: Tree, module: str | None, level: int
-) -> list[tuple[str, Tree, int, str | None, int]]:
-    """Stack entries for the inputs of ``node_id``, so that the first input is printed first."""
-    return [(src, branch, n, module, level) for src, n in reversed(inputs[node_id].items())]
+    inputs: dict[str, dict[str, int]],
+    flows: dict[tuple[str, str], list[str]],
+    node_id: str,
+    branch: Tree,
+    module: str | None,
+    level: int,
+) -> list[tuple[str, Tree, int, str | None, int, str]]:
+    """Stack entries for the inputs of ``node_id``, so that the first input is printed first;
+    each with what flowed to it from ``node_id`` (empty when not recorded)."""
+    return [
+        (src, branch, n, module, level, ", ".join(flows.get((node_id, src), ())))
+        for src, n in reversed(inputs[node_id].items())
+    ]
 
 
 def _ref(node: Node) -> Text:
@@ -162,12 +189,15 @@ def saved_summary(graph: Graph, *, top: int = 5) -> Text:
     return text
 
 
-def print_graph_tree(graph: Graph, *, console: Console | None = None, legend: bool = True) -> None:
+def print_graph_tree(
+    graph: Graph, *, console: Console | None = None, legend: bool = True, full: bool = False
+) -> None:
     """Print ``graph`` as a tree, the graph's notes (what was folded, and how not to), the
     saved-memory summary (``show_saved``), the legend."""
     console = console or Console()
     # Each level indents by 4 columns: keep TEXT_ROOM columns for the text of the deepest line.
-    console.print(to_tree(graph, max_depth=max(2, (console.width - TEXT_ROOM) // 4)))
+    depth = max(2, (console.width - TEXT_ROOM) // 4)
+    console.print(to_tree(graph, max_depth=depth, full=full))
     for note in graph.notes:
         console.print(Text(note, style="yellow"))
     if graph.saved_bytes is not None:

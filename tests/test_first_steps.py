@@ -1,0 +1,58 @@
+"""What a new user meets first: hints in errors, quiet pipes, a REPL that says how to save."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+GRADVIZ = Path(sys.executable).parent / "gradviz"
+SAMPLES = Path(__file__).parent.parent / "samples"
+ROOT = Path(__file__).parent.parent
+
+
+def gradviz(tmp_path: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
+    command = [str(GRADVIZ), *map(str, args)]
+    return subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, check=False)
+
+
+def test_call_0_names_the_option(tmp_path: Path) -> None:
+    done = gradviz(tmp_path, "run", SAMPLES / "neurons.py", "--call", "0")
+    assert done.returncode == 2
+    assert "Invalid value for '--call': '0'" in done.stderr
+
+
+def test_a_script_option_before_double_dash_gets_a_hint(tmp_path: Path) -> None:
+    done = gradviz(tmp_path, "run", SAMPLES / "neurons.py", "--epochs", "3")
+    assert done.returncode == 2
+    (line,) = done.stderr.splitlines()
+    assert "No such option: --epochs" in line
+    assert "put it after --: gradviz run SCRIPT -- --epochs" in line
+
+
+def test_help_says_dash_writes_dot(tmp_path: Path) -> None:
+    done = gradviz(tmp_path, "run", "--help")
+    assert "DOT, unless --format says otherwise" in " ".join(done.stdout.split()).replace("│ ", "")
+
+
+def test_tree_into_a_reader_that_leaves_early_says_nothing(tmp_path: Path) -> None:
+    # The sample prints lines after the reader has gone: neither its traceback nor gradviz's.
+    with subprocess.Popen(
+        [str(GRADVIZ), "tree", SAMPLES / "gradient_flow.py"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.readline()
+        proc.stdout.close()
+        assert proc.wait(timeout=120) == 1
+        assert proc.stderr.read() == b""
+
+
+def test_readme_examples_outputs_are_ignored_by_git(tmp_path: Path) -> None:
+    names = ["neurons.svg", "flow.html", "g.json", "chain.dot", "step-1.svg", "graph.png"]
+    done = subprocess.run(
+        ["git", "check-ignore", *names], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert done.stdout.split() == names

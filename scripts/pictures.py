@@ -40,7 +40,7 @@ SAMPLES: Final[dict[str, tuple[str, ...]]] = {
 
 MODELS: Final[dict[str, tuple[str, ...]]] = {
     f"{key}.svg": ("benchmarks/make_graph.py", "--", key)
-    for key in ("mlp4", "resnet18", "gpt2", "dense-block")
+    for key in ("mlp4", "resnet18", "gpt2", "dense-block", "vit-small", "gru")
 }
 """The README's real models: slower, and gpt2 needs `transformers` (the bench extra)."""
 

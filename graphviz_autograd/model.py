@@ -7,6 +7,7 @@ kept, compared, serialised and rendered long after the tensors it describes are 
 from __future__ import annotations
 
 import gc
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import chain, repeat
@@ -334,6 +335,15 @@ class Graph:
         """The number of edges (it makes no records)."""
         columns = self._columns
         return len(self._edges) if columns is None else len(columns.src) + len(columns.saved)
+
+    def most_inputs(self) -> int:
+        """The most edges into one node (0 without edges), counted without making records."""
+        columns = self._columns
+        if columns is None:
+            ends: Iterable[Any] = map(_DST, self._edges)
+        else:  # node numbers, not ids: no id is made
+            ends = chain(columns.dst, map(_DST, columns.saved))
+        return max(Counter(ends).values(), default=0)
 
     def replace(self, **changes: Any) -> Graph:
         """A copy with the given fields (``nodes``, ``edges``, ``roots``, ``notes``,

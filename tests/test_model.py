@@ -204,3 +204,18 @@ def test_graph_is_immutable_and_replace_checks_names() -> None:
     with pytest.raises(TypeError, match="no field 'rots'"):
         graph.replace(rots=("n1",))
     assert graph.replace(notes=("x",)).notes == ("x",) and graph.notes == ()
+
+
+def test_most_inputs_counts_the_edges_into_one_node_in_records_and_in_a_walk() -> None:
+    import torch
+
+    from graphviz_autograd import build_graph
+
+    nodes = tuple(Node(f"n{i}", "op", op="X") for i in range(4))
+    edges = (Edge("n1", "n0", 0), Edge("n2", "n0", 1), Edge("n3", "n0", 2), Edge("n3", "n1", 0))
+    assert Graph(nodes, edges, ("n0",)).most_inputs() == 3
+    assert Graph(nodes[:1], (), ("n0",)).most_inputs() == 0
+    xs = [torch.ones(1, requires_grad=True) for _ in range(6)]
+    walked = build_graph(torch.cat([x * 2 for x in xs]).sum())
+    assert walked.most_inputs() == 6  # CatBackward0's six inputs, read from the walk's columns
+    assert walked.replace(notes=("records",)).most_inputs() == 6

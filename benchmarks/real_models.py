@@ -28,7 +28,6 @@ import argparse
 import gc
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,7 +38,7 @@ from statistics import median
 from typing import Any
 
 from clitools import HERE, fmt_mb, gradviz_exe, run, stack_limit
-from run import MARK, ROOT, fmt_ratio, fmt_s, machine_line, rounds, table
+from run import MARK, ROOT, child_row, fmt_ratio, fmt_s, machine_line, rounds, table
 
 CHILD_TIMEOUT = 600.0
 
@@ -117,16 +116,7 @@ def child(key: str, repeat: int) -> None:
 
 def run_child(key: str, repeat: int) -> dict[str, Any]:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", key, "--repeat", str(repeat)]
-    try:
-        proc = subprocess.run(
-            cmd, stdout=subprocess.PIPE, text=True, timeout=CHILD_TIMEOUT, cwd=ROOT
-        )
-    except subprocess.TimeoutExpired:
-        return {"key": key, "error": f"timeout ({CHILD_TIMEOUT:g} s)"}
-    for line in proc.stdout.splitlines():
-        if line.startswith(MARK):
-            return dict(json.loads(line[len(MARK) :]))
-    return {"key": key, "error": f"exit {proc.returncode}, no result"}
+    return child_row(key, cmd, CHILD_TIMEOUT)
 
 
 def cli(key: str, timeout: float, tmp: Path, plain: bool) -> dict[str, Any]:

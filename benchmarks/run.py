@@ -593,12 +593,16 @@ def run_child(key: str, args: argparse.Namespace) -> dict[str, Any]:
     cmd += ["--repeat", str(args.repeat), "--layout-timeout", str(args.layout_timeout)]
     if args.layout:
         cmd.append("--layout")
+    return child_row(key, cmd, CHILD_TIMEOUT)
+
+
+def child_row(key: str, cmd: list[str], timeout: float) -> dict[str, Any]:
+    """Run the child process ``cmd`` for graph ``key`` and return the row it printed after
+    `MARK`, or a row with the error (timeout, crash, no result)."""
     try:
-        proc = subprocess.run(
-            cmd, stdout=subprocess.PIPE, text=True, timeout=CHILD_TIMEOUT, cwd=ROOT
-        )
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, timeout=timeout, cwd=ROOT)
     except subprocess.TimeoutExpired:
-        return {"key": key, "error": f"timeout ({CHILD_TIMEOUT:g} s)"}
+        return {"key": key, "error": f"timeout ({timeout:g} s)"}
     for line in proc.stdout.splitlines():
         if line.startswith(MARK):
             return dict(json.loads(line[len(MARK) :]))

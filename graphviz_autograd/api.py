@@ -116,8 +116,7 @@ def print_tree(source: Graph | Outputs, *, console: Any = None, **options: Any) 
     graph = _graph(source, walk)
     if rend.get("depth") is not None:
         graph = collapse_modules(graph, rend["depth"])
-    graph = fold(graph, max_nodes=fold_budget("tree", rend.get("max_nodes")))
-    _tree.print_graph_tree(graph, console=console)
+    _tree.print_graph_tree(fold_for(graph, "tree", rend.get("max_nodes")), console=console)
 
 
 def format_for(path: str | os.PathLike[str], fmt: str | None = None) -> Format:
@@ -333,7 +332,7 @@ def encode(
     if fmt == "mermaid":
         render_options.pop("timeout", None)
         return _mermaid.to_mermaid(fold_for(graph, fmt, max_nodes), **render_options)
-    graph = fold(graph, max_nodes=fold_budget(fmt, max_nodes))
+    graph = fold_for(graph, fmt, max_nodes)
     if fmt == "dot":
         render_options.pop("timeout", None)
         return _dot.to_dot(graph, **render_options)

@@ -421,9 +421,8 @@ def _output(
     if depth is not None and kind not in IMAGE_FORMATS:  # pictures collapse as they fold
         graphs = [collapse_modules(g, depth) for g in graphs]
     if kind is None:
-        budget = fold_budget("tree", draw.get("max_nodes"))
         for graph in graphs:
-            graph = fold(graph, max_nodes=budget)
+            graph = fold_for(graph, "tree", draw.get("max_nodes"))
             print_graph_tree(graph, console=_tree_console(), full=draw.get("labels") == "full")
         return
     for graph, target in zip(graphs, paths, strict=True):

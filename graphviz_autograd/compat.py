@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING
 
 import graphviz
 
-from .api import fold_budget
-from .fold import fold
+from .api import fold_for
 from .renderers.dot import to_dot
 
 if TYPE_CHECKING:
@@ -58,7 +57,7 @@ def make_dot(
     from .walk import build_graph  # torch is imported when tensors are first walked
 
     graph = build_graph(var, params=params, show_attrs=show_attrs, show_saved=show_saved)
-    graph = fold(graph, max_nodes=fold_budget("svg", max_nodes))
+    graph = fold_for(graph, "svg", max_nodes)
     return to_digraph(to_dot(graph, attr_chars=max(max_attr_chars, 3) if show_attrs else 0))
 
 

@@ -336,6 +336,19 @@ class Graph:
         columns = self._columns
         return len(self._edges) if columns is None else len(columns.src) + len(columns.saved)
 
+    def fans_in(self, inputs: int) -> bool:
+        """Whether some node has at least ``inputs`` edges into it. A walked graph without
+        saved tensors answers from its input slots when no op has that many, without counting
+        edges: the data edges into a node come from distinct slots of its inputs."""
+        columns = self._columns
+        if (
+            columns is not None
+            and not columns.saved
+            and max(columns.slots, default=-1) < inputs - 1
+        ):
+            return False
+        return self.most_inputs() >= inputs
+
     def most_inputs(self) -> int:
         """The most edges into one node (0 without edges), counted without making records."""
         columns = self._columns

@@ -219,3 +219,24 @@ def test_most_inputs_counts_the_edges_into_one_node_in_records_and_in_a_walk() -
     walked = build_graph(torch.cat([x * 2 for x in xs]).sum())
     assert walked.most_inputs() == 6  # CatBackward0's six inputs, read from the walk's columns
     assert walked.replace(notes=("records",)).most_inputs() == 6
+
+
+def test_fans_in_counts_data_and_saved_edges_into_one_node() -> None:
+    import torch
+
+    from graphviz_autograd import build_graph
+
+    xs = [torch.ones(1, requires_grad=True) for _ in range(6)]
+    walked = build_graph(torch.cat([x * 2 for x in xs]).sum())
+    assert walked.fans_in(6) and not walked.fans_in(7)
+    assert walked.replace(notes=("records",)).fans_in(6)
+    # Five input slots, one of them an edge: the slots bound the count, the edges decide.
+    x = torch.ones(1, requires_grad=True)
+    constants = [torch.ones(1) for _ in range(4)]
+    sparse = build_graph(torch.cat([*constants, x * 2]).sum())
+    assert max(sparse._columns.slots) == 4  # type: ignore[union-attr]
+    assert sparse.fans_in(1) and not sparse.fans_in(2)
+    # Two data inputs and two saved tensors: four edges into MulBackward0, from two slots.
+    a, b = torch.ones(2, requires_grad=True), torch.ones(2, requires_grad=True)
+    saved = build_graph((a * b).sum(), show_saved=True)
+    assert saved.fans_in(4) and not saved.fans_in(5)

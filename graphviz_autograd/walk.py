@@ -157,10 +157,11 @@ def _names_by_id(params: Mapping[str, object]) -> dict[int, str]:
     """The name of each value in ``params``, by its id; the first name given for a value wins.
     Ids, not tensors: nothing here reads a tensor, and a leaf met in the walk is found by its
     id (a live object's id is its own)."""
-    names = list(params)
-    values = list(params.values())
-    # Backwards, so that where a value comes twice its first name is written last.
-    return dict(zip(map(id, values[::-1]), names[::-1], strict=True))
+    names = dict(zip(map(id, params.values()), params, strict=True))
+    if len(names) < len(params):  # a value comes twice: write its first name last
+        values, keys = list(params.values()), list(params)
+        names = dict(zip(map(id, values[::-1]), keys[::-1], strict=True))
+    return names
 
 
 def _op_names(params: Mapping[str, object]) -> dict[Any, str]:

@@ -678,3 +678,18 @@ def test_a_leaf_gradient_that_cannot_be_read_is_noted_not_raised() -> None:
         "the gradient of 1 node could not be summarised and show no values (MaskedTensor: "
         ".tolist() is not supported for tensor subclasses, got MaskedTensor)",
     )
+
+
+def test_a_tensor_named_twice_in_params_takes_its_first_name() -> None:
+    w = torch.ones(2, requires_grad=True)
+    v = torch.ones(2, requires_grad=True)
+    graph = build_graph((w * v).sum(), params={"first": w, "other": v, "second": w})
+    names = {node.name for node in graph.nodes if node.kind == "leaf"}
+    assert names == {"first", "other"}
+    # Tied weights listed under both names (remove_duplicate=False): the first module's name.
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 2))
+    model[1].weight = model[0].weight
+    params = dict(model.named_parameters(remove_duplicate=False))
+    graph = build_graph(model(torch.ones(1, 2)).sum(), params=params)
+    leaves = sorted(node.name for node in graph.nodes if node.kind == "leaf")
+    assert leaves == ["0.bias", "0.weight", "1.bias"]

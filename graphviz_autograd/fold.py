@@ -37,7 +37,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from itertools import accumulate, chain, compress
-from operator import attrgetter
 from typing import Final
 
 from .errors import GradvizError
@@ -282,14 +281,18 @@ class _Adjacency:
     """
 
     def __init__(self, graph: Graph) -> None:
-        nodes, edges = graph.nodes, graph.edges
-        n, m = len(nodes), len(edges)
-        index = dict(zip(map(_ID, nodes), range(n), strict=True))
+        # Ids and edge ends, not records: `fits` on a walked graph makes no records, and the
+        # graph drawn when it fits stays in the walk's compact form.
+        ids = graph.column("id")
+        sources, targets, _ = graph.edge_columns()
+        n = len(graph)
+        index = dict(zip(ids, range(n), strict=True))
         self.graph = graph
         self.n = n
         self.index = index
-        self.src = src = list(map(index.__getitem__, map(_SRC, edges)))
-        self.dst = dst = list(map(index.__getitem__, map(_DST, edges)))
+        self.src = src = list(map(index.__getitem__, sources))
+        self.dst = dst = list(map(index.__getitem__, targets))
+        m = len(src)
         self.in_deg = in_deg = [0] * n
         self.out_deg = out_deg = [0] * n
         for d in dst:
@@ -325,11 +328,6 @@ class _Adjacency:
                         order.append(w)
             self._topo = order
         return self._topo if len(self._topo) == self.n else None
-
-
-_ID = attrgetter("id")
-_SRC = attrgetter("src")
-_DST = attrgetter("dst")
 
 
 def _shape_key(node: Node) -> tuple[object, ...]:

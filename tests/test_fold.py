@@ -463,3 +463,19 @@ def test_json_keeps_counts_and_notes() -> None:
 def test_folded_graph_renders(wide: Graph) -> None:
     svg = to_svg(fold(wide))
     assert "MulBackward0 ×10000" in svg and "folded 19,998 nodes" in svg
+
+
+def test_a_walked_graph_that_fits_is_drawn_as_walked() -> None:
+    from graphviz_autograd import build_graph
+
+    x = torch.ones(3, requires_grad=True)
+    y = x
+    for _ in range(20):
+        y = (y * 2).sin()
+    graph = build_graph(y.sum(), params={"x": x})
+    dot = to_dot(graph)
+    assert graph.numbered  # still in the walk's compact form
+    assert layout_size(graph) == len(graph) and fits(graph, DEFAULT_MAX_NODES)
+    assert fold(graph) is graph and graph.numbered  # judged without making a record
+    assert to_dot(graph) == dot
+    assert layout_size(graph.replace(notes=("records",))) == len(graph)

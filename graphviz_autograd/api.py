@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple, TypeAlias
 from .collapse import collapse_modules, module_depth
 from .errors import GradvizError, LayoutTimeoutError
 from .files import write_atomic
-from .fold import DEFAULT_MAX_NODES, fits, fold
+from .fold import DEFAULT_MAX_NODES, fold, fold_fitting
 from .model import Graph
 from .renderers import dot as _dot
 from .renderers import html as _html
@@ -269,13 +269,15 @@ def _fitted(
         )
     if budget and len(graph) > budget:
         say(f"folding {len(graph):,} nodes")
-    folded = fold(graph, max_nodes=budget)
-    if depth is not None or not budget or fits(folded, budget):
+    folded, fitting = fold_fitting(graph, max_nodes=budget)
+    if depth is not None or fitting:
         return folded, depth
     for level in range(module_depth(graph) - 1, 0, -1):
         say(f"folding {len(graph):,} nodes, modules deeper than {level} levels as one node")
-        folded = fold(collapse_modules(graph, level, hint=_CHOSEN), max_nodes=budget)
-        if fits(folded, budget) or level == 1:
+        folded, fitting = fold_fitting(
+            collapse_modules(graph, level, hint=_CHOSEN), max_nodes=budget
+        )
+        if fitting or level == 1:
             return folded, level
     return folded, None  # no module nested in another
 
@@ -290,8 +292,9 @@ def _coarser(
         return None
     smaller = max(_SMALLEST_RETRY, min(budget, len(shown)) // 4)
     shallower = depth
-    if not fixed and module_depth(graph) >= 2:
-        shallower = max(1, (depth or module_depth(graph)) - 1)
+    deepest = 0 if fixed else module_depth(graph)
+    if deepest >= 2:
+        shallower = max(1, (depth or deepest) - 1)
     if smaller >= len(shown) and shallower == depth:
         return None
     return smaller, shallower
@@ -415,7 +418,7 @@ def explore(source: Graph | Outputs, **options: Any) -> Explorer:
     """The explorer for the graph behind ``source``: shown inline in Jupyter; ``.save(path)``
     writes it (as ``render(source, "graph.html")`` does). Options as for `render`."""
     walk, rend = _split(options)
-    return Explorer(encode(_graph(source, walk), "html", **rend))  # type: ignore[arg-type]
+    return Rendering(_graph(source, walk), **rend).explore()
 
 
 def render(

@@ -49,6 +49,7 @@ __all__ = [
     "fits",
     "fold",
     "fold_chains",
+    "fold_fitting",
     "fold_repeats",
     "fold_series",
     "layout_size",
@@ -113,37 +114,44 @@ def fold(graph: Graph, *, max_nodes: int = DEFAULT_MAX_NODES) -> Graph:
     Raises:
         GradvizError: ``max_nodes`` is negative.
     """
+    return fold_fitting(graph, max_nodes=max_nodes)[0]
+
+
+def fold_fitting(graph: Graph, *, max_nodes: int = DEFAULT_MAX_NODES) -> tuple[Graph, bool]:
+    """`fold`, and whether what it returns `fits` the budget (always, for ``max_nodes == 0``):
+    known from the folding, so a caller need not measure the graph again."""
     if max_nodes < 0:
         raise GradvizError(f"max_nodes must be 0 (never fold) or positive, not {max_nodes}")
-    if max_nodes == 0 or fits(graph, max_nodes):
-        return graph
+    if max_nodes == 0:
+        return graph, True
+    fitting, adj = _fitting(graph, max_nodes)
+    if fitting:
+        return graph, True
     steps: tuple[tuple[str, Callable[[_Adjacency], Graph | None]], ...] = (
         ("runs of the same op", _fold_chains),
         ("identical branches", _fold_repeats),
         ("identical blocks in series", _fold_series),
     )
     current = graph
-    adj: _Adjacency | None = None
     done: list[str] = []
-    fitting = False
     while not fitting:
-        before = len(current.nodes)
+        before = len(current)
         for what, step in steps:
             if adj is None:
                 adj = _Adjacency(current)
             folded = step(adj)
             if folded is None:
                 continue
-            current, adj = folded, None
+            current = folded
             if what not in done:
                 done.append(what)
-            fitting = fits(current, max_nodes)
+            fitting, adj = _fitting(current, max_nodes)  # the adjacency serves the next step
             if fitting:
                 break
-        if len(current.nodes) == before:
+        if len(current) == before:
             break
     notes = list(graph.notes)
-    removed = len(graph.nodes) - len(current.nodes)
+    removed = len(graph) - len(current)
     if removed:
         kinds = done[0] if len(done) == 1 else ", ".join(done[:-1]) + " and " + done[-1]
         notes.append(
@@ -152,11 +160,11 @@ def fold(graph: Graph, *, max_nodes: int = DEFAULT_MAX_NODES) -> Graph:
         )
     if not fitting:
         notes.append(
-            f"{len(current.nodes):,} nodes{' remain' if removed else ''} with "
+            f"{len(current):,} nodes{' remain' if removed else ''} with "
             f"{current.edge_count:,} edges, more than lay out in a few seconds: no more repeated "
             "structure to fold"
         )
-    return current.replace(notes=tuple(notes))
+    return current.replace(notes=tuple(notes)), fitting
 
 
 def layout_size(graph: Graph) -> int:
@@ -167,7 +175,11 @@ def layout_size(graph: Graph) -> int:
     ``dot`` puts a leaf read by many), so an edge from rank r to rank s > r + 1 adds s - r - 1.
     Linear in the size of the graph.
     """
-    adj = _Adjacency(graph)
+    return _layout_size(_Adjacency(graph))
+
+
+def _layout_size(adj: _Adjacency) -> int:
+    """`layout_size` of the graph of ``adj``."""
     order = adj.topological()
     if order is None:  # a cycle: not an autograd graph; count the nodes only
         return adj.n
@@ -184,7 +196,16 @@ def layout_size(graph: Graph) -> int:
 def fits(graph: Graph, max_nodes: int) -> bool:
     """Whether ``graph`` lays out in a few seconds under a budget of ``max_nodes`` nodes: at most
     that many nodes, and a `layout_size` of at most `LAYOUT_SIZE_PER_NODE` times as many."""
-    return len(graph) <= max_nodes and layout_size(graph) <= LAYOUT_SIZE_PER_NODE * max_nodes
+    return _fitting(graph, max_nodes)[0]
+
+
+def _fitting(graph: Graph, max_nodes: int) -> tuple[bool, _Adjacency | None]:
+    """`fits`, and the adjacency made to measure the graph (None when its node count alone
+    says it does not fit), for a folding step to use."""
+    if len(graph) > max_nodes:
+        return False, None
+    adj = _Adjacency(graph)
+    return _layout_size(adj) <= LAYOUT_SIZE_PER_NODE * max_nodes, adj
 
 
 def fold_chains(graph: Graph) -> Graph:

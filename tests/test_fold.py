@@ -479,3 +479,20 @@ def test_a_walked_graph_that_fits_is_drawn_as_walked() -> None:
     assert fold(graph) is graph and graph.numbered  # judged without making a record
     assert to_dot(graph) == dot
     assert layout_size(graph.replace(notes=("records",))) == len(graph)
+
+
+def test_fold_fitting_says_whether_what_it_returns_fits() -> None:
+    from graphviz_autograd.fold import fold_fitting
+
+    cases = [
+        (chain(1000), 50),  # folds to one node: fits
+        (chain(30, tuple(f"Op{i}Backward0" for i in range(30))), 10),  # nothing folds
+        (rnn(40), 30),
+        (chain(20), 0),  # never folded: fits by definition
+        (chain(20), 100),  # fits as it is
+    ]
+    for graph, budget in cases:
+        folded, fitting = fold_fitting(graph, max_nodes=budget)
+        assert folded == fold(graph, max_nodes=budget)
+        assert fitting == (budget == 0 or fits(folded, budget)), (len(graph), budget)
+    assert [fold_fitting(g, max_nodes=b)[1] for g, b in cases] == [True, False, True, True, True]

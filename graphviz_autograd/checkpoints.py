@@ -22,7 +22,7 @@ from typing import Any, Final, NamedTuple
 import torch
 from torch.utils.checkpoint import CheckpointFunction
 
-from .labels import CHECKPOINT_OP
+from .labels import CHECKPOINT_OP, count_of
 from .model import Graph
 
 __all__ = ["Checkpoint", "find", "is_recompute", "mark", "recompute_inputs"]
@@ -134,7 +134,7 @@ def _runs(checkpoint: Checkpoint, *, listed: int) -> str:
     text = f"{runs} ({kind}" if runs else kind
     if params is not None:
         shown = ", ".join(params[:listed]) + (", …" if len(params) > listed else "")
-        text += f", {_count(len(params), 'parameter')}" + (f": {shown}" if params else "")
+        text += f", {count_of(len(params), 'parameter')}" + (f": {shown}" if params else "")
     return text + ")" if runs else text
 
 
@@ -148,7 +148,7 @@ def _notes(
     hidden = "the ops it ran" if len(found) == 1 else "the ops they ran"
     if params:
         least = "at least " if any(c.params is None for c in found.values()) else ""
-        hidden += f" and the {least}{_count(len(params), 'parameter')} they use"
+        hidden += f" and the {least}{count_of(len(params), 'parameter')} they use"
     if len(found) == 1:
         ((index, (node_id, name)),) = nodes.items()
         ref = f"{name} ({node_id})" if name else node_id
@@ -183,7 +183,3 @@ def _call_key(name: str) -> tuple[int, ...]:
 def _list(items: Iterable[str], limit: int = 6) -> str:
     shown = list(items)
     return ", ".join(shown[:limit]) + (", …" if len(shown) > limit else "")
-
-
-def _count(n: int, what: str) -> str:
-    return f"{n:,} {what}" if n == 1 else f"{n:,} {what}s"

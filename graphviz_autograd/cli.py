@@ -45,6 +45,7 @@ from .collapse import collapse_modules
 from .errors import GradvizError, LayoutTimeoutError
 from .files import write_atomic
 from .fold import DEFAULT_MAX_NODES, fold
+from .labels import count_of
 from .model import OP_SHAPES_UP_TO, Graph
 from .renderers.dot import EDGE_GRADS_UP_TO, IMAGE_FORMATS, INSTALL_HINT, find_dot, run_dot
 from .renderers.tree import print_graph_tree
@@ -228,10 +229,6 @@ def _sigterm_exits() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _count(n: int, what: str) -> str:
-    return f"{n:,} {what}" if n == 1 else f"{n:,} {what}s"
-
-
 def _write(graph: Graph, kind: Format, target: str, draw: dict[str, Any]) -> None:
     started = time.monotonic()
     redrawn: tuple[str, ...] = ()
@@ -258,9 +255,9 @@ def _write(graph: Graph, kind: Format, target: str, draw: dict[str, Any]) -> Non
         else:
             budget = fold_budget(kind, draw.get("max_nodes"))
             if budget and len(graph) > budget:
-                say(f"folding {_count(len(graph), 'node')}")
+                say(f"folding {count_of(len(graph), 'node')}")
             shown = fold_for(graph, kind, draw.get("max_nodes"))  # Mermaid: to fit its limits
-            say(f"writing {kind.upper()}: {_count(len(shown), 'node')}")
+            say(f"writing {kind.upper()}: {count_of(len(shown), 'node')}")
             keys = ("rankdir", "show_order", "edge_grads", "scale", "labels")
             options = {k: draw[k] for k in keys if k in draw}
             if kind == "html":  # the whole graph goes in: it opens folded, unfolds in the page
@@ -276,11 +273,11 @@ def _write(graph: Graph, kind: Format, target: str, draw: dict[str, Any]) -> Non
         write_atomic(target, data)
     except OSError as exc:
         raise GradvizError(f"cannot write {target}: {exc.strerror or exc}") from None
-    folded = "" if len(shown) == len(graph) else f"{_count(len(graph), 'node')} folded to "
+    folded = "" if len(shown) == len(graph) else f"{count_of(len(graph), 'node')} folded to "
     again = "".join(f"; {line}" for line in redrawn)
     err.print(
-        f"wrote {escape(target)} ({folded}{_count(len(shown), 'node')}, "
-        f"{_count(shown.edge_count, 'edge')}, {time.monotonic() - started:.1f} s{escape(again)})"
+        f"wrote {escape(target)} ({folded}{count_of(len(shown), 'node')}, "
+        f"{count_of(shown.edge_count, 'edge')}, {time.monotonic() - started:.1f} s{escape(again)})"
     )
 
 
@@ -376,7 +373,7 @@ def _run(
             elif isinstance(keep, str):
                 what = (
                     f"--call {keep}: no such call; the script made "
-                    f"{_count(cap.count, 'backward call')}, and {cap.inner_count:,} inside them"
+                    f"{count_of(cap.count, 'backward call')}, and {cap.inner_count:,} inside them"
                 )
             else:
                 what = f"--call {keep}: the script made only {cap.count} backward call(s)"
@@ -759,7 +756,7 @@ def doctor_command(
                 write_atomic(output, text)
             except OSError as exc:
                 raise _fail(f"cannot write {output}: {exc.strerror or exc}") from None
-            err.print(f"wrote {escape(output)} ({_count(len(findings), 'finding')})")
+            err.print(f"wrote {escape(output)} ({count_of(len(findings), 'finding')})")
     else:
         print_report(_tree_console(), findings, script=str(script), calls=cap.count)
 
@@ -839,9 +836,8 @@ def _diff_sources(
         for k in wanted:
             call = _pick_call(cap.calls, k)
             if call is None:
-                raise _fail(
-                    f"{source}: no backward call {k}; it made {_count(cap.count, 'backward call')}"
-                )
+                made = count_of(cap.count, "backward call")
+                raise _fail(f"{source}: no backward call {k}; it made {made}")
             out.append((call.graph, f"{source} call {call.name}"))
     return out
 

@@ -13,6 +13,7 @@ from .model import Node, Source, TensorStats
 
 __all__ = [
     "CHECKPOINT_OP",
+    "count_of",
     "edge_label",
     "facts",
     "fmt_bytes",
@@ -157,6 +158,11 @@ def values_line(stats: TensorStats | None, limit: int, *, one: bool = True) -> s
 def source_text(source: Source) -> str:
     """``train.py:12: loss = model(x)`` (the file's name only)."""
     return f"{os.path.basename(source.file)}:{source.line}: {source.code}"
+
+
+def count_of(n: int, what: str) -> str:
+    """``1 node``, ``1,500 nodes``: ``n`` and ``what``, plural unless one."""
+    return f"{n:,} {what}" if n == 1 else f"{n:,} {what}s"
 
 
 def fmt_bytes(n: int | None) -> str:

@@ -182,3 +182,17 @@ def test_compare_matches_by_position_not_id() -> None:
     assert diff.same_structure is False
     assert {n.op for n in diff.added} == {n.op for n in diff.removed} == set()
     assert len(diff.edges_added) == len(diff.edges_removed) == 2
+
+
+def test_a_node_named_like_a_dot_keyword_is_quoted_in_the_diff_picture() -> None:
+    from graphviz_autograd.model import Edge, Graph, Node, TensorStats
+    from graphviz_autograd.renderers.diff import to_diff_dot
+
+    def graph(norm: float) -> Graph:
+        grad = TensorStats((1,), norm, norm, norm, norm, 0, 0, (norm,))
+        nodes = (Node("node", "op", op="MulBackward0", grad=grad), Node("x", "leaf", name="x"))
+        return Graph(nodes, (Edge("x", "node", 0),), ("node",))
+
+    dot = to_diff_dot(compare(graph(1.0), graph(2.0)))
+    # Bare, `node [...]` would be a default for every node after it, not this node.
+    assert '\n  "node" [fillcolor=' in dot and "\n  node [fillcolor=" not in dot

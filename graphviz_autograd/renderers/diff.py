@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..diff import Change, Comparison, GradChange
-from ..labels import fmt_float, fmt_shape, grad_line, title
+from ..labels import count_of, fmt_float, fmt_shape, grad_line, title
 from ..model import Graph, Node, TensorStats
 from . import dot as _dot
 from .json import _number, edge_dict, node_dict
@@ -131,16 +131,10 @@ def to_diff_dot(comparison: Comparison, *, rankdir: str = "TB", shown: Graph | N
         elif change is not None:
             label = "\n".join([title(node), *change_lines(change)])
             attrs += f" label={_dot.quote(label)} penwidth=2"
-        lines.append(f"  {_node_ref(node.id)} [{attrs}];\n")
+        lines.append(f"  {_dot._id(node.id)} [{attrs}];\n")
     body = _dot.to_dot(graph, rankdir=rankdir, legend=False)
     legend = _diff_legend(comparison)
     return body[:-2] + "".join(lines) + f"  graph [labelloc=b labeljust=l label=<{legend}>];\n}}\n"
-
-
-def _node_ref(node_id: str) -> str:
-    if node_id.isidentifier() and node_id.isascii():
-        return node_id
-    return _dot.quote(node_id)
 
 
 def _diff_legend(comparison: Comparison) -> str:
@@ -161,21 +155,17 @@ def _diff_legend(comparison: Comparison) -> str:
     return f'<table border="0" cellpadding="2">{"".join(rows)}<tr><td>{table}</td></tr></table>'
 
 
-def _count(n: int, what: str) -> str:
-    return f"{n:,} {what}" if n == 1 else f"{n:,} {what}s"
-
-
 def _summary(comparison: Comparison) -> str:
     """``structure differs: 5 nodes added, 0 removed, 2 changed`` or ``same structure ...``."""
     c = comparison
-    changed = f"{_count(len(c.changed), 'node')} changed"
+    changed = f"{count_of(len(c.changed), 'node')} changed"
     if c.same_structure:
-        size = f"{_count(len(c.b), 'node')}, {_count(c.b.edge_count, 'edge')}"
+        size = f"{count_of(len(c.b), 'node')}, {count_of(c.b.edge_count, 'edge')}"
         return f"same structure ({size}); {changed}"
     rewired = len(c.edges_added) + len(c.edges_removed)
     return (
-        f"structure differs: {_count(len(c.added), 'node')} added, {len(c.removed):,} removed, "
-        f"{len(c.changed):,} changed; {_count(rewired, 'edge')} added or removed"
+        f"structure differs: {count_of(len(c.added), 'node')} added, {len(c.removed):,} removed, "
+        f"{len(c.changed):,} changed; {count_of(rewired, 'edge')} added or removed"
     )
 
 
@@ -188,8 +178,8 @@ def to_report(comparison: Comparison, *, a: str = "A", b: str = "B") -> Group:
     (at most `REPORT_ROWS` of each), ids of A for removed nodes and of B for the rest."""
     c = comparison
     head = Text()
-    head.append(f"{a}: {_count(len(c.a), 'node')}, {_count(c.a.edge_count, 'edge')}\n")
-    head.append(f"{b}: {_count(len(c.b), 'node')}, {_count(c.b.edge_count, 'edge')}\n")
+    head.append(f"{a}: {count_of(len(c.a), 'node')}, {count_of(c.a.edge_count, 'edge')}\n")
+    head.append(f"{b}: {count_of(len(c.b), 'node')}, {count_of(c.b.edge_count, 'edge')}\n")
     head.append(_summary(c), style="bold green" if c.same_structure else "bold yellow")
     table = Table(box=None, show_header=True, header_style="bold", pad_edge=False)
     for column in ("", "node", "shape", "id", "change"):

@@ -37,6 +37,7 @@ from ..style import (
     Role,
     Shading,
     grad_shades,
+    role,
     roles_present,
 )
 from .dot import NODE_STYLE, quote, to_dot
@@ -214,10 +215,10 @@ def page_data(
         return table.setdefault(json.dumps(value, sort_keys=True, allow_nan=False), len(table))
 
     for node in nodes:
-        role: Role = "output" if node.id in roots else node.kind
+        node_role = role(roots, node)
         orders.append(node.order)
         alike = node._replace(id="", count=1, order=node.order if show_order else None)
-        key = (alike, role, shades.get(node.id), node.id == bad)
+        key = (alike, node_role, shades.get(node.id), node.id == bad)
         found = described.get(key)
         if found is None:
             about = node_dict(alike, saved_lists=full.saved_bytes is not None)

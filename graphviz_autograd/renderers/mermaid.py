@@ -31,6 +31,7 @@ from ..style import (
     Role,
     Shading,
     grad_shades,
+    role,
     roles_present,
 )
 
@@ -119,8 +120,8 @@ def to_mermaid(
     used: set[str] = set()
 
     def statement(node: Node) -> str:
-        role: Role = "output" if node.id in roots else node.kind
-        cls = shade_class[shades[node.id]] if node.id in shades else role
+        node_role = role(roots, node)
+        cls = shade_class[shades[node.id]] if node.id in shades else node_role
         used.add(cls)
         head = title(node)
         if show_order and node.order is not None:
@@ -128,7 +129,7 @@ def to_mermaid(
         lines = [head, subtitle(node), grad_line(node.grad)]
         if node.id == graph.first_nonfinite:
             lines.append("⚠ first NaN/Inf in backward")
-        opening, closing = _SHAPES[role]
+        opening, closing = _SHAPES[node_role]
         return f"{ref[node.id]}{opening}{_label(lines)}{closing}:::{cls}"
 
     body = [f"flowchart {rankdir}"]
@@ -189,10 +190,10 @@ def _legend(graph: Graph, shading: Shading, used: set[str]) -> list[str]:
         lines.append(f"    legend_g0[{quote(f'op, gradient norm{low}')}]:::g0")
         lines.append(f"    legend_g6[{quote(f'op, gradient norm{high} (log scale)')}]:::g6")
         used.update(("g0", "g6"))
-    for role in roles_present(graph):
-        opening, closing = _SHAPES[role]
-        lines.append(f"    legend_{role}{opening}{quote(LEGEND[role][1])}{closing}:::{role}")
-        used.add(role)
+    for shown in roles_present(graph):
+        opening, closing = _SHAPES[shown]
+        lines.append(f"    legend_{shown}{opening}{quote(LEGEND[shown][1])}{closing}:::{shown}")
+        used.add(shown)
     lines.extend(("  end", f"  style legend {_CLUSTER}"))
     return lines
 

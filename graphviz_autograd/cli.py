@@ -44,7 +44,7 @@ from .api import draw as draw_picture
 from .collapse import collapse_modules
 from .errors import GradvizError, LayoutTimeoutError
 from .files import write_atomic
-from .fold import DEFAULT_MAX_NODES, fold
+from .fold import DEFAULT_MAX_NODES
 from .labels import count_of
 from .model import OP_SHAPES_UP_TO, Graph
 from .renderers.dot import EDGE_GRADS_UP_TO, IMAGE_FORMATS, INSTALL_HINT, find_dot, run_dot
@@ -229,6 +229,18 @@ def _sigterm_exits() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _put(target: str, data: str | bytes) -> None:
+    """Write ``data`` to the file ``target`` atomically, or to stdout for ``-``."""
+    if target == "-":
+        sys.stdout.write(data if isinstance(data, str) else data.decode())
+        sys.stdout.flush()
+        return
+    try:
+        write_atomic(target, data)
+    except OSError as exc:
+        raise GradvizError(f"cannot write {target}: {exc.strerror or exc}") from None
+
+
 def _write(graph: Graph, kind: Format, target: str, draw: dict[str, Any]) -> None:
     started = time.monotonic()
     redrawn: tuple[str, ...] = ()
@@ -264,15 +276,9 @@ def _write(graph: Graph, kind: Format, target: str, draw: dict[str, Any]) -> Non
                 data = encode(graph, kind, max_nodes=budget, folded=shown, **options)
             else:
                 data = encode(shown, kind, max_nodes=0, **options)
+    _put(target, data)
     if target == "-":
-        out = sys.stdout
-        out.write(data if isinstance(data, str) else data.decode())
-        out.flush()
         return
-    try:
-        write_atomic(target, data)
-    except OSError as exc:
-        raise GradvizError(f"cannot write {target}: {exc.strerror or exc}") from None
     folded = "" if len(shown) == len(graph) else f"{count_of(len(graph), 'node')} folded to "
     again = "".join(f"; {line}" for line in redrawn)
     err.print(
@@ -747,16 +753,13 @@ def doctor_command(
 
     if as_json:
         text = json.dumps(to_json(findings, script=str(script), calls=cap.count), indent=2) + "\n"
-        if to_stdout:
-            sys.stdout.write(text)
-            sys.stdout.flush()
-        else:
-            assert output is not None
-            try:
-                write_atomic(output, text)
-            except OSError as exc:
-                raise _fail(f"cannot write {output}: {exc.strerror or exc}") from None
-            err.print(f"wrote {escape(output)} ({count_of(len(findings), 'finding')})")
+        target = "-" if to_stdout or output is None else output
+        try:
+            _put(target, text)
+        except GradvizError as exc:
+            raise _fail(str(exc)) from None
+        if target != "-":
+            err.print(f"wrote {escape(target)} ({count_of(len(findings), 'finding')})")
     else:
         print_report(_tree_console(), findings, script=str(script), calls=cap.count)
 
@@ -881,9 +884,9 @@ def diff_command(
     graph_paths = [s for s in sources[:2] if s.lower().endswith((".json", ".py"))] or sources[:1]
     args = sources[len(graph_paths) :]
     targets = output or []
-    for target in targets:
-        kind = "json" if target == "-" else FORMATS.get(Path(target).suffix.lower())
-        if kind is None or kind == "html":
+    kinds = ["json" if t == "-" else FORMATS.get(Path(t).suffix.lower()) for t in targets]
+    for target, kind in zip(targets, kinds, strict=True):
+        if kind not in ("json", "dot", *IMAGE_FORMATS):
             raise _fail(
                 f"cannot tell the format of {target!r}: use .json, .svg, .png, .pdf or .dot"
             )
@@ -894,25 +897,18 @@ def diff_command(
     (a, a_name), (b, b_name) = _diff_sources(graph_paths, calls, args)
     comparison = compare(a, b)
     try:
-        for target in targets:
-            kind = "json" if target == "-" else FORMATS[Path(target).suffix.lower()]
+        for target, kind in zip(targets, kinds, strict=True):
             data: str | bytes
             if kind == "json":
                 data = to_diff_json(comparison)
             else:  # graph B, folded as a picture of it would be
-                text = to_diff_dot(comparison, shown=fold(b, max_nodes=fold_budget(kind)))
+                text = to_diff_dot(comparison, shown=fold_for(b, kind))  # type: ignore[arg-type]
                 picture: Any = kind  # svg, png or pdf: checked above
                 layout = DEFAULT_LAYOUT_TIMEOUT
                 data = text if kind == "dot" else run_dot(text, picture, timeout=layout)
-            if target == "-":
-                sys.stdout.write(str(data))
-                sys.stdout.flush()
-                continue
-            try:
-                write_atomic(target, data)
-            except OSError as exc:
-                raise GradvizError(f"cannot write {target}: {exc.strerror or exc}") from None
-            err.print(f"wrote {escape(target)}")
+            _put(target, data)
+            if target != "-":
+                err.print(f"wrote {escape(target)}")
     except GradvizError as exc:
         raise _fail(str(exc)) from None
     report = Console(

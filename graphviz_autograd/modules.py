@@ -87,6 +87,7 @@ __all__ = [
     "module_paths",
     "relay_warnings_of",
     "tag_modules",
+    "user_frame",
 ]
 
 METADATA_KEY: Final = "gradviz.module"
@@ -142,9 +143,8 @@ def module_paths(namespace: Mapping[str, Any]) -> dict[int, str]:
     return {id(module): path for path, module in _module_items(list(namespace.items()))}
 
 
-def _user_frame() -> FrameType | None:
-    """The innermost frame outside torch, gradviz and contextlib."""
-    frame: FrameType | None = sys._getframe(1)
+def user_frame(frame: FrameType | None) -> FrameType | None:
+    """The innermost frame outside torch, gradviz and contextlib, from ``frame`` outward."""
     while frame is not None and frame.f_code.co_filename.startswith(_SKIP):
         frame = frame.f_back
     return frame
@@ -450,7 +450,7 @@ class ModuleTagger:
             raise GradvizError("this ModuleTagger is already active")
         self._thread = threading.get_ident()
         if self._namespace is None:
-            self._frame = _user_frame()
+            self._frame = user_frame(sys._getframe())
         self._handles = [
             register_module_forward_pre_hook(self._pre_hook),
             register_module_forward_hook(self._post_hook, always_call=True),

@@ -18,7 +18,6 @@ gradient norm; when it fails, why. `Doctor.findings` turns all this into `Findin
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import re
@@ -41,7 +40,7 @@ from torch.utils.weak import WeakIdKeyDictionary
 
 from .. import sources
 from ..model import Graph, Source
-from ..modules import module_paths, push_mode, relay_warnings_of, remove_mode
+from ..modules import module_paths, push_mode, relay_warnings_of, remove_mode, user_frame
 from ..naming import names_in
 from ..sources import SourceReader
 from .findings import Finding, NodeRef
@@ -52,9 +51,6 @@ FACTOR: Final = 1e4
 """`vanishing` / `exploding`: the gradient norm of the first module with parameters (in forward
 order) and that of the last differ by more than this factor in one backward call."""
 
-_TORCH_DIR: Final = os.path.dirname(torch.__file__) + os.sep
-_PACKAGE_DIR: Final = os.path.dirname(os.path.dirname(__file__)) + os.sep
-_SKIP: Final = (_TORCH_DIR, _PACKAGE_DIR, contextlib.__file__ or "contextlib.py")
 _STDLIB: Final = os.path.dirname(os.__file__) + os.sep
 _CALL_KEY: Final = "gradviz.call"  # node.metadata: the backward call that first ran the node
 _WALK_LIMIT: Final = 200_000  # nodes per walk looking for leaves
@@ -73,20 +69,14 @@ _grad_enabled = torch.is_grad_enabled
 _set_grad_enabled = torch._C._set_grad_enabled
 
 
-def _user_frame(frame: FrameType | None) -> FrameType | None:
-    while frame is not None and frame.f_code.co_filename.startswith(_SKIP):
-        frame = frame.f_back
-    return frame
-
-
 def _site(frame: FrameType | None) -> tuple[str, int] | None:
-    user = _user_frame(frame)
+    user = user_frame(frame)
     return None if user is None else (user.f_code.co_filename, user.f_lineno)
 
 
 def _name_in(frame: FrameType | None, tensor: object) -> str | None:
     """The name of a local (then global) variable of the user's ``frame`` bound to ``tensor``."""
-    user = _user_frame(frame)
+    user = user_frame(frame)
     if user is None:
         return None
     for scope in (user.f_locals, user.f_globals):
@@ -354,7 +344,7 @@ class Doctor:
 
     def start(self) -> None:
         if self._namespace is None:
-            self._frame = _user_frame(sys._getframe(1))
+            self._frame = user_frame(sys._getframe(1))
         self._handles = [
             register_module_forward_pre_hook(self._pre_hook),
             register_optimizer_step_pre_hook(self._step_pre_hook),

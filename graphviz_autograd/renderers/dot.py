@@ -44,10 +44,13 @@ from ..style import (
 
 __all__ = [
     "EDGE_GRADS_UP_TO",
+    "FIRST_BAD_STYLE",
     "IMAGE_FORMATS",
     "Labels",
     "NODE_STYLE",
+    "SAVED_EDGE_STYLE",
     "find_dot",
+    "label_rest",
     "quote",
     "run_dot",
     "to_dot",
@@ -76,7 +79,11 @@ _NODE_DEFAULTS: Final = (
     'fontsize=10 height=0.3 margin="0.12,0.04" penwidth=0.8];'
 )
 
-_SAVED_EDGE: Final = ' [style=dashed color="#d9a441" arrowhead=odot]'
+SAVED_EDGE_STYLE: Final = 'style=dashed color="#d9a441" arrowhead=odot'
+"""The DOT attributes of an edge from a saved tensor to the op that saved it."""
+FIRST_BAD_STYLE: Final = 'color="#d00000" penwidth=3'
+"""The DOT attributes that mark the node whose gradient was the first NaN/Inf in backward."""
+_SAVED_EDGE: Final = f" [{SAVED_EDGE_STYLE}]"
 
 EDGE_GRADS_UP_TO: Final = 40
 """Captured graphs of at most this many nodes label each edge with the gradient that flowed
@@ -197,7 +204,7 @@ def _attributes(r: Role, fill: str | None, first_bad: bool) -> str:
     if fill in DARK_SHADES:
         attrs += ' fontcolor="white"'
     if first_bad:
-        attrs += ' color="#d00000" penwidth=3'
+        attrs += " " + FIRST_BAD_STYLE
     return attrs
 
 
@@ -266,9 +273,15 @@ def _plain_key(node: Node) -> _PlainKey | None:
 
 
 def _rest(node: Node, first_bad: bool, attr_chars: int = 0, full: bool = False) -> tuple[str, str]:
-    """What follows the title in the tooltip and in the label of ``node``, unescaped. With
-    ``full`` (``labels="full"``), the label also shows what the tooltip knows: the gradient's
-    first values, the attributes and the source line."""
+    """What follows the title in the tooltip and in the label of ``node``, unescaped."""
+    tip = "".join(f"\n{line}" for line in facts(node))
+    return tip, label_rest(node, first_bad, attr_chars, full)
+
+
+def label_rest(node: Node, first_bad: bool, attr_chars: int = 0, full: bool = False) -> str:
+    """What follows the title in the label of ``node``, unescaped: its shape and gradient, and
+    the first NaN's warning when it is ``first_bad``. With ``full`` (``labels="full"``), also
+    what the tooltip knows: the gradient's first values, the attributes and the source line."""
     lines = [subtitle(node), grad_line(node.grad)]
     if full:
         lines.append(values_line(node.grad, FULL_VALUES, one=False))
@@ -279,8 +292,7 @@ def _rest(node: Node, first_bad: bool, attr_chars: int = 0, full: bool = False) 
         lines.append(_cut(source_text(node.source), FULL_SOURCE_CHARS))
     if first_bad:
         lines.append("⚠ first NaN/Inf in backward")
-    tip = "".join(f"\n{line}" for line in facts(node))
-    return tip, "".join(f"\n{line}" for line in lines if line)
+    return "".join(f"\n{line}" for line in lines if line)
 
 
 FULL_VALUES: Final = 6

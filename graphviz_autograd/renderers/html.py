@@ -27,7 +27,7 @@ from importlib import resources
 from typing import Any, Final
 
 from ..fold import DEFAULT_MAX_NODES, fold
-from ..labels import fmt_float, grad_line, heading, subtitle
+from ..labels import fmt_float, heading
 from ..model import Graph, Node
 from ..style import (
     DARK_SHADES,
@@ -40,7 +40,7 @@ from ..style import (
     role,
     roles_present,
 )
-from .dot import NODE_STYLE, quote, to_dot
+from .dot import FIRST_BAD_STYLE, NODE_STYLE, SAVED_EDGE_STYLE, label_rest, quote, to_dot
 from .json import node_dict
 
 __all__ = ["UNFOLD_UP_TO", "fold_map", "json_in_html", "page_data", "script_safe", "to_html"]
@@ -49,8 +49,6 @@ UNFOLD_UP_TO: Final = 50_000
 """Graphs with at most this many nodes go into the page whole, so that ×N nodes unfold there;
 bigger ones go in folded only (a node's data takes about 150 bytes of the page)."""
 
-_SAVED_EDGE: Final = 'style=dashed color="#d9a441" arrowhead=odot'
-_FIRST_BAD: Final = 'color="#d00000" penwidth=3'
 _SHARED_PARTS: Final = ("grad", "grads", "source", "saved", "attrs", "look")
 
 
@@ -168,16 +166,13 @@ def _look(node: Node, role: Role, fill: str | None, first_bad: bool, show_order:
     head = heading(node.kind, node.op, node.name, 1)
     if show_order and node.order is not None:
         head = f"#{node.order} {head}"
-    lines = [subtitle(node), grad_line(node.grad)]
-    if first_bad:
-        lines.append("⚠ first NaN/Inf in backward")
-    rest = "".join(f"\n{line}" for line in lines if line)
+    rest = label_rest(node, first_bad)
     fill = fill or LEGEND[role][0]
     attrs = f'fillcolor="{fill}"{NODE_STYLE[role]}'
     if fill in DARK_SHADES:
         attrs += ' fontcolor="white"'
     if first_bad:
-        attrs += " " + _FIRST_BAD
+        attrs += " " + FIRST_BAD_STYLE
     return [quote(head)[1:-1], quote(rest)[1:-1], attrs, head]
 
 
@@ -237,7 +232,7 @@ def page_data(
         "format": "gradviz-explorer",
         "version": 1,
         "dot_header": header,
-        "saved_edge": _SAVED_EDGE,
+        "saved_edge": SAVED_EDGE_STYLE,
         "ids": ids,
         "info": [json.loads(text) for text in infos],
         "info_of": info_of,

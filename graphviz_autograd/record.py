@@ -59,7 +59,7 @@ class BackwardCall:
     @property
     def name(self) -> str:
         """``"2"``: the program's second call; ``"2.1"``: the first call made inside it."""
-        return ".".join(map(str, (self.number, *self.inner)))
+        return _call_name((self.number, *self.inner))
 
 
 @dataclass(slots=True)
@@ -108,6 +108,11 @@ def _target(keep: Keep) -> tuple[int, ...] | None:
 
 def _path(call: BackwardCall) -> tuple[int, ...]:
     return (call.number, *call.inner)
+
+
+def _call_name(path: tuple[int, ...]) -> str:
+    """The name of the call at ``path`` (`BackwardCall.name`): ``(2, 1)`` -> ``"2.1"``."""
+    return ".".join(map(str, path))
 
 
 @dataclass(slots=True, eq=False)  # compared by identity
@@ -237,7 +242,7 @@ def _mark(
     for path, ran in made:
         index = by_order.get(ran + 1, -1)
         if index in found:
-            recomputes[index] = ".".join(map(str, path))
+            recomputes[index] = _call_name(path)
     return checkpoints.mark(graph, found, recomputes)
 
 
@@ -355,7 +360,7 @@ def capture(
         call = _Running(path)
         running.append(call)
         if doctor is not None and engine is original:  # the doctor watches backward() calls
-            call.engine = functools.partial(doctor.run, original, ".".join(map(str, path)), caller)
+            call.engine = functools.partial(doctor.run, original, _call_name(path), caller)
         else:
             call.engine = engine
         try:

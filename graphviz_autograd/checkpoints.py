@@ -133,7 +133,7 @@ def _runs(checkpoint: Checkpoint, *, listed: int) -> str:
     runs, kind, params = checkpoint
     text = f"{runs} ({kind}" if runs else kind
     if params is not None:
-        shown = ", ".join(params[:listed]) + (", …" if len(params) > listed else "")
+        shown = _list(params, listed)
         text += f", {count_of(len(params), 'parameter')}" + (f": {shown}" if params else "")
     return text + ")" if runs else text
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import math
 from collections import Counter, deque
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypeVar
 
 from .model import Edge, Graph, Node, TensorStats
 
@@ -217,25 +218,28 @@ class _Matcher:
 
 def _unique_names(nodes: tuple[Node, ...]) -> dict[str, int]:
     """Name -> node index, for the names that only one node carries."""
-    found: dict[str, int] = {}
-    twice: set[str] = set()
-    for i, node in enumerate(nodes):
-        if node.name is None or node.kind == "saved":  # saved tensors: self, other, result
-            continue
-        if node.name in found:
-            twice.add(node.name)
-        found[node.name] = i
-    return {name: i for name, i in found.items() if name not in twice}
+    # saved tensors are left out: their names (self, other, result) recur by design
+    return _unique(None if n.name is None or n.kind == "saved" else n.name for n in nodes)
 
 
 def _unique_keys(nodes: tuple[Node, ...], matched: list[bool]) -> dict[tuple[object, ...], int]:
     """(kind, op, name, shape) -> index, for the unmatched nodes that are alone with theirs."""
-    found: dict[tuple[object, ...], int] = {}
-    twice: set[tuple[object, ...]] = set()
-    for i, node in enumerate(nodes):
-        if matched[i]:
+    return _unique(
+        None if done else (n.kind, n.op, n.name, n.shape)
+        for n, done in zip(nodes, matched, strict=True)
+    )
+
+
+_K = TypeVar("_K", bound=Hashable)
+
+
+def _unique(keys: Iterable[_K | None]) -> dict[_K, int]:
+    """Key -> position, for the keys that only one position has (None: a position left out)."""
+    found: dict[_K, int] = {}
+    twice: set[_K] = set()
+    for i, key in enumerate(keys):
+        if key is None:
             continue
-        key = (node.kind, node.op, node.name, node.shape)
         if key in found:
             twice.add(key)
         found[key] = i

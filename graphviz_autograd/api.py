@@ -325,19 +325,17 @@ def encode(
     depth = render_options.pop("depth", None)
     if depth is not None:
         graph = collapse_modules(graph, depth)
+    render_options.pop("timeout", None)  # only a layout has one
     if fmt in ("html", "mermaid"):  # no edge labels; each shades on its own scale
         render_options.pop("edge_grads", None)
         render_options.pop("scale", None)
         render_options.pop("labels", None)
     if fmt == "html":
-        render_options.pop("timeout", None)
         return _html.to_html(graph, max_nodes=fold_budget(fmt, max_nodes), **render_options)
     if fmt == "mermaid":
-        render_options.pop("timeout", None)
         return _mermaid.to_mermaid(fold_for(graph, fmt, max_nodes), **render_options)
     graph = fold_for(graph, fmt, max_nodes)
     if fmt == "dot":
-        render_options.pop("timeout", None)
         return _dot.to_dot(graph, **render_options)
     return _json.to_json(graph)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from functools import lru_cache
 from itertools import repeat
 from operator import attrgetter, is_not
 from typing import Any, Final, TypeAlias, TypedDict
@@ -382,7 +383,6 @@ class _Walker:
         dropped in turn: holding them all costs more (in memory touched) than a Python loop
         saves."""
         fns = self.fns
-        shaped = _ShapedOps()
         dtype_names = DTYPE_NAMES
         for i, record in enumerate(records):
             if record.kind != "op":
@@ -394,7 +394,7 @@ class _Walker:
                 shape, dtype = _SHAPE_AND_DTYPE(meta[0])  # shape: a list here
             except (AttributeError, RuntimeError, TypeError):  # nested or symbolic: unknown
                 continue
-            records[i] = shaped[record.op, tuple(shape), dtype_names[dtype]]
+            records[i] = _shaped_op(record.op, tuple(shape), dtype_names[dtype])
 
     def _per_op(self, records: list[Node], saved_edges: list[tuple[int, int]]) -> None:
         """Read what each op says of itself: call site, module, saved values."""
@@ -540,13 +540,11 @@ class _Shapes(dict[Any, tuple[int, ...] | None]):
         return shape
 
 
-class _ShapedOps(dict[tuple[str | None, tuple[Any, ...], str], Node]):
-    """(op name, output shape, dtype name) -> the record of such an op, one per distinct key."""
-
-    def __missing__(self, key: tuple[str | None, tuple[Any, ...], str]) -> Node:
-        name, shape, dtype = key
-        record = self[key] = Node("", "op", op=name, shape=_plain(shape), dtype=dtype)
-        return record
+@lru_cache(maxsize=4096)
+def _shaped_op(name: str | None, shape: tuple[Any, ...], dtype: str) -> Node:
+    """The record of an op of this name, output shape and dtype name: one per distinct three,
+    kept across walks, like `_SHARED`: a model's graphs meet the same few each time."""
+    return Node("", "op", op=name, shape=_plain(shape), dtype=dtype)
 
 
 def _plain(shape: tuple[Any, ...]) -> tuple[int, ...] | None:

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
 from itertools import chain, compress, islice, repeat
 from typing import Any, Final, Literal, NamedTuple, TypeAlias
 
@@ -151,7 +152,6 @@ class _Statements(dict[Node, str]):
         super().__init__()
         self.show_order = show_order
         self.rests = _Rests(attr_chars, full)
-        self.plain_rests = _PlainRests()
 
     def __missing__(self, node: Node) -> str:
         end = self.make(node, False, None, False)
@@ -170,7 +170,7 @@ class _Statements(dict[Node, str]):
         role: Role = "output" if output else kind
         plain = None if first_bad else _plain_key(node)
         if plain is not None:  # what a walk makes: ops of one shape share their rest
-            tip_rest, label_rest = self.plain_rests[plain, role, fill]
+            tip_rest, label_rest = _plain_rests(plain, role, fill)
         # A gradient of a few values often recurs (along a chain, across parallel branches); a
         # bigger one hardly ever, and hashing it costs more than the lookup saves: skip it.
         elif grad is None or (grad.values is not None and len(grad.values) <= _SHARED_VALUES):
@@ -232,20 +232,14 @@ class _Rests(dict[tuple[Node, Role, "str | None", bool], tuple[str, str]]):
         return _escape(tip) + '" label="', f'{_escape(label)}"{attrs}];\n'
 
 
-class _PlainRests(dict[tuple["_PlainKey", Role, "str | None"], tuple[str, str]]):
-    """`_Rests` of the nodes a walk makes by default, keyed by what their rest shows
-    (`_plain_key`), role and fill: the ops of one output shape share one, whatever their
-    op (the title shows it). The 6-layer transformer's 116 kinds of node take 23 rests, not
-    51."""
-
-    def __missing__(self, key: tuple[_PlainKey, Role, str | None]) -> tuple[str, str]:
-        plain, r, fill = key
-        tip, label = _plain_rest(plain)
-        rest = self[key] = (
-            _escape(tip) + '" label="',
-            f'{_escape(label)}"{_attributes(r, fill, False)}];\n',
-        )
-        return rest
+@lru_cache(maxsize=4096)
+def _plain_rests(plain: _PlainKey, r: Role, fill: str | None) -> tuple[str, str]:
+    """`_Rests` of the nodes a walk makes by default, from what their rest shows
+    (`_plain_key`), their role and fill: the ops of one output shape share one, whatever their
+    op (the title shows it). Kept across calls, like the shape texts: a model's graphs show
+    the same few (the 6-layer transformer's 116 kinds of node take 23, not 51)."""
+    tip, label = _plain_rest(plain)
+    return _escape(tip) + '" label="', f'{_escape(label)}"{_attributes(r, fill, False)}];\n'
 
 
 _PlainKey: TypeAlias = tuple[

@@ -483,9 +483,11 @@ def report(rows: list[dict[str, Any]], do_layout: bool, layout_timeout: float, r
         "*gradviz total*: `to_dot(build_graph(...))`, the whole way to DOT text (`to_dot` reads "
         "the walked graph's rows; ops alike share one `Node` record). The floor walks and "
         "`build_graph`, and then the two tools' totals, are timed in alternating rounds, each "
-        "call after a `gc.collect()` (cold caches, as in a first call): the times are the best "
-        "round, and a ratio in brackets is the median of the per-round ratios. Both tools get "
-        "the same `params`.",
+        "call after a `gc.collect()` (cold CPU caches, as in a first call), and after one "
+        "warm-up call of each tool (gradviz keeps what it learnt of op types, shapes and ids "
+        "across calls, as on any call after a process's first): the times are the best round, "
+        "and a ratio in brackets is the median of the per-round ratios. Both tools get the same "
+        "`params`.",
     ]
     if notes:
         parts += ["", *notes]

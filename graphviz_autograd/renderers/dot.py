@@ -144,9 +144,9 @@ class _Statements(dict[Node, str]):
     only in id (the ops of a long chain, the leaves of a wide graph) share one end, made once,
     when first asked for; nodes that differ only in name (a model's parameters) or in backward
     order (the ops of a captured chain, with equal gradients of a few values) share all of it
-    but the title (`_Rests`), and the end of such a node, most likely the only one, is not
-    kept. A node coloured apart (a root, an op shaded by its gradient) gets its end from
-    `make`, which keeps none."""
+    but the title (`_plain_rests` for what a walk makes, else `_Rests`), and the end of such a
+    node, most likely the only one, is not kept. A node coloured apart (a root, an op shaded
+    by its gradient) gets its end from `make`, which keeps none."""
 
     def __init__(self, show_order: bool, attr_chars: int = 0, full: bool = False) -> None:
         super().__init__()

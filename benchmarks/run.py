@@ -261,12 +261,16 @@ def fold_graph(make: Callable[[], Any], repeat: int, row: dict[str, Any]) -> str
     """Time folding a fresh graph from ``make`` for a picture (the default node budget), and
     the DOT of a freshly folded one, as `render` and `gradviz run` do; the DOT.
 
-    Returns None, recording nothing, when this gradviz has no folding (`graphviz_autograd.fold`).
+    Returns None, recording nothing, when this gradviz has no folding (`transform.fold`, or
+    `fold` before the stage packages).
     """
     try:
-        from graphviz_autograd.fold import DEFAULT_MAX_NODES, fold
+        from graphviz_autograd.transform.fold import DEFAULT_MAX_NODES, fold
     except ImportError:
-        return None
+        try:
+            from graphviz_autograd.fold import DEFAULT_MAX_NODES, fold  # type: ignore[no-redef]
+        except ImportError:
+            return None
     from graphviz_autograd import to_dot
 
     def fold_default(graph: Any) -> Any:

@@ -26,8 +26,8 @@ if TYPE_CHECKING:
         to_svg,
     )
     from .compat import make_dot
-    from .record import BackwardCall, Capture, capture
-    from .walk import build_graph
+    from .trace.record import BackwardCall, Capture, capture
+    from .trace.walk import build_graph
 
 try:
     __version__ = version("gradviz")
@@ -47,10 +47,10 @@ _LAZY = {
     "to_mermaid": "api",
     "to_svg": "api",
     "make_dot": "compat",
-    "BackwardCall": "record",
-    "Capture": "record",
-    "capture": "record",
-    "build_graph": "walk",
+    "BackwardCall": "trace.record",
+    "Capture": "trace.record",
+    "capture": "trace.record",
+    "build_graph": "trace.walk",
 }
 
 

@@ -9,19 +9,19 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple, TypeAlias
 
-from .collapse import collapse_modules, module_depth
 from .errors import GradvizError, LayoutTimeoutError
 from .files import write_atomic
-from .fold import DEFAULT_MAX_NODES, fold, fold_fitting
 from .model import Graph
 from .renderers import dot as _dot
 from .renderers import html as _html
 from .renderers import json as _json
 from .renderers import mermaid as _mermaid
 from .renderers import tree as _tree
+from .transform.collapse import collapse_modules, module_depth
+from .transform.fold import DEFAULT_MAX_NODES, fold, fold_fitting
 
 if TYPE_CHECKING:
-    from .walk import Outputs
+    from .trace.walk import Outputs
 
 __all__ = [
     "DEFAULT_LAYOUT_TIMEOUT",
@@ -64,7 +64,7 @@ def _graph(source: Graph | Outputs, walk_options: Mapping[str, Any]) -> Graph:
                 f"{', '.join(sorted(walk_options))}: walk options need tensors, not a built Graph"
             )
         return source
-    from .walk import build_graph  # torch is imported when tensors are first walked
+    from .trace.walk import build_graph  # torch is imported when tensors are first walked
 
     return build_graph(source, **walk_options)
 

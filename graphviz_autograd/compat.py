@@ -21,7 +21,7 @@ from .renderers.dot import to_dot
 if TYPE_CHECKING:
     import torch
 
-    from .walk import Outputs
+    from .trace.walk import Outputs
 
 __all__ = ["make_dot", "to_digraph"]
 
@@ -54,7 +54,7 @@ def make_dot(
         NoGraphError: ``var`` has no autograd graph.
         GradvizError: ``var`` is not a tensor or a collection of tensors.
     """
-    from .walk import build_graph  # torch is imported when tensors are first walked
+    from .trace.walk import build_graph  # torch is imported when tensors are first walked
 
     graph = build_graph(var, params=params, show_attrs=show_attrs, show_saved=show_saved)
     graph = fold_for(graph, "svg", max_nodes)

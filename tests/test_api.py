@@ -239,10 +239,10 @@ def test_graph_is_a_graph() -> None:
 
 def test_public_functions_are_not_shadowed_by_submodules() -> None:
     import graphviz_autograd.cli  # noqa: F401  (imports every submodule it uses)
-    import graphviz_autograd.record  # noqa: F401
+    import graphviz_autograd.trace.record  # noqa: F401
 
     assert callable(graphviz_autograd.capture)
-    assert graphviz_autograd.capture.__module__ == "graphviz_autograd.record"
+    assert graphviz_autograd.capture.__module__ == "graphviz_autograd.trace.record"
 
 
 def test_import_and_help_do_not_load_torch() -> None:

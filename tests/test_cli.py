@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from graphviz_autograd.style import LEGEND
+from graphviz_autograd.renderers.style import LEGEND
 
 BIN = Path(sys.executable).parent
 GRADVIZ = BIN / "gradviz"

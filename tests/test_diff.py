@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 import torch
 
-from graphviz_autograd.diff import compare
 from graphviz_autograd.renderers.diff import DIFF_COLOURS
 from graphviz_autograd.renderers.json import from_json, to_json
-from graphviz_autograd.walk import build_graph
+from graphviz_autograd.trace.walk import build_graph
+from graphviz_autograd.transform.diff import compare
 
 GRADVIZ = Path(sys.executable).parent / "gradviz"
 SAMPLES = Path(__file__).parent.parent / "samples"

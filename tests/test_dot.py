@@ -20,7 +20,7 @@ from graphviz_autograd.renderers.dot import (
     to_image,
     to_svg,
 )
-from graphviz_autograd.style import roles_present
+from graphviz_autograd.renderers.style import roles_present
 
 HOSTILE = '<script>alert(1)</script>"];x->y;'
 

@@ -21,7 +21,6 @@ from typer.testing import CliRunner
 
 from graphviz_autograd import Edge, Graph, Node, TensorStats, explore, render
 from graphviz_autograd.cli import app
-from graphviz_autograd.fold import fold
 from graphviz_autograd.model import Source
 from graphviz_autograd.renderers.html import (
     fold_map,
@@ -30,7 +29,8 @@ from graphviz_autograd.renderers.html import (
     script_safe,
     to_html,
 )
-from graphviz_autograd.walk import build_graph
+from graphviz_autograd.trace.walk import build_graph
+from graphviz_autograd.transform.fold import fold
 
 SAMPLES = Path(__file__).parent.parent / "samples"
 EVIL = '</script><script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">'

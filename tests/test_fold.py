@@ -9,7 +9,12 @@ import pytest
 import torch
 
 from graphviz_autograd.errors import GradvizError
-from graphviz_autograd.fold import (
+from graphviz_autograd.model import Edge, Graph, Node
+from graphviz_autograd.renderers.dot import to_dot, to_svg
+from graphviz_autograd.renderers.json import to_json
+from graphviz_autograd.renderers.labels import title
+from graphviz_autograd.trace.walk import build_graph
+from graphviz_autograd.transform.fold import (
     DEFAULT_MAX_NODES,
     LAYOUT_SIZE_PER_NODE,
     fits,
@@ -19,11 +24,6 @@ from graphviz_autograd.fold import (
     fold_series,
     layout_size,
 )
-from graphviz_autograd.labels import title
-from graphviz_autograd.model import Edge, Graph, Node
-from graphviz_autograd.renderers.dot import to_dot, to_svg
-from graphviz_autograd.renderers.json import to_json
-from graphviz_autograd.walk import build_graph
 
 # --- hand-built graphs ---------------------------------------------------------------------------
 
@@ -482,7 +482,7 @@ def test_a_walked_graph_that_fits_is_drawn_as_walked() -> None:
 
 
 def test_fold_fitting_says_whether_what_it_returns_fits() -> None:
-    from graphviz_autograd.fold import fold_fitting
+    from graphviz_autograd.transform.fold import fold_fitting
 
     cases = [
         (chain(1000), 50),  # folds to one node: fits

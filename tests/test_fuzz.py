@@ -27,17 +27,17 @@ from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
-from graphviz_autograd.diff import compare
 from graphviz_autograd.errors import GradvizError
-from graphviz_autograd.fold import fold, fold_chains, fold_repeats, fold_series
 from graphviz_autograd.model import Graph
-from graphviz_autograd.record import capture
 from graphviz_autograd.renderers.diff import to_diff_dot
 from graphviz_autograd.renderers.dot import to_dot
 from graphviz_autograd.renderers.html import to_html
 from graphviz_autograd.renderers.json import from_json, to_json
 from graphviz_autograd.renderers.tree import print_graph_tree
-from graphviz_autograd.walk import build_graph
+from graphviz_autograd.trace.record import capture
+from graphviz_autograd.trace.walk import build_graph
+from graphviz_autograd.transform.diff import compare
+from graphviz_autograd.transform.fold import fold, fold_chains, fold_repeats, fold_series
 
 try:  # Mermaid is another branch's work: checked here once it is merged
     from graphviz_autograd.renderers.mermaid import to_mermaid

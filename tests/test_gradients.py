@@ -13,8 +13,8 @@ import torch
 
 from graphviz_autograd import capture, to_dot, to_json
 from graphviz_autograd.model import Graph, Node
+from graphviz_autograd.renderers.style import GRAD_RAMP, NONFINITE
 from graphviz_autograd.renderers.tree import to_tree
-from graphviz_autograd.style import GRAD_RAMP, NONFINITE
 
 
 def by_name(graph: Graph, name: str) -> Node:

@@ -12,8 +12,8 @@ from rich.console import Console
 
 from graphviz_autograd import build_graph, capture, to_dot, to_json
 from graphviz_autograd.model import Graph, Node
-from graphviz_autograd.naming import caller_names
 from graphviz_autograd.renderers.tree import print_graph_tree
+from graphviz_autograd.trace.naming import caller_names
 
 HERE = str(Path(__file__).resolve())
 
@@ -176,7 +176,7 @@ def by_kind_name(graph: Graph, name: str) -> Node:
 
 
 def test_depth_collapses_each_deeper_module_into_one_node() -> None:
-    from graphviz_autograd.collapse import collapse_modules
+    from graphviz_autograd.transform.collapse import collapse_modules
 
     torch.manual_seed(0)
     layer = torch.nn.TransformerEncoderLayer(16, 2, 32, batch_first=True)
@@ -204,7 +204,7 @@ def test_depth_collapses_each_deeper_module_into_one_node() -> None:
 
 
 def test_depth_collapses_each_call_of_a_reused_module_apart_without_a_cycle() -> None:
-    from graphviz_autograd.collapse import collapse_modules
+    from graphviz_autograd.transform.collapse import collapse_modules
 
     class Twice(torch.nn.Module):
         def __init__(self) -> None:

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from graphviz_autograd import Edge, Graph, Node, TensorStats, build_graph, render, to_mermaid
 from graphviz_autograd.cli import app
 from graphviz_autograd.renderers import mermaid
-from graphviz_autograd.style import GRAD_RAMP, LEGEND
+from graphviz_autograd.renderers.style import GRAD_RAMP, LEGEND
 
 ROOT = Path(__file__).parent.parent
 HOSTILE = '<script>alert(1)</script> "q" [b] (p) {c} #35; a;b %% c `t` & | end --> x\\n'

@@ -15,7 +15,7 @@ from torch import nn
 from torch.nn.modules import module as module_impl
 
 from graphviz_autograd.errors import GradvizError
-from graphviz_autograd.modules import (
+from graphviz_autograd.trace.modules import (
     METADATA_KEY,
     ModuleTagger,
     module_of,

@@ -9,7 +9,12 @@ import pytest
 import torch
 
 from graphviz_autograd.errors import GradvizError
-from graphviz_autograd.runner import compile_script, graph_globals, run_script, script_traceback
+from graphviz_autograd.trace.script import (
+    compile_script,
+    graph_globals,
+    run_script,
+    script_traceback,
+)
 
 PACKAGE_DIR = str(Path(__file__).resolve().parent.parent / "graphviz_autograd")
 

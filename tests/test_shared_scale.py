@@ -12,7 +12,7 @@ import torch
 
 from graphviz_autograd import capture
 from graphviz_autograd.renderers.dot import to_dot
-from graphviz_autograd.style import GRAD_RAMP, LEAF_RAMP, grad_shades, shared_scale
+from graphviz_autograd.renderers.style import GRAD_RAMP, LEAF_RAMP, grad_shades, shared_scale
 
 GRADVIZ = Path(sys.executable).parent / "gradviz"
 

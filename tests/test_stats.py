@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
-from graphviz_autograd.labels import fmt_float
 from graphviz_autograd.model import TensorStats
-from graphviz_autograd.stats import MAX_VALUES, Unread, dtype_name, summarize, unread_note
+from graphviz_autograd.renderers.labels import fmt_float
+from graphviz_autograd.trace.stats import MAX_VALUES, Unread, dtype_name, summarize, unread_note
 
 
 @pytest.mark.parametrize(

@@ -151,7 +151,7 @@ def test_deep_model_tree_fits_the_console_and_shows_each_node_once() -> None:
     """A 300-op chain in module groups, in 80 columns: no line wraps, every node is printed
     once, and each continued node starts a tree of its own, in the order they were cut."""
     from graphviz_autograd import build_graph
-    from graphviz_autograd.modules import tag_modules
+    from graphviz_autograd.trace.modules import tag_modules
 
     model = torch.nn.Sequential(*(torch.nn.Tanh() for _ in range(300)))
     x = torch.ones(3, requires_grad=True)

@@ -571,7 +571,7 @@ def test_a_graph_not_yet_read_holds_only_plain_data() -> None:
 
 
 def test_op_shapes_are_read_up_to_a_size_then_noted(monkeypatch: pytest.MonkeyPatch) -> None:
-    from graphviz_autograd import walk
+    from graphviz_autograd.trace import walk
 
     x = torch.ones(3, requires_grad=True)
     y = x

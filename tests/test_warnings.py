@@ -17,8 +17,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from graphviz_autograd import capture, modules
-from graphviz_autograd.modules import tag_modules
+from graphviz_autograd import capture
+from graphviz_autograd.trace import modules
+from graphviz_autograd.trace.modules import tag_modules
 
 BIN = Path(sys.executable).parent
 

@@ -38,11 +38,11 @@ from torch.optim.optimizer import (
 from torch.overrides import TorchFunctionMode
 from torch.utils.weak import WeakIdKeyDictionary
 
-from .. import sources
 from ..model import Graph, Source
-from ..modules import module_paths, push_mode, relay_warnings_of, remove_mode, user_frame
-from ..naming import names_in
-from ..sources import SourceReader
+from ..trace import sources
+from ..trace.modules import module_paths, push_mode, relay_warnings_of, remove_mode, user_frame
+from ..trace.naming import names_in
+from ..trace.sources import SourceReader
 from .findings import Finding, NodeRef
 
 __all__ = ["FACTOR", "Doctor"]

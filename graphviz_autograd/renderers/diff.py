@@ -11,11 +11,11 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from ..diff import Change, Comparison, GradChange
-from ..labels import count_of, fmt_float, fmt_shape, grad_line, title
 from ..model import Graph, Node, TensorStats
+from ..transform.diff import Change, Comparison, GradChange
 from . import dot as _dot
 from .json import _number, edge_dict, node_dict
+from .labels import count_of, fmt_float, fmt_shape, grad_line, title
 
 __all__ = ["DIFF_COLOURS", "change_lines", "to_diff_dot", "to_diff_json", "to_report"]
 

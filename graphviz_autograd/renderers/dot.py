@@ -19,7 +19,8 @@ from itertools import chain, compress, islice, repeat
 from typing import Any, Final, Literal, NamedTuple, TypeAlias
 
 from ..errors import GradvizError, GraphvizNotFoundError, LayoutTimeoutError
-from ..labels import (
+from ..model import Edge, Graph, Node
+from .labels import (
     edge_label,
     facts,
     fmt_float,
@@ -30,8 +31,7 @@ from ..labels import (
     subtitle,
     values_line,
 )
-from ..model import Edge, Graph, Node
-from ..style import (
+from .style import (
     DARK_SHADES,
     GRAD_RAMP,
     LEAF_RAMP,

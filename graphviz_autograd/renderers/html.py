@@ -26,10 +26,12 @@ from collections.abc import Iterable
 from importlib import resources
 from typing import Any, Final
 
-from ..fold import DEFAULT_MAX_NODES, fold
-from ..labels import fmt_float, heading
 from ..model import Graph, Node
-from ..style import (
+from ..transform.fold import DEFAULT_MAX_NODES, fold
+from .dot import FIRST_BAD_STYLE, NODE_STYLE, SAVED_EDGE_STYLE, label_rest, quote, to_dot
+from .json import node_dict
+from .labels import fmt_float, heading
+from .style import (
     DARK_SHADES,
     GRAD_RAMP,
     LEGEND,
@@ -40,8 +42,6 @@ from ..style import (
     role,
     roles_present,
 )
-from .dot import FIRST_BAD_STYLE, NODE_STYLE, SAVED_EDGE_STYLE, label_rest, quote, to_dot
-from .json import node_dict
 
 __all__ = ["UNFOLD_UP_TO", "fold_map", "json_in_html", "page_data", "script_safe", "to_html"]
 

@@ -20,10 +20,10 @@ from collections.abc import Callable, Iterable
 from typing import Final
 
 from ..errors import GradvizError
-from ..fold import fold
-from ..labels import fmt_float, grad_line, subtitle, title
 from ..model import Graph, Node
-from ..style import (
+from ..transform.fold import fold
+from .labels import fmt_float, grad_line, subtitle, title
+from .style import (
     DARK_SHADES,
     GRAD_RAMP,
     LEGEND,

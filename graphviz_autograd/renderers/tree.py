@@ -17,9 +17,9 @@ from rich.console import Console, Group
 from rich.text import Text
 from rich.tree import Tree
 
-from ..labels import edge_label, fmt_bytes, grad_line, source_text, subtitle, title, values_line
 from ..model import Graph, Node
-from ..style import LEGEND, Role, role, roles_present
+from .labels import edge_label, fmt_bytes, grad_line, source_text, subtitle, title, values_line
+from .style import LEGEND, Role, role, roles_present
 
 __all__ = [
     "TEXT_ROOM",

@@ -9,7 +9,7 @@ import os
 from functools import lru_cache
 from typing import Final
 
-from .model import Node, Source, TensorStats
+from ..model import Node, Source, TensorStats
 
 __all__ = [
     "CHECKPOINT_OP",

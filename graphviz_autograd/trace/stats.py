@@ -8,7 +8,7 @@ from typing import Final
 
 import torch
 
-from .model import TensorStats
+from ..model import TensorStats
 
 __all__ = [
     "DTYPE_NAMES",

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .errors import GradvizError
-from .model import Edge, Graph, Node
+from ..errors import GradvizError
+from ..model import Edge, Graph, Node
 
 __all__ = ["collapse_modules", "module_depth"]
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from itertools import compress
 from typing import Final, Literal, NamedTuple
 
-from .model import Graph, Node
+from ..model import Graph, Node
 
 __all__ = [
     "GRAD_RAMP",

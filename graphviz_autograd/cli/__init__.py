@@ -31,7 +31,7 @@ except ImportError:  # pragma: no cover
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from .api import (
+from ..api import (
     DEFAULT_LAYOUT_TIMEOUT,
     FORMATS,
     Format,
@@ -40,21 +40,21 @@ from .api import (
     fold_for,
     write_dot_beside,
 )
-from .api import draw as draw_picture
-from .collapse import collapse_modules
-from .errors import GradvizError, LayoutTimeoutError
-from .files import write_atomic
-from .fold import DEFAULT_MAX_NODES
-from .labels import count_of
-from .model import OP_SHAPES_UP_TO, Graph
-from .renderers.dot import EDGE_GRADS_UP_TO, IMAGE_FORMATS, INSTALL_HINT, find_dot, run_dot
-from .renderers.tree import print_graph_tree
-from .runner import graph_globals, run_script, script_traceback
-from .style import shared_scale
+from ..api import draw as draw_picture
+from ..errors import GradvizError, LayoutTimeoutError
+from ..files import write_atomic
+from ..model import OP_SHAPES_UP_TO, Graph
+from ..renderers.dot import EDGE_GRADS_UP_TO, IMAGE_FORMATS, INSTALL_HINT, find_dot, run_dot
+from ..renderers.labels import count_of
+from ..renderers.style import shared_scale
+from ..renderers.tree import print_graph_tree
+from ..trace.script import graph_globals, run_script, script_traceback
+from ..transform.collapse import collapse_modules
+from ..transform.fold import DEFAULT_MAX_NODES
 
 if TYPE_CHECKING:
-    from .record import BackwardCall, Keep
-    from .walk import WalkOptions
+    from ..trace.record import BackwardCall, Keep
+    from ..trace.walk import WalkOptions
 
 __all__ = ["app", "main"]
 
@@ -298,9 +298,9 @@ def _run(
     draw: dict[str, Any],
 ) -> None:
     # torch loads here, not at start-up, so --help and usage errors answer at once.
-    from .naming import names_in
-    from .record import capture
-    from .walk import build_graph
+    from ..trace.naming import names_in
+    from ..trace.record import capture
+    from ..trace.walk import build_graph
 
     keep = _parse_call(call)
     kind, paths = _targets(script, output, fmt, ["1"])
@@ -712,9 +712,9 @@ def doctor_command(
     """
     import json
 
-    from .doctor.findings import EXPLAINS_FAILURE, counts, to_json
-    from .doctor.report import print_report
-    from .record import capture
+    from ..doctor.findings import EXPLAINS_FAILURE, counts, to_json
+    from ..doctor.report import print_report
+    from ..trace.record import capture
 
     keep = _parse_call(call)
     as_json = fmt is DoctorFormat.json or (fmt is None and output not in (None, "-"))
@@ -792,7 +792,7 @@ def _diff_sources(
 ) -> list[tuple[Graph, str]]:
     """Graphs A and B with what to call them: read from JSON files, or recorded by running
     one script (two of its calls) or two scripts (one call of each)."""
-    from .renderers.json import from_json
+    from ..renderers.json import from_json
 
     keeps = [_parse_call(c) for c in calls] if calls else ["first", "first"]
     if "all" in keeps:
@@ -822,7 +822,7 @@ def _diff_sources(
             except GradvizError as exc:
                 raise _fail(f"{source}: {exc}") from None
             continue
-        from .record import capture
+        from ..trace.record import capture
 
         keep: Keep = "all" if len(wanted) > 1 else wanted[0]
         try:
@@ -878,8 +878,8 @@ def diff_command(
 ) -> None:
     """Compare two autograd graphs by structure: nodes added, removed and changed (shape,
     dtype, gradient). Exit 0 when the structure is the same, 4 when it differs."""
-    from .diff import compare
-    from .renderers.diff import to_diff_dot, to_diff_json, to_report
+    from ..renderers.diff import to_diff_dot, to_diff_json, to_report
+    from ..transform.diff import compare
 
     graph_paths = [s for s in sources[:2] if s.lower().endswith((".json", ".py"))] or sources[:1]
     args = sources[len(graph_paths) :]

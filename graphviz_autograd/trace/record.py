@@ -20,10 +20,10 @@ from typing import Any, Literal
 
 import torch
 
+from ..doctor.findings import Finding
+from ..errors import GradvizError
+from ..model import Edge, Graph, TensorStats
 from . import checkpoints
-from .doctor.findings import Finding
-from .errors import GradvizError
-from .model import Edge, Graph, TensorStats
 from .modules import ModuleTagger
 from .naming import caller_names
 from .sources import SourceTagger
@@ -312,7 +312,7 @@ def capture(
     sources = SourceTagger()
     doctor = None
     if diagnose:
-        from .doctor.watch import Doctor
+        from ..doctor.watch import Doctor
 
         doctor = Doctor(namespace)
         doctor.start()

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import GradvizError
+from ..errors import GradvizError
 
 __all__ = ["ScriptResult", "compile_script", "graph_globals", "run_script", "script_traceback"]
 
-_PACKAGE_DIR = str(Path(__file__).resolve().parent)
+_PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)  # the whole package
 
 
 @dataclass(slots=True)

@@ -18,7 +18,7 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from typing import Final, TypeVar
 
-from .model import Edge, Graph, Node, TensorStats
+from ..model import Edge, Graph, Node, TensorStats
 
 __all__ = ["RELATIVE_TOLERANCE", "Change", "Comparison", "GradChange", "alike", "compare"]
 

@@ -15,7 +15,7 @@ __all__ = ["caller_names", "names_in"]
 
 _SKIP = (
     str(Path(torch.__file__).parent) + os.sep,  # the separator: not torchvision
-    str(Path(__file__).parent) + os.sep,
+    str(Path(__file__).parent.parent) + os.sep,  # the whole package
 )
 
 

@@ -19,8 +19,8 @@ from typing import Any, Final, TypeAlias, TypedDict
 
 import torch
 
-from .errors import GradvizError, NoGraphError
-from .model import OP_SHAPES_UP_TO, Columns, Graph, Node, SavedTensor, TensorStats
+from ..errors import GradvizError, NoGraphError
+from ..model import OP_SHAPES_UP_TO, Columns, Graph, Node, SavedTensor, TensorStats
 from .modules import module_of
 from .sources import SourceReader
 from .stats import DTYPE_NAMES, Unread, dtype_name, shape_of, unread_note

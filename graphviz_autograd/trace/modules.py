@@ -78,7 +78,7 @@ from torch.nn.modules.module import (
 from torch.overrides import TorchFunctionMode
 from torch.utils.hooks import RemovableHandle
 
-from .errors import GradvizError
+from ..errors import GradvizError
 
 __all__ = [
     "METADATA_KEY",
@@ -99,7 +99,7 @@ time an unknown module is met, so it can see variables bound after the block sta
 
 _SKIP = (
     str(Path(torch.__file__).parent) + os.sep,  # the separator: not torchvision
-    str(Path(__file__).parent) + os.sep,
+    str(Path(__file__).parent.parent) + os.sep,  # the whole package
     str(Path(contextlib.__file__ or "contextlib.py")),
 )
 _compiling = torch.compiler.is_compiling

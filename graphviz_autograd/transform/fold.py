@@ -39,8 +39,8 @@ from collections.abc import Callable, Iterable
 from itertools import accumulate, chain, compress
 from typing import Final
 
-from .errors import GradvizError
-from .model import Edge, Graph, Node
+from ..errors import GradvizError
+from ..model import Edge, Graph, Node
 
 __all__ = [
     "DEFAULT_MAX_NODES",

@@ -31,7 +31,7 @@ from typing import Any, Final
 
 import torch
 
-from .model import Source
+from ..model import Source
 from .modules import NodeWatch, grad_fns, push_mode, remove_mode
 
 __all__ = ["METADATA_KEY", "SourceTagger", "SourceReader"]
@@ -40,7 +40,7 @@ METADATA_KEY: Final = "gradviz.source"
 """The key in ``node.metadata`` holding ``(file, line)`` of the call that made the node."""
 
 _TORCH_DIR: Final = os.path.dirname(torch.__file__) + os.sep
-_PACKAGE_DIR: Final = os.path.dirname(__file__) + os.sep
+_PACKAGE_DIR: Final = os.path.dirname(os.path.dirname(__file__)) + os.sep  # the whole package
 _SKIP: Final = (_TORCH_DIR, _PACKAGE_DIR)
 
 

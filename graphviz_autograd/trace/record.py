@@ -312,7 +312,7 @@ def capture(
     sources = SourceTagger()
     doctor = None
     if diagnose:
-        from ..doctor.watch import Doctor
+        from ..doctor.session import Doctor
 
         doctor = Doctor(namespace)
         doctor.start()

@@ -1,0 +1,269 @@
+"""The doctor's backward watch: what it sees at each ``backward`` call. Torch is imported here.
+
+`BackwardWatch.run` wraps each call. Before it: the leaves its graph reaches, and whether their
+``.grad`` still holds an earlier call's gradient. After it: each leaf's gradient norm, the
+first non-finite one, and the gradient norm per module (for `rules.slope_of`). When it
+raises: why, as one of the `observations.Failure` records.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from types import FrameType
+from typing import Any, Final, NamedTuple
+
+import torch
+
+from ..model import Source
+from ..trace.sources import SourceReader
+from .findings import NodeRef
+from .observations import (
+    Call,
+    Failure,
+    FreedTwice,
+    InPlace,
+    InplaceModified,
+    ModuleNorm,
+    NoGraph,
+    NonfiniteGrad,
+    NonScalar,
+    Site,
+    Slope,
+    VersionClash,
+)
+from .probes import CALL_KEY, WALK_LIMIT, checkable, leaves, name_in, site
+from .rules import slope_of
+from .watch import ForwardWatch
+
+__all__ = ["BackwardWatch", "version_clash", "write_for"]
+
+_VERSION_ERROR: Final = re.compile(
+    r"output (\d+) of (\w+), is at version (\d+); expected version (\d+)"
+)
+
+Modules = Mapping[int, Callable[[], torch.nn.Module | None]]
+"""The modules that ran, by key, in forward order (weak references)."""
+
+
+class _Written(NamedTuple):
+    """The last call that wrote a leaf's ``.grad``."""
+
+    call: str
+    steps: int
+    """Optimizer steps taken by then."""
+
+
+class BackwardWatch:
+    """See the module docstring. ``forward``: the block's forward watch (cuts and in-place
+    writes explain failures); ``modules``: the modules that ran, kept up to date by the
+    caller; ``steps``: optimizer steps so far, counted by the caller."""
+
+    def __init__(self, forward: ForwardWatch, modules: Modules, reader: SourceReader) -> None:
+        self._forward = forward
+        self._modules = modules
+        self._reader = reader
+        self.steps = 0
+        self.calls: list[Call] = []
+        self.failures: list[Failure] = []
+        self.reached: set[int] = set()
+        self._written: dict[int, _Written] = {}
+        self.accumulated: dict[int, list[str]] = {}  # leaf key -> calls that found .grad full
+        self.across_step: set[int] = set()
+        self.nonfinite_grad: NonfiniteGrad | None = None
+        self.slope: Slope | None = None
+
+    def _source(self, line: Site | None) -> Source | None:
+        return None if line is None else self._reader._source(*line)
+
+    def run(
+        self,
+        engine: Callable[..., Any],
+        name: str,
+        caller: FrameType,
+        tensors: Any,
+        grad_tensors: Any,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        """Call ``engine(tensors, grad_tensors, *args, **kwargs)`` (backward call ``name``),
+        watching it."""
+        outputs = [tensors] if isinstance(tensors, torch.Tensor) else list(tensors)
+        if not isinstance(tensors, torch.Tensor):
+            tensors = tuple(outputs)  # a generator would be used up
+        retain = kwargs.get("retain_graph")
+        if retain is None:
+            retain = args[0] if args else kwargs.get("create_graph", False)
+        call = Call(name, self._source(site(caller)))
+        self.calls.append(call)
+        roots = [t.grad_fn if t.grad_fn is not None else _accumulator(t) for t in outputs]
+        # A call without retain_graph frees what it runs: note which call ran each node.
+        reached = leaves(roots, None if retain else name)
+        full = self._before(reached)
+        ok = False
+        try:
+            out = engine(tensors, grad_tensors, *args, **kwargs)
+            ok = True
+            return out
+        except RuntimeError as exc:
+            failure = self._failure(str(exc), call, outputs, roots, caller)
+            if failure is not None:
+                self.failures.append(failure)
+            raise
+        finally:
+            if ok:  # a failed call added nothing to .grad
+                self._note_accumulated(name, full)
+            self._after(name, reached)
+
+    def _before(self, reached: dict[int, torch.Tensor]) -> list[int]:
+        """The leaves whose ``.grad`` holds an earlier call's gradient, not zeroed since."""
+        full: list[int] = []
+        for key, leaf in reached.items():
+            self.reached.add(key)
+            grad = leaf.grad
+            if grad is None or key not in self._written:
+                continue
+            with torch.no_grad():
+                if bool(grad.any()):
+                    full.append(key)
+        return full
+
+    def _note_accumulated(self, call: str, full: list[int]) -> None:
+        for key in full:
+            written = self._written[key]
+            self.accumulated.setdefault(key, [written.call]).append(call)
+            if self.steps > written.steps:
+                self.across_step.add(key)
+
+    def _after(self, call: str, reached: dict[int, torch.Tensor]) -> None:
+        grads: dict[int, torch.Tensor] = {}
+        for key, leaf in reached.items():
+            self._written[key] = _Written(call, self.steps)
+            grad = leaf.grad
+            if grad is not None and checkable(grad):
+                grads[key] = grad
+        norms = _norms(grads)
+        bad = tuple(key for key, norm in norms.items() if not math.isfinite(norm))
+        if bad and self.nonfinite_grad is None:
+            self.nonfinite_grad = NonfiniteGrad(call, bad)
+        if self.slope is None and len(self._modules) > 1:
+            self.slope = slope_of(call, self._module_norms(norms))
+
+    def _module_norms(self, norms: dict[int, float]) -> list[ModuleNorm]:
+        """The norm of each module's own gradients, for modules whose gradients are all
+        known and finite, in forward order."""
+        out: list[ModuleNorm] = []
+        for key, ref in self._modules.items():
+            module = ref()
+            if module is None:
+                continue
+            own = [norms[id(p)] for p in module.parameters(recurse=False) if id(p) in norms]
+            if own and all(math.isfinite(n) for n in own):
+                out.append(ModuleNorm(key, math.sqrt(sum(n * n for n in own))))
+        return out
+
+    # -- failures -----------------------------------------------------------------------------
+
+    def _failure(
+        self,
+        text: str,
+        call: Call,
+        outputs: list[torch.Tensor],
+        roots: list[Any],
+        caller: FrameType,
+    ) -> Failure | None:
+        """What made the call fail with the error ``text``, when the doctor knows."""
+        if "backward through the graph a second time" in text:
+            return self._freed_twice(call, roots)
+        if "modified by an inplace operation" in text:
+            clash = version_clash(text)
+            node = _saved_failure(roots, "inplace")
+            write = write_for(clash, self._forward.inplace)
+            ref = None if write is None else NodeRef(None, write.op, None, self._source(write.site))
+            return InplaceModified(call, self._node(node), ref, clash)
+        if "does not require grad and does not have a grad_fn" in text:
+            tensor = next((t for t in outputs if t.grad_fn is None and not t.requires_grad), None)
+            return self._no_graph(call, tensor, caller)
+        if "grad can be implicitly created only for scalar outputs" in text:
+            tensor = next((t for t in outputs if t.numel() != 1), outputs[0])
+            name = name_in(caller, tensor) or "the tensor"
+            return NonScalar(call, name, tuple(tensor.shape))
+        return None
+
+    def _freed_twice(self, call: Call, roots: list[Any]) -> FreedTwice:
+        node = _saved_failure(roots, "freed")
+        earlier = node.metadata.get(CALL_KEY) if node is not None else None
+        freed_by = next((c for c in self.calls if c.name == earlier), None)
+        return FreedTwice(call, self._node(node), freed_by)
+
+    def _no_graph(self, call: Call, tensor: torch.Tensor | None, caller: FrameType) -> NoGraph:
+        if tensor is None:
+            return NoGraph(call, "the tensor", None, False)
+        name = name_in(caller, tensor) or "the tensor"
+        cut = self._forward.cut_of.get(tensor)  # type: ignore[no-untyped-call]
+        return NoGraph(call, name, cut, cut is None and tensor.is_inference())
+
+    def _node(self, fn: Any) -> NodeRef | None:
+        return None if not fn else NodeRef(None, fn.name(), None, self._reader(fn))
+
+
+def version_clash(text: str) -> VersionClash | None:
+    """What autograd's "modified by an inplace operation" error ``text`` says, if it says."""
+    match = _VERSION_ERROR.search(text)
+    return None if match is None else VersionClash(match[2], int(match[3]), int(match[4]))
+
+
+def write_for(clash: VersionClash | None, writes: list[InPlace]) -> InPlace | None:
+    """The in-place write most likely to have made ``clash``: the last to a tensor made by
+    the same op, at the same version if any; else the last write."""
+    if clash is None:
+        return writes[-1] if writes else None
+    same = [
+        w for w in writes if w.was is not None and re.sub(r"Backward\d*$", "", w.was) == clash.op
+    ]
+    exact = [w for w in same if w.version == clash.version]
+    found = exact or same or writes
+    return found[-1] if found else None
+
+
+def _norms(grads: dict[int, torch.Tensor]) -> dict[int, float]:
+    """The 2-norm of each gradient, by key."""
+    if not grads:
+        return {}
+    with torch.no_grad():
+        try:  # one call for all the norms, one list of floats out
+            found = torch.stack(torch._foreach_norm(list(grads.values()))).tolist()
+        except RuntimeError:  # gradients on several devices or of several dtypes
+            found = [float(torch.linalg.vector_norm(g)) for g in grads.values()]
+    return dict(zip(grads, found, strict=True))
+
+
+def _accumulator(tensor: torch.Tensor) -> Any:
+    """A leaf's ``AccumulateGrad`` node (None when it needs no grad)."""
+    if not tensor.requires_grad:
+        return None
+    view = tensor.view_as(tensor).grad_fn
+    return None if view is None else view.next_functions[0][0]
+
+
+def _saved_failure(roots: list[Any], kind: str) -> Any:
+    """The first node (from the roots) whose saved tensors cannot be read: ``"freed"`` by an
+    earlier backward, or modified ``"inplace"`` since."""
+    want = "freed" if kind == "freed" else "inplace operation"
+    todo = [r for r in roots if r is not None]
+    seen: set[int] = set()
+    while todo and len(seen) < WALK_LIMIT:
+        fn = todo.pop(0)
+        if id(fn) in seen:
+            continue
+        seen.add(id(fn))
+        for attr in dir(fn):
+            if attr.startswith("_saved_"):
+                try:
+                    getattr(fn, attr)
+                except RuntimeError as exc:
+                    if want in str(exc):
+                        return fn
+        todo.extend(n for n, _ in fn.next_functions if n is not None)
+    return None

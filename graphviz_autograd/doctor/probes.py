@@ -1,0 +1,85 @@
+"""Small torch-side reads both of the doctor's watches use: the user's line and names, the
+leaves autograd nodes lead to, and whether a tensor's values are finite."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from types import FrameType
+from typing import Any, Final
+
+import torch
+
+from ..trace.modules import user_frame
+from .observations import Site
+
+__all__ = ["CALL_KEY", "WALK_LIMIT", "checkable", "finite", "leaves", "name_in", "site", "tensors"]
+
+CALL_KEY: Final = "gradviz.call"  # node.metadata: the backward call that first ran the node
+WALK_LIMIT: Final = 200_000  # nodes per walk looking for leaves
+
+
+def site(frame: FrameType | None) -> Site | None:
+    """The user's line: that of the innermost frame outside torch and gradviz."""
+    user = user_frame(frame)
+    return None if user is None else Site(user.f_code.co_filename, user.f_lineno)
+
+
+def name_in(frame: FrameType | None, tensor: object) -> str | None:
+    """The name of a local (then global) variable of the user's ``frame`` bound to ``tensor``."""
+    user = user_frame(frame)
+    if user is None:
+        return None
+    for scope in (user.f_locals, user.f_globals):
+        for name, value in list(scope.items()):
+            if value is tensor and not name.startswith("_"):
+                return name
+    return None
+
+
+def tensors(args: Iterable[Any]) -> Iterable[torch.Tensor]:
+    """Tensors among ``args``, and inside lists and tuples among them."""
+    for arg in args:
+        if isinstance(arg, torch.Tensor):
+            yield arg
+        elif isinstance(arg, (list, tuple)):
+            yield from (a for a in arg if isinstance(a, torch.Tensor))
+
+
+def leaves(fns: Iterable[Any], call: str | None = None) -> dict[int, torch.Tensor]:
+    """The leaf tensors (``AccumulateGrad.variable``) the autograd nodes ``fns`` lead to, by
+    key. With ``call``, each node not run by an earlier call is noted as run (and freed) by
+    ``call``."""
+    found: dict[int, torch.Tensor] = {}
+    seen: set[int] = set()
+    todo = [fn for fn in fns if fn is not None]
+    while todo and len(seen) < WALK_LIMIT:
+        fn = todo.pop()
+        if id(fn) in seen:
+            continue
+        seen.add(id(fn))
+        if call is not None:
+            fn.metadata.setdefault(CALL_KEY, call)
+        variable = getattr(fn, "variable", None)
+        if isinstance(variable, torch.Tensor):
+            found[id(variable)] = variable
+        todo.extend(next_fn for next_fn, _ in fn.next_functions if next_fn is not None)
+    return found
+
+
+def finite(tensor: torch.Tensor) -> bool:
+    """Whether every value is finite: one sum (a finite sum has no NaN nor Inf), and
+    ``isfinite`` only when the sum is not finite (finite values can sum to Inf)."""
+    if math.isfinite(tensor.sum().item()):
+        return True
+    return bool(torch.isfinite(tensor).all())
+
+
+def checkable(tensor: torch.Tensor) -> bool:
+    """Whether `finite` (or a norm) can read ``tensor``: dense floating-point values."""
+    return (
+        tensor.dtype.is_floating_point
+        and tensor.layout is torch.strided
+        and tensor.device.type != "meta"
+        and tensor.numel() > 0
+    )

@@ -1,0 +1,279 @@
+"""The doctor's rules: `Observations` in, `Finding`\\ s out, with all their text.
+
+Pure functions, no torch: `diagnose` runs every rule in the order findings are listed (errors
+first, then warnings, then infos; in each, failures explained, non-finite values, cut and
+unused parameters, frozen ones, accumulation, ``.grad`` of non-leaves, the gradient slope).
+The rules for a failed ``backward`` call are in `failures`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from typing import Final
+
+from ..model import Graph
+from .failures import explain
+from .findings import Finding, NodeRef, Severity
+from .observations import Birth, Cut, ModuleNorm, NonfiniteGrad, NonleafRead, Observations, Slope
+
+__all__ = ["FACTOR", "diagnose", "slope_of", "with_ids"]
+
+FACTOR: Final = 1e4
+"""`vanishing` / `exploding`: the gradient norm of the first module with parameters (in forward
+order) and that of the last differ by more than this factor in one backward call."""
+
+_STDLIB: Final = os.path.dirname(os.__file__) + os.sep
+_ORDER: Final[dict[Severity, int]] = {"error": 0, "warning": 1, "info": 2}
+_SLOPE_HINTS: Final = {
+    "vanishing": "Use ReLU-like activations, normalisation layers, residual connections or an "
+    "initialisation suited to the activation.",
+    "exploding": "Lower the initial weights or the activation's slope, normalise between "
+    "layers, or clip gradients (torch.nn.utils.clip_grad_norm_).",
+}
+
+
+def diagnose(seen: Observations, graphs: Mapping[str, Graph]) -> list[Finding]:
+    """Every finding, errors first. ``graphs``: the recorded graph of each call, by name."""
+    found = [with_ids(explain(failure), graphs.get(failure.call.name)) for failure in seen.failures]
+    if seen.birth is not None:
+        found.append(nonfinite_forward(seen.birth))
+    elif seen.nonfinite_grad is not None:
+        trouble = seen.nonfinite_grad
+        found.append(nonfinite_grad(trouble, graphs.get(trouble.call), seen.names))
+    if seen.calls:
+        blamed = blamed_cuts(seen)
+        found += [detached(cut, seen.names) for cut in blamed]
+        found += unused_params(seen, {key for cut in blamed for key in cut.leaves})
+    found += frozen_params(seen.params, seen.names)
+    found += grad_accumulation(seen)
+    found += [non_leaf_grad(read) for read in seen.nonleaf_reads]
+    if seen.slope is not None:
+        found.append(slope_finding(seen.slope, seen.module_paths))
+    return sorted(found, key=lambda f: _ORDER[f.severity])
+
+
+def _named(names: Mapping[int, str], keys: Iterable[int]) -> tuple[str, ...]:
+    return tuple(names.get(k, f"<tensor {k:#x}>") for k in keys)
+
+
+def _list(names: tuple[str, ...], most: int = 6) -> str:
+    if len(names) <= most:
+        return ", ".join(names)
+    return f"{', '.join(names[:most])} and {len(names) - most} more"
+
+
+# -- non-finite values ---------------------------------------------------------------------------
+
+
+def nonfinite_forward(birth: Birth) -> Finding:
+    what = ", ".join(f"{n} {w}" for n, w in ((birth.nan, "NaN"), (birth.inf, "Inf")) if n)
+    return Finding(
+        "nonfinite-forward",
+        f"{birth.op} made {what} of {birth.total} values from finite inputs: "
+        "the first non-finite value of the forward pass.",
+        "Keep the op's inputs in its domain (clamp before log/sqrt, add an epsilon "
+        "to denominators) or mask them before the op, not after.",
+        nodes=(NodeRef(None, birth.node, None, birth.source),) if birth.node else (),
+        source=birth.source,
+    )
+
+
+def nonfinite_grad(
+    trouble: NonfiniteGrad, graph: Graph | None, names: Mapping[int, str]
+) -> Finding:
+    """``graph``: the recorded graph of the call, which may know the node whose gradient was
+    first non-finite and the one that passed it on."""
+    nodes: tuple[NodeRef, ...] = ()
+    detail = ""
+    if graph is not None and graph.first_nonfinite is not None:
+        node = graph.node(graph.first_nonfinite)
+        neighbours = [
+            graph.node(e.dst) if e.src == node.id else graph.node(e.src)
+            for e in graph.outputs(node.id) + graph.inputs(node.id)
+        ]
+        makers = [
+            m
+            for m in neighbours
+            if m.order is not None and node.order is not None and m.order < node.order
+        ]
+        nodes = tuple(NodeRef(m.id, m.op or "leaf", m.name, m.source) for m in makers[:1])
+        nodes += (NodeRef(node.id, node.op or "leaf", node.name, node.source),)
+        if makers:
+            maker = makers[0]
+            at = f" (line {maker.source.line})" if maker.source is not None else ""
+            detail = f": {maker.op}{at} passed a non-finite gradient to {node.op}"
+        else:
+            detail = f": first at {node.op}"
+    leaves = _named(names, trouble.leaves)
+    return Finding(
+        "nonfinite-grad",
+        f"Backward call {trouble.call} made non-finite gradients{detail}; the forward pass was "
+        f"finite. Affected: {_list(leaves)}.",
+        "A function with an infinite slope at its input (sqrt or norm at 0, log at 0, "
+        "pow with a fractional exponent at 0): add an epsilon, or clamp the input.",
+        params=leaves,
+        nodes=nodes,
+        source=nodes[0].source if nodes else None,
+    )
+
+
+# -- parameters no backward call reached ---------------------------------------------------------
+
+
+def blamed_cuts(seen: Observations) -> list[Cut]:
+    """Each cut with the leaves it explains: those no call reached that no earlier cut
+    explains, among the parameters of the modules that ran and the tensors the script named
+    (not, say, the template layer nn.TransformerEncoder deep-copies and never runs)."""
+    out: list[Cut] = []
+    explained: set[int] = set()
+    for cut in seen.cuts:
+        if cut.at.source is not None and cut.at.source.file.startswith(_STDLIB):
+            continue  # copy.deepcopy reads .data: no forward pass cut anything there
+        keys = tuple(
+            k
+            for k in cut.leaves
+            if k not in seen.reached
+            and k not in explained
+            and (k in seen.params or k in seen.names)
+        )
+        if keys:
+            explained.update(keys)
+            out.append(Cut(cut.at, keys))
+    return out
+
+
+def detached(cut: Cut, names: Mapping[int, str]) -> Finding:
+    how, source = cut.at.how, cut.at.source
+    params = _named(names, cut.leaves)
+    where = f" at line {source.line}" if source is not None else ""
+    return Finding(
+        "detached",
+        f"{_list(params)} reach the loss only through {how}{where}: no backward call reached them.",
+        f"Remove the {how} if these parameters should learn; if they should not, "
+        "set requires_grad_(False) on them to say so.",
+        params=params,
+        source=source,
+    )
+
+
+def unused_params(seen: Observations, explained: set[int]) -> list[Finding]:
+    """Parameters needing grad that no call reached and no cut explains."""
+    unused = [
+        k
+        for k, requires_grad in seen.params.items()
+        if requires_grad and k not in seen.reached and k not in explained
+    ]
+    if not unused:
+        return []
+    params = _named(seen.names, unused)
+    return [
+        Finding(
+            "unused-param",
+            f"{_list(params)} require grad but no backward call reached them.",
+            "Use them in forward, or delete them (or set requires_grad_(False)); "
+            "with DistributedDataParallel, unused parameters need "
+            "find_unused_parameters=True.",
+            params=params,
+            source=seen.calls[0].source,
+        )
+    ]
+
+
+def frozen_params(params: Mapping[int, bool], names: Mapping[int, str]) -> list[Finding]:
+    """One finding per module with parameters that need no grad."""
+    groups: dict[str, list[str]] = {}
+    for key, requires_grad in params.items():
+        if not requires_grad:
+            module, _, leaf = names.get(key, f"<tensor {key:#x}>").rpartition(".")
+            groups.setdefault(module, []).append(leaf)
+    return [
+        Finding(
+            "frozen-param",
+            f"{module}: {len(leaves)} frozen parameter(s) ({', '.join(leaves)}), "
+            "requires_grad=False.",
+            "Intended when fine-tuning part of a model; otherwise set requires_grad_(True).",
+            params=tuple(f"{module}.{leaf}" for leaf in leaves),
+        )
+        for module, leaves in groups.items()
+    ]
+
+
+# -- gradients -----------------------------------------------------------------------------------
+
+
+def grad_accumulation(seen: Observations) -> list[Finding]:
+    # Across an optimizer step it is a bug; with no optimizer at all, the tutorials' g, 2g,
+    # 3g. Between steps (micro-batches, two losses per step) it is how accumulation works.
+    keys = [k for k in seen.accumulated if k in seen.across_step or seen.steps == 0]
+    if not keys:
+        return []
+    calls = seen.accumulated[keys[0]]
+    source = next((c.source for c in seen.calls if c.name == calls[-1]), None)
+    span = f"calls {calls[0]}-{calls[-1]}" if len(calls) > 2 else f"calls {' and '.join(calls)}"
+    params = _named(seen.names, keys)
+    return [
+        Finding(
+            "grad-accumulation",
+            f"The .grad of {_list(params)} summed the gradients of {span}: nothing "
+            "zeroed it in between.",
+            "Call optimizer.zero_grad() (or set .grad = None) before each backward; if you "
+            "accumulate over micro-batches on purpose, zero after each optimizer step.",
+            params=params,
+            source=source,
+        )
+    ]
+
+
+def non_leaf_grad(read: NonleafRead) -> Finding:
+    what = read.name or "a tensor"
+    return Finding(
+        "non-leaf-grad",
+        f"The script reads .grad of {what} (shape {read.shape}), which is not a leaf: "
+        "it stays None.",
+        f"Call {what}.retain_grad() before backward to keep its gradient, or read "
+        "the .grad of the leaf (parameter) instead.",
+        source=read.source,
+    )
+
+
+def slope_of(call: str, norms: Sequence[ModuleNorm]) -> Slope | None:
+    """``vanishing`` or ``exploding`` when the first and last of the ``norms`` (modules in
+    forward order) differ by more than `FACTOR`; else None."""
+    if len(norms) < 2:
+        return None
+    first, last = norms[0], norms[-1]
+    if last.norm > 0 and first.norm / last.norm > FACTOR:
+        return Slope("exploding", call, first.norm / last.norm, first, last)
+    if (first.norm == 0 or last.norm / first.norm > FACTOR) and last.norm > 0:
+        return Slope("vanishing", call, last.norm / max(first.norm, 1e-300), first, last)
+    return None
+
+
+def slope_finding(slope: Slope, paths: Mapping[int, str]) -> Finding:
+    """``paths``: the path of each module of ``slope`` by key, ``"?"`` when unknown."""
+    first, last = slope.first, slope.last
+    return Finding(
+        slope.kind,
+        f"In backward call {slope.call} the gradient norm of {paths[first.module]} (first "
+        f"module) is {first.norm:.3g} and that of {paths[last.module]} (last module) "
+        f"{last.norm:.3g}: a factor of {slope.ratio:.3g} (more than {FACTOR:g}).",
+        _SLOPE_HINTS[slope.kind],
+        params=tuple(path for path in (paths[first.module], paths[last.module]) if path != "?"),
+    )
+
+
+def with_ids(finding: Finding, graph: Graph | None) -> Finding:
+    """``finding`` with the id of each of its nodes found in ``graph`` (the recorded graph of
+    the call it is about): the node with the same op made at the same line."""
+    if graph is None or not finding.nodes:
+        return finding
+    ids = {(n.op, n.source.file, n.source.line): n.id for n in graph.nodes if n.source}
+    nodes = tuple(
+        replace(ref, id=ids.get((ref.op, ref.source.file, ref.source.line)))
+        if ref.id is None and ref.source is not None
+        else ref
+        for ref in finding.nodes
+    )
+    return replace(finding, nodes=nodes)

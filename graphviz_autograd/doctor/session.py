@@ -1,0 +1,165 @@
+"""One capture block under the doctor: `Doctor` starts and stops both watches, names what they
+saw, and hands the observations to the rules. Torch is imported here."""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Mapping
+from inspect import currentframe
+from types import FrameType
+from typing import Any
+
+import torch
+from torch.nn.modules.module import register_module_forward_pre_hook
+from torch.optim.optimizer import (
+    register_optimizer_step_post_hook,
+    register_optimizer_step_pre_hook,
+)
+
+from ..model import Graph
+from ..trace.modules import module_paths, push_mode, remove_mode, user_frame
+from ..trace.naming import names_in
+from ..trace.sources import SourceReader
+from .backward import BackwardWatch
+from .findings import Finding
+from .observations import Observations
+from .rules import diagnose
+from .watch import ForwardWatch
+
+__all__ = ["Doctor"]
+
+
+class Doctor:
+    """Watch forward and backward inside a `capture` block, then say what went wrong.
+
+    ``namespace`` names modules and tensors (a mapping or a function returning one); ``None``
+    takes the locals and globals of the frame entering `start`."""
+
+    def __init__(self, namespace: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None):
+        self._namespace = namespace
+        self._frame: FrameType | None = None
+        reader = SourceReader()
+        self._used: dict[int, Callable[[], torch.nn.Module | None]] = {}  # forward order
+        self.watch = ForwardWatch(reader)
+        self.backward = BackwardWatch(self.watch, self._used, reader)
+        self._handles: list[Any] = []
+        self._paused = False  # the watch is off the stack for an optimizer step
+
+    # -- block --------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._namespace is None:
+            self._frame = user_frame(currentframe())
+        self._handles = [
+            register_module_forward_pre_hook(self._pre_hook),
+            register_optimizer_step_pre_hook(self._step_pre_hook),
+            register_optimizer_step_post_hook(self._step_hook),
+        ]
+        push_mode(self.watch)
+
+    def stop(self) -> None:
+        self.watch.off = True
+        if not self._paused:  # else a step that raised took it off already
+            remove_mode(self.watch)
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+
+    def _pre_hook(self, module: torch.nn.Module, args: Any) -> None:
+        if id(module) not in self._used:
+            self._used[id(module)] = weakref.ref(module)
+
+    def _step_pre_hook(self, optimizer: Any, args: Any, kwargs: Any) -> None:
+        # An optimizer step is no forward pass: its torch calls (dozens per step) skip the watch.
+        self._paused = remove_mode(self.watch)
+
+    def _step_hook(self, optimizer: Any, args: Any, kwargs: Any) -> None:
+        self.backward.steps += 1
+        if self._paused:
+            self._paused = False
+            push_mode(self.watch)
+
+    def run(
+        self,
+        engine: Callable[..., Any],
+        name: str,
+        caller: FrameType,
+        tensors: Any,
+        grad_tensors: Any,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        """Call ``engine(tensors, grad_tensors, *args, **kwargs)`` (backward call ``name``),
+        watching it."""
+        return self.backward.run(engine, name, caller, tensors, grad_tensors, *args, **kwargs)
+
+    # -- findings -----------------------------------------------------------------------------
+
+    def findings(self, graphs: Mapping[str, Graph]) -> list[Finding]:
+        """Every finding, errors first. ``graphs``: the recorded graph of each call, by name."""
+        return diagnose(self.observations(), graphs)
+
+    def observations(self) -> Observations:
+        """What both watches saw, with names for the tensors and modules involved."""
+        names = self._names()
+        back = self.backward
+        slope = back.slope
+        return Observations(
+            calls=tuple(back.calls),
+            failures=tuple(back.failures),
+            birth=self.watch.birth,
+            nonfinite_grad=back.nonfinite_grad,
+            cuts=self.watch.cuts,
+            params={key: p.requires_grad for key, p in self._params().items()},
+            names=names,
+            reached=frozenset(back.reached),
+            accumulated={key: tuple(calls) for key, calls in back.accumulated.items()},
+            across_step=frozenset(back.across_step),
+            steps=back.steps,
+            nonleaf_reads=self.watch.nonleaf_reads,
+            slope=slope,
+            module_paths={}
+            if slope is None
+            else {m.module: self._path(m.module, names) for m in (slope.first, slope.last)},
+        )
+
+    def _names(self) -> dict[int, str]:
+        """Parameter and tensor names by key: modules the script used, then other tensors."""
+        namespace: Mapping[str, Any]
+        if self._namespace is None:
+            frame = self._frame
+            namespace = {} if frame is None else {**frame.f_globals, **frame.f_locals}
+        elif callable(self._namespace):
+            namespace = self._namespace()
+        else:
+            namespace = self._namespace
+        names: dict[int, str] = {}
+        paths = module_paths(namespace)
+        for key, ref in self._used.items():
+            module = ref()
+            if module is None:
+                continue
+            path = paths.get(key, type(module).__name__)
+            for pname, param in module.named_parameters(recurse=False):
+                names.setdefault(id(param), f"{path}.{pname}")
+        for name, tensor in names_in(namespace).items():
+            names.setdefault(id(tensor), name)
+        return names
+
+    def _params(self) -> dict[int, torch.Tensor]:
+        """Parameters of the modules the script used, in forward order of their modules."""
+        params: dict[int, torch.Tensor] = {}
+        for ref in self._used.values():
+            module = ref()
+            if module is not None:
+                for param in module.parameters():
+                    params.setdefault(id(param), param)
+        return params
+
+    def _path(self, key: int, names: Mapping[int, str]) -> str:
+        """A module's path, from the name of its first own parameter; ``"?"`` once it is gone."""
+        module = self._used[key]()
+        if module is None:
+            return "?"
+        param = next(iter(module.parameters(recurse=False)))
+        return names.get(id(param), "?").rpartition(".")[0]

@@ -16,7 +16,6 @@ from typing import Any, Final, NamedTuple
 
 import torch
 
-from ..model import Source
 from ..trace.sources import SourceReader
 from .findings import NodeRef
 from .observations import (
@@ -29,11 +28,10 @@ from .observations import (
     NoGraph,
     NonfiniteGrad,
     NonScalar,
-    Site,
     Slope,
     VersionClash,
 )
-from .probes import CALL_KEY, WALK_LIMIT, checkable, leaves, name_in, site
+from .probes import CALL_KEY, WALK_LIMIT, checkable, leaves, name_in, site, source
 from .rules import slope_of
 from .watch import ForwardWatch
 
@@ -74,9 +72,6 @@ class BackwardWatch:
         self.nonfinite_grad: NonfiniteGrad | None = None
         self.slope: Slope | None = None
 
-    def _source(self, line: Site | None) -> Source | None:
-        return None if line is None else self._reader._source(*line)
-
     def run(
         self,
         engine: Callable[..., Any],
@@ -95,7 +90,7 @@ class BackwardWatch:
         retain = kwargs.get("retain_graph")
         if retain is None:
             retain = args[0] if args else kwargs.get("create_graph", False)
-        call = Call(name, self._source(site(caller)))
+        call = Call(name, source(self._reader, site(caller)))
         self.calls.append(call)
         roots = [t.grad_fn if t.grad_fn is not None else _accumulator(t) for t in outputs]
         # A call without retain_graph frees what it runs: note which call ran each node.
@@ -177,11 +172,7 @@ class BackwardWatch:
         if "backward through the graph a second time" in text:
             return self._freed_twice(call, roots)
         if "modified by an inplace operation" in text:
-            clash = version_clash(text)
-            node = _saved_failure(roots, "inplace")
-            write = write_for(clash, self._forward.inplace)
-            ref = None if write is None else NodeRef(None, write.op, None, self._source(write.site))
-            return InplaceModified(call, self._node(node), ref, clash)
+            return self._inplace_modified(call, version_clash(text), roots)
         if "does not require grad and does not have a grad_fn" in text:
             tensor = next((t for t in outputs if t.grad_fn is None and not t.requires_grad), None)
             return self._no_graph(call, tensor, caller)
@@ -196,6 +187,18 @@ class BackwardWatch:
         earlier = node.metadata.get(CALL_KEY) if node is not None else None
         freed_by = next((c for c in self.calls if c.name == earlier), None)
         return FreedTwice(call, self._node(node), freed_by)
+
+    def _inplace_modified(
+        self, call: Call, clash: VersionClash | None, roots: list[Any]
+    ) -> InplaceModified:
+        node = _saved_failure(roots, "inplace")
+        write = write_for(clash, self._forward.inplace)
+        ref = (
+            None
+            if write is None
+            else NodeRef(None, write.op, None, source(self._reader, write.site))
+        )
+        return InplaceModified(call, self._node(node), ref, clash)
 
     def _no_graph(self, call: Call, tensor: torch.Tensor | None, caller: FrameType) -> NoGraph:
         if tensor is None:

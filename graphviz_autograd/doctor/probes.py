@@ -10,10 +10,22 @@ from typing import Any, Final
 
 import torch
 
+from ..model import Source
 from ..trace.modules import user_frame
+from ..trace.sources import SourceReader
 from .observations import Site
 
-__all__ = ["CALL_KEY", "WALK_LIMIT", "checkable", "finite", "leaves", "name_in", "site", "tensors"]
+__all__ = [
+    "CALL_KEY",
+    "WALK_LIMIT",
+    "checkable",
+    "finite",
+    "leaves",
+    "name_in",
+    "site",
+    "source",
+    "tensors",
+]
 
 CALL_KEY: Final = "gradviz.call"  # node.metadata: the backward call that first ran the node
 WALK_LIMIT: Final = 200_000  # nodes per walk looking for leaves
@@ -23,6 +35,11 @@ def site(frame: FrameType | None) -> Site | None:
     """The user's line: that of the innermost frame outside torch and gradviz."""
     user = user_frame(frame)
     return None if user is None else Site(user.f_code.co_filename, user.f_lineno)
+
+
+def source(reader: SourceReader, line: Site | None) -> Source | None:
+    """The `Source` of a line the watches noted (its text read once per line)."""
+    return None if line is None else reader._source(*line)
 
 
 def name_in(frame: FrameType | None, tensor: object) -> str | None:

@@ -28,12 +28,11 @@ from torch._C._autograd import _get_sequence_nr
 from torch.overrides import TorchFunctionMode
 from torch.utils.weak import WeakIdKeyDictionary
 
-from ..model import Source
 from ..trace import sources
 from ..trace.modules import relay_warnings_of
 from ..trace.sources import SourceReader
 from .observations import Birth, Cut, CutAt, InPlace, NonleafRead, Site
-from .probes import checkable, finite, leaves, name_in, site, tensors
+from .probes import checkable, finite, leaves, name_in, site, source, tensors
 
 __all__ = ["ForwardWatch"]
 
@@ -135,9 +134,6 @@ class ForwardWatch(TorchFunctionMode):
                 self._check(func, args, kwargs, outs)
         return out
 
-    def _source(self, line: Site | None) -> Source | None:
-        return None if line is None else self._reader._source(*line)
-
     # -- cuts --------------------------------------------------------------------------------
 
     def _cut(
@@ -162,7 +158,7 @@ class ForwardWatch(TorchFunctionMode):
         line = site(currentframe())
         found = self._cuts.get((how, line))
         if found is None:
-            found = self._cuts[how, line] = _OpenCut(CutAt(how, self._source(line)))
+            found = self._cuts[how, line] = _OpenCut(CutAt(how, source(self._reader, line)))
         for tensor in cut:
             if tensor.grad_fn is None:
                 if tensor.requires_grad:
@@ -180,7 +176,7 @@ class ForwardWatch(TorchFunctionMode):
         line = site(frame)
         if line not in self._nonleaf_reads:
             self._nonleaf_reads[line] = NonleafRead(
-                name_in(frame, tensor), tuple(tensor.shape), self._source(line)
+                name_in(frame, tensor), tuple(tensor.shape), source(self._reader, line)
             )
 
     # -- non-finite values -------------------------------------------------------------------
@@ -211,8 +207,8 @@ class ForwardWatch(TorchFunctionMode):
             _set_grad_enabled(True)
         node = bad.grad_fn.name() if bad.grad_fn is not None else None
         name = getattr(func, "__name__", None) or str(func)
-        line = self._source(site(currentframe()))
-        self.birth = Birth(name, node, nan, inf, bad.numel(), line)
+        where = source(self._reader, site(currentframe()))
+        self.birth = Birth(name, node, nan, inf, bad.numel(), where)
 
 
 relay_warnings_of(ForwardWatch)

@@ -112,7 +112,8 @@ class BackwardWatch:
             self._after(name, reached)
 
     def _before(self, reached: dict[int, torch.Tensor]) -> list[int]:
-        """The leaves whose ``.grad`` holds an earlier call's gradient, not zeroed since."""
+        """Note the ``reached`` leaves as reached; return those whose ``.grad`` holds an earlier
+        call's gradient, not zeroed since."""
         full: list[int] = []
         for key, leaf in reached.items():
             self.reached.add(key)

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import functools
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+from conftest import Gradviz
 from torch.utils.checkpoint import checkpoint
 
 from graphviz_autograd import build_graph, capture, to_dot, to_json
@@ -146,14 +146,9 @@ def test_a_graph_walked_without_capture_still_labels_the_node() -> None:
 # --- through the CLI, on samples/checkpoint.py ---------------------------------------------------
 
 
-def gradviz(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN / "gradviz"), *map(str, args)],
-        cwd=cwd, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-
-
-def test_every_format_labels_the_checkpoint_and_says_how_to_see_inside(tmp_path: Path) -> None:
+def test_every_format_labels_the_checkpoint_and_says_how_to_see_inside(
+    gradviz: Gradviz, tmp_path: Path
+) -> None:
     result = gradviz("run", SAMPLE, "-f", "json", "-o", "-", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
@@ -172,7 +167,9 @@ def test_every_format_labels_the_checkpoint_and_says_how_to_see_inside(tmp_path:
     assert "To see inside: --call 1.1 draws backward call 1.1" in tree
 
 
-def test_call_all_names_files_after_the_calls_and_call_1_1_draws_inside(tmp_path: Path) -> None:
+def test_call_all_names_files_after_the_calls_and_call_1_1_draws_inside(
+    gradviz: Gradviz, tmp_path: Path
+) -> None:
     result = gradviz("run", SAMPLE, "--call", "all", "-o", "g.json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["g-1.1.json", "g-1.json"]
@@ -192,7 +189,9 @@ def test_call_all_names_files_after_the_calls_and_call_1_1_draws_inside(tmp_path
     )
 
 
-def test_not_reentrant_draws_the_blocks_ops_in_the_scripts_call(tmp_path: Path) -> None:
+def test_not_reentrant_draws_the_blocks_ops_in_the_scripts_call(
+    gradviz: Gradviz, tmp_path: Path
+) -> None:
     result = gradviz("run", SAMPLE, "-f", "json", "-o", "-", "--", "--no-reentrant", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)

@@ -1,6 +1,7 @@
-"""The installed `gradviz` command, run in a subprocess on tiny scripts written into tmp_path.
+"""The `gradviz` command on tiny scripts written into tmp_path.
 
-Every run pays for importing torch in a new process, so each test makes as few runs as it can.
+Most runs are in-process (the `gradviz` fixture); signals, terminals, pipes and the crash on
+freeing deep graphs need a child process, and say so with `process=True` or their own Popen.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pytest
+from conftest import Gradviz, Ran
 
 from graphviz_autograd.renderers.style import LEGEND
 
@@ -50,28 +52,13 @@ raise ValueError("boom from the script")
 """
 
 
-def gradviz(
-    *args: str | Path, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    """Run the installed `gradviz` with ``args`` in ``cwd``; never raises on a non-zero exit."""
-    return subprocess.run(
-        [str(GRADVIZ), *map(str, args)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
 def script(folder: Path, source: str, name: str = "s.py") -> Path:
     path = folder / name
     path.write_text(source, encoding="utf-8")
     return path
 
 
-def assert_error(result: subprocess.CompletedProcess[str], code: int, *fragments: str) -> str:
+def assert_error(result: Ran, code: int, *fragments: str) -> str:
     """Exit ``code``, stderr is exactly one `error:` line holding every fragment; returns it."""
     assert result.returncode == code, result.stderr
     assert "Traceback" not in result.stderr
@@ -83,7 +70,7 @@ def assert_error(result: subprocess.CompletedProcess[str], code: int, *fragments
     return lines[0]
 
 
-def assert_usage_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
+def assert_usage_error(result: Ran, *fragments: str) -> None:
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
@@ -104,7 +91,7 @@ def assert_drew_call(path: Path, number: int) -> None:
 # --- choosing the call ----------------------------------------------------------------------
 
 
-def test_run_writes_dot_of_the_first_call_by_default(tmp_path: Path) -> None:
+def test_run_writes_dot_of_the_first_call_by_default(gradviz: Gradviz, tmp_path: Path) -> None:
     script(tmp_path, THREE_CALLS)
     result = gradviz("run", "s.py", "-o", "g.dot", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -116,14 +103,14 @@ def test_run_writes_dot_of_the_first_call_by_default(tmp_path: Path) -> None:
     assert sorted(os.listdir(tmp_path)) == ["g.dot", "s.py"]  # no temp file left behind
 
 
-def test_call_last(tmp_path: Path) -> None:
+def test_call_last(gradviz: Gradviz, tmp_path: Path) -> None:
     script(tmp_path, THREE_CALLS)
     result = gradviz("run", "s.py", "-o", "g.dot", "--call", "last", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert_drew_call(tmp_path / "g.dot", 3)
 
 
-def test_call_number(tmp_path: Path) -> None:
+def test_call_number(gradviz: Gradviz, tmp_path: Path) -> None:
     script(tmp_path, THREE_CALLS)
     result = gradviz("run", "s.py", "-o", "g.dot", "--call", "2", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -131,7 +118,7 @@ def test_call_number(tmp_path: Path) -> None:
 
 
 @pytest.mark.dot
-def test_call_all_writes_one_numbered_svg_per_call(tmp_path: Path) -> None:
+def test_call_all_writes_one_numbered_svg_per_call(gradviz: Gradviz, tmp_path: Path) -> None:
     script(tmp_path, THREE_CALLS)
     result = gradviz("run", "s.py", "--call", "all", "-o", "g.svg", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -142,7 +129,7 @@ def test_call_all_writes_one_numbered_svg_per_call(tmp_path: Path) -> None:
         assert_drew_call(path, number)
 
 
-def test_call_all_to_stdout_writes_each_document_in_turn(tmp_path: Path) -> None:
+def test_call_all_to_stdout_writes_each_document_in_turn(gradviz: Gradviz, tmp_path: Path) -> None:
     script(tmp_path, THREE_CALLS)
     result = gradviz("run", "s.py", "--call", "all", "-o", "-", "-f", "json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -156,7 +143,7 @@ def test_call_all_to_stdout_writes_each_document_in_turn(tmp_path: Path) -> None
     assert [CALL_OPS[n] in found for n, found in enumerate(ops, start=1)] == [True] * 3
 
 
-def test_call_number_beyond_the_calls_made_is_an_error(tmp_path: Path) -> None:
+def test_call_number_beyond_the_calls_made_is_an_error(gradviz: Gradviz, tmp_path: Path) -> None:
     script(tmp_path, THREE_CALLS)
     result = gradviz("run", "s.py", "-o", "g.dot", "--call", "5", cwd=tmp_path)
     assert_error(result, 1, "--call 5", "only 3 backward call")
@@ -167,7 +154,9 @@ def test_call_number_beyond_the_calls_made_is_an_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.dot
-def test_default_output_is_the_script_stem_as_svg_in_the_cwd(tmp_path: Path) -> None:
+def test_default_output_is_the_script_stem_as_svg_in_the_cwd(
+    gradviz: Gradviz, tmp_path: Path
+) -> None:
     (tmp_path / "src").mkdir()
     script(tmp_path / "src", THREE_CALLS, name="train.py")
     result = gradviz("run", "src/train.py", cwd=tmp_path)
@@ -226,6 +215,7 @@ torch.stack([x * 2.0 for x in xs]).sum().backward()
 
 @pytest.mark.dot
 def test_pictures_fold_to_the_node_budget_and_dot_and_json_only_when_asked(
+    gradviz: Gradviz,
     tmp_path: Path,
 ) -> None:
     script(tmp_path, MANY_BRANCHES)  # 4,002 nodes: past the default budget of 1,500
@@ -246,7 +236,9 @@ def test_pictures_fold_to_the_node_budget_and_dot_and_json_only_when_asked(
     assert "--max-nodes 0" in folded["notes"][0]
 
 
-def test_the_terminal_tree_folds_to_the_node_budget_as_a_picture_does(tmp_path: Path) -> None:
+def test_the_terminal_tree_folds_to_the_node_budget_as_a_picture_does(
+    gradviz: Gradviz, tmp_path: Path
+) -> None:
     script(tmp_path, MANY_BRANCHES)
     result = gradviz("run", "s.py", "-f", "tree", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -255,7 +247,9 @@ def test_the_terminal_tree_folds_to_the_node_budget_as_a_picture_does(tmp_path: 
     assert result.stdout.count("MulBackward0") == 2000 and "folded" not in result.stdout
 
 
-def test_json_to_stdout_is_alone_there_and_script_prints_go_to_stderr(tmp_path: Path) -> None:
+def test_json_to_stdout_is_alone_there_and_script_prints_go_to_stderr(
+    gradviz: Gradviz, tmp_path: Path
+) -> None:
     script(tmp_path, 'print("hello from the script")\n' + THREE_CALLS)
     result = gradviz("run", "s.py", "--format", "json", "-o", "-", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -266,7 +260,7 @@ def test_json_to_stdout_is_alone_there_and_script_prints_go_to_stderr(tmp_path: 
     assert os.listdir(tmp_path) == ["s.py"]
 
 
-def test_binary_format_to_stdout_is_refused(tmp_path: Path) -> None:
+def test_binary_format_to_stdout_is_refused(gradviz: Gradviz, tmp_path: Path) -> None:
     script(tmp_path, THREE_CALLS)
     result = gradviz("run", "s.py", "--format", "png", "-o", "-", cwd=tmp_path)
     assert_error(result, 1, "png", "-o")
@@ -276,7 +270,7 @@ def test_binary_format_to_stdout_is_refused(tmp_path: Path) -> None:
 # --- --var ----------------------------------------------------------------------------------
 
 
-def test_var_renders_a_global_when_backward_never_ran(tmp_path: Path) -> None:
+def test_var_renders_a_global_when_backward_never_ran(gradviz: Gradviz, tmp_path: Path) -> None:
     script(tmp_path, NO_BACKWARD)
     result = gradviz("run", "s.py", "--var", "loss", "-o", "g.json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -285,7 +279,9 @@ def test_var_renders_a_global_when_backward_never_ran(tmp_path: Path) -> None:
     assert all(n["grad"] is None for n in nodes)
 
 
-def test_var_renders_a_global_with_its_gradients_after_backward(tmp_path: Path) -> None:
+def test_var_renders_a_global_with_its_gradients_after_backward(
+    gradviz: Gradviz, tmp_path: Path
+) -> None:
     script(tmp_path, NO_BACKWARD + "loss.backward()\n")
     result = gradviz("run", "s.py", "--var", "loss", "-o", "g.json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -294,7 +290,7 @@ def test_var_renders_a_global_with_its_gradients_after_backward(tmp_path: Path) 
     assert leaf["grad"]["values"] == [3.0, 3.0]
 
 
-def test_var_missing_lists_the_tensors_with_a_graph(tmp_path: Path) -> None:
+def test_var_missing_lists_the_tensors_with_a_graph(gradviz: Gradviz, tmp_path: Path) -> None:
     script(tmp_path, NO_BACKWARD)
     result = gradviz("run", "s.py", "--var", "missing", "-o", "g.dot", cwd=tmp_path)
     line = assert_error(result, 1, "'missing'", "w, loss")
@@ -302,7 +298,9 @@ def test_var_missing_lists_the_tensors_with_a_graph(tmp_path: Path) -> None:
     assert not (tmp_path / "g.dot").exists()
 
 
-def test_no_backward_and_no_var_lists_the_globals_with_a_graph(tmp_path: Path) -> None:
+def test_no_backward_and_no_var_lists_the_globals_with_a_graph(
+    gradviz: Gradviz, tmp_path: Path
+) -> None:
     script(tmp_path, NO_BACKWARD)
     result = gradviz("run", "s.py", "-o", "g.dot", cwd=tmp_path)
     line = assert_error(result, 1, "no backward call", "--var", "w, loss")
@@ -313,7 +311,7 @@ def test_no_backward_and_no_var_lists_the_globals_with_a_graph(tmp_path: Path) -
 # --- how the script runs --------------------------------------------------------------------
 
 
-def test_script_gets_the_arguments_after_double_dash(tmp_path: Path) -> None:
+def test_script_gets_the_arguments_after_double_dash(gradviz: Gradviz, tmp_path: Path) -> None:
     script(
         tmp_path,
         "import json, sys\n"
@@ -328,7 +326,9 @@ def test_script_gets_the_arguments_after_double_dash(tmp_path: Path) -> None:
     assert name == "__main__"
 
 
-def test_backward_with_gradient_on_a_non_scalar_output_is_recorded(tmp_path: Path) -> None:
+def test_backward_with_gradient_on_a_non_scalar_output_is_recorded(
+    gradviz: Gradviz, tmp_path: Path
+) -> None:
     script(
         tmp_path,
         "import torch\n"
@@ -344,7 +344,7 @@ def test_backward_with_gradient_on_a_non_scalar_output_is_recorded(tmp_path: Pat
     assert leaf["grad"]["shape"] == [3]
 
 
-def test_torch_autograd_backward_is_recorded(tmp_path: Path) -> None:
+def test_torch_autograd_backward_is_recorded(gradviz: Gradviz, tmp_path: Path) -> None:
     script(
         tmp_path,
         "import torch\n"
@@ -363,25 +363,27 @@ def test_torch_autograd_backward_is_recorded(tmp_path: Path) -> None:
 # --- errors: one line, a documented exit code, no traceback of ours --------------------------
 
 
-def test_missing_script(tmp_path: Path) -> None:
+def test_missing_script(gradviz: Gradviz, tmp_path: Path) -> None:
     result = gradviz("run", "nope.py", "-o", "g.dot", cwd=tmp_path)
     assert_error(result, 1, "no such script", "nope.py")
 
 
-def test_syntax_error_in_the_script_names_file_and_line(tmp_path: Path) -> None:
+def test_syntax_error_in_the_script_names_file_and_line(gradviz: Gradviz, tmp_path: Path) -> None:
     script(tmp_path, "x = 1\ndef f(:\n    pass\n")
     result = gradviz("run", "s.py", "-o", "g.dot", cwd=tmp_path)
     assert_error(result, 1, "s.py:2", "syntax error")
 
 
-def test_unknown_option_is_a_usage_error(tmp_path: Path) -> None:
+def test_unknown_option_is_a_usage_error(gradviz: Gradviz, tmp_path: Path) -> None:
     script(tmp_path, THREE_CALLS)
     result = gradviz("run", "--bogus", "s.py", "-o", "g.dot", cwd=tmp_path)
     assert_usage_error(result, "--bogus")
     assert not (tmp_path / "g.dot").exists()
 
 
-def test_unknown_option_after_the_script_is_a_usage_error_too(tmp_path: Path) -> None:
+def test_unknown_option_after_the_script_is_a_usage_error_too(
+    gradviz: Gradviz, tmp_path: Path
+) -> None:
     # Script options go after `--`; a typo such as --cal must not silently reach the script.
     script(tmp_path, THREE_CALLS)
     result = gradviz("run", "s.py", "-o", "g.dot", "--cal", "last", cwd=tmp_path)
@@ -389,7 +391,7 @@ def test_unknown_option_after_the_script_is_a_usage_error_too(tmp_path: Path) ->
     assert not (tmp_path / "g.dot").exists()
 
 
-def test_bad_call_value_is_a_usage_error(tmp_path: Path) -> None:
+def test_bad_call_value_is_a_usage_error(gradviz: Gradviz, tmp_path: Path) -> None:
     script(tmp_path, THREE_CALLS)
     result = gradviz("run", "s.py", "-o", "g.dot", "--call", "0", cwd=tmp_path)
     assert_usage_error(result, "'0'", "first, last, all, a call number from 1", "(1.1)")
@@ -397,13 +399,13 @@ def test_bad_call_value_is_a_usage_error(tmp_path: Path) -> None:
     assert_usage_error(result, "'1.0'")
 
 
-def test_output_in_a_missing_folder(tmp_path: Path) -> None:
+def test_output_in_a_missing_folder(gradviz: Gradviz, tmp_path: Path) -> None:
     script(tmp_path, THREE_CALLS)
     result = gradviz("run", "s.py", "-o", "missing/g.dot", cwd=tmp_path)
     assert_error(result, 1, "cannot write missing/g.dot", "does not exist")
 
 
-def test_output_in_a_missing_folder_with_call_all(tmp_path: Path) -> None:
+def test_output_in_a_missing_folder_with_call_all(gradviz: Gradviz, tmp_path: Path) -> None:
     # Checked before the script runs: a long training run must not be lost at the end.
     script(tmp_path, "open('ran', 'w').close()\n" + THREE_CALLS)
     result = gradviz("run", "s.py", "--call", "all", "-o", "missing/g.dot", cwd=tmp_path)
@@ -411,7 +413,7 @@ def test_output_in_a_missing_folder_with_call_all(tmp_path: Path) -> None:
     assert not (tmp_path / "ran").exists()
 
 
-def test_output_that_is_an_existing_folder(tmp_path: Path) -> None:
+def test_output_that_is_an_existing_folder(gradviz: Gradviz, tmp_path: Path) -> None:
     script(tmp_path, THREE_CALLS)
     (tmp_path / "g.dot").mkdir()
     result = gradviz("run", "s.py", "-o", "g.dot", cwd=tmp_path)
@@ -419,7 +421,9 @@ def test_output_that_is_an_existing_folder(tmp_path: Path) -> None:
     assert list((tmp_path / "g.dot").iterdir()) == []
 
 
-def test_without_dot_svg_fails_naming_how_to_install_graphviz(tmp_path: Path) -> None:
+def test_without_dot_svg_fails_naming_how_to_install_graphviz(
+    gradviz: Gradviz, tmp_path: Path
+) -> None:
     assert not (BIN / "dot").exists()
     script(tmp_path, THREE_CALLS)
     env = {**os.environ, "PATH": str(BIN)}
@@ -429,7 +433,7 @@ def test_without_dot_svg_fails_naming_how_to_install_graphviz(tmp_path: Path) ->
 
 
 @pytest.mark.parametrize("name", ["g.dot", "g.json"])
-def test_without_dot_text_formats_still_work(tmp_path: Path, name: str) -> None:
+def test_without_dot_text_formats_still_work(gradviz: Gradviz, tmp_path: Path, name: str) -> None:
     script(tmp_path, THREE_CALLS)
     result = gradviz("run", "s.py", "-o", name, cwd=tmp_path, env={**os.environ, "PATH": str(BIN)})
     assert result.returncode == 0, result.stderr
@@ -448,7 +452,9 @@ def assert_script_traceback(stderr: str) -> None:
     assert "runner.py" not in stderr and "record.py" not in stderr
 
 
-def test_script_raises_with_call_all_still_writes_the_calls_made(tmp_path: Path) -> None:
+def test_script_raises_with_call_all_still_writes_the_calls_made(
+    gradviz: Gradviz, tmp_path: Path
+) -> None:
     script(tmp_path, RAISES_AFTER_TWO_CALLS)
     result = gradviz("run", "s.py", "--call", "all", "-o", "g.dot", cwd=tmp_path)
     assert result.returncode == 3
@@ -458,7 +464,7 @@ def test_script_raises_with_call_all_still_writes_the_calls_made(tmp_path: Path)
     assert_drew_call(tmp_path / "g-2.dot", 2)
 
 
-def test_script_raises_with_call_first_still_writes_it(tmp_path: Path) -> None:
+def test_script_raises_with_call_first_still_writes_it(gradviz: Gradviz, tmp_path: Path) -> None:
     script(tmp_path, RAISES_AFTER_TWO_CALLS)
     result = gradviz("run", "s.py", "-o", "g.dot", cwd=tmp_path)
     assert result.returncode == 3
@@ -466,14 +472,16 @@ def test_script_raises_with_call_first_still_writes_it(tmp_path: Path) -> None:
     assert_drew_call(tmp_path / "g.dot", 1)
 
 
-def test_script_sys_exit_0_is_success(tmp_path: Path) -> None:
+def test_script_sys_exit_0_is_success(gradviz: Gradviz, tmp_path: Path) -> None:
     script(tmp_path, THREE_CALLS + "import sys\nsys.exit(0)\nraise AssertionError\n")
     result = gradviz("run", "s.py", "-o", "g.dot", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert_drew_call(tmp_path / "g.dot", 1)
 
 
-def test_script_sys_exit_nonzero_fails_without_a_traceback(tmp_path: Path) -> None:
+def test_script_sys_exit_nonzero_fails_without_a_traceback(
+    gradviz: Gradviz, tmp_path: Path
+) -> None:
     script(tmp_path, THREE_CALLS + "import sys\nsys.exit(4)\n")
     result = gradviz("run", "s.py", "-o", "g.dot", cwd=tmp_path)
     assert result.returncode == 3, result.stderr
@@ -482,7 +490,7 @@ def test_script_sys_exit_nonzero_fails_without_a_traceback(tmp_path: Path) -> No
     assert_drew_call(tmp_path / "g.dot", 1)
 
 
-def test_failed_run_leaves_an_existing_output_untouched(tmp_path: Path) -> None:
+def test_failed_run_leaves_an_existing_output_untouched(gradviz: Gradviz, tmp_path: Path) -> None:
     script(tmp_path, NO_BACKWARD)
     (tmp_path / "g.dot").write_text("old graph\n", encoding="utf-8")
     result = gradviz("run", "s.py", "-o", "g.dot", cwd=tmp_path)
@@ -661,7 +669,9 @@ def test_dot_dies_with_gradviz_killed_during_layout(tmp_path: Path, sig: str) ->
 
 
 @pytest.mark.dot
-def test_layout_timeout_stops_dot_and_writes_the_dot_beside(tmp_path: Path) -> None:
+def test_layout_timeout_stops_dot_and_writes_the_dot_beside(
+    gradviz: Gradviz, tmp_path: Path
+) -> None:
     script(tmp_path, WIDE)  # unfolded, `dot` lays this out for over 10 s
     result = gradviz(
         "run", "s.py", "-o", "g.svg", "--max-nodes", "0", "--layout-timeout", "1", cwd=tmp_path
@@ -674,7 +684,9 @@ def test_layout_timeout_stops_dot_and_writes_the_dot_beside(tmp_path: Path) -> N
 
 
 @pytest.mark.dot
-def test_a_layout_over_its_time_is_folded_further_and_retried(tmp_path: Path) -> None:
+def test_a_layout_over_its_time_is_folded_further_and_retried(
+    gradviz: Gradviz, tmp_path: Path
+) -> None:
     script(tmp_path, WIDE)  # under --max-nodes 9000 it is not folded: `dot` would take 10 s
     result = gradviz(
         "run", "s.py", "-o", "g.svg", "--max-nodes", "9000", "--layout-timeout", "6", cwd=tmp_path
@@ -689,7 +701,9 @@ def test_a_layout_over_its_time_is_folded_further_and_retried(tmp_path: Path) ->
 
 
 @pytest.mark.dot
-def test_a_picture_too_big_for_its_budget_gets_a_module_depth_chosen(tmp_path: Path) -> None:
+def test_a_picture_too_big_for_its_budget_gets_a_module_depth_chosen(
+    gradviz: Gradviz, tmp_path: Path
+) -> None:
     script(
         tmp_path,
         "import torch\n"
@@ -714,7 +728,8 @@ def test_a_picture_too_big_for_its_budget_gets_a_module_depth_chosen(tmp_path: P
     assert "chosen" not in (tmp_path / "g.svg").read_text(encoding="utf-8")
 
 
-def test_deep_chain_of_200000_ops_renders_to_dot(tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_deep_chain_of_200000_ops_renders_to_dot(gradviz: Gradviz, tmp_path: Path) -> None:
     # Freeing a graph this deep overflows the C stack inside PyTorch unless the walker raised
     # RLIMIT_STACK; the run must neither crash nor hit Python's recursion limit.
     script(
@@ -726,7 +741,7 @@ def test_deep_chain_of_200000_ops_renders_to_dot(tmp_path: Path) -> None:
         "    y = y * 1.0\n"
         "y.sum().backward()\n",
     )
-    result = gradviz("run", "s.py", "-o", "g.dot", cwd=tmp_path, timeout=180)
+    result = gradviz("run", "s.py", "-o", "g.dot", cwd=tmp_path, timeout=180, process=True)
     assert result.returncode == 0, result.stderr[-2000:]
     with (tmp_path / "g.dot").open(encoding="utf-8") as f:
         lines = sum(1 for _ in f)
@@ -736,7 +751,7 @@ def test_deep_chain_of_200000_ops_renders_to_dot(tmp_path: Path) -> None:
 # --- version, help, tree --------------------------------------------------------------------
 
 
-def test_gradviz_version(tmp_path: Path) -> None:
+def test_gradviz_version(gradviz: Gradviz, tmp_path: Path) -> None:
     result = gradviz("--version", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"gradviz {version('gradviz')}"
@@ -755,21 +770,21 @@ def test_python_dash_m_version(tmp_path: Path) -> None:
     assert result.stdout.strip() == f"gradviz {version('gradviz')}"
 
 
-def test_help_shows_examples_and_exit_codes(tmp_path: Path) -> None:
+def test_help_shows_examples_and_exit_codes(gradviz: Gradviz, tmp_path: Path) -> None:
     result = gradviz("--help", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     for text in ("Examples", "gradviz run train.py", "--call all", "Exit codes", "run", "tree"):
         assert text in result.stdout
 
 
-def test_run_help_lists_its_options(tmp_path: Path) -> None:
+def test_run_help_lists_its_options(gradviz: Gradviz, tmp_path: Path) -> None:
     result = gradviz("run", "--help", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     for option in ("--output", "--format", "--call", "--var", "--show-saved", "--rankdir"):
         assert option in result.stdout
 
 
-def test_tree_prints_the_ops_and_the_legend(tmp_path: Path) -> None:
+def test_tree_prints_the_ops_and_the_legend(gradviz: Gradviz, tmp_path: Path) -> None:
     script(tmp_path, THREE_CALLS)
     result = gradviz("tree", "s.py", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -779,7 +794,7 @@ def test_tree_prints_the_ops_and_the_legend(tmp_path: Path) -> None:
     assert os.listdir(tmp_path) == ["s.py"]
 
 
-def test_tree_of_shared_nodes_is_linear_not_exponential(tmp_path: Path) -> None:
+def test_tree_of_shared_nodes_is_linear_not_exponential(gradviz: Gradviz, tmp_path: Path) -> None:
     script(
         tmp_path,
         "import torch\n"
@@ -797,7 +812,9 @@ def test_tree_of_shared_nodes_is_linear_not_exponential(tmp_path: Path) -> None:
     assert re.search(r"\bn41\b", result.stdout)  # the leaf, 41 levels down
 
 
-def test_tree_names_tensors_by_the_scripts_variables_and_shows_inputs(tmp_path: Path) -> None:
+def test_tree_names_tensors_by_the_scripts_variables_and_shows_inputs(
+    gradviz: Gradviz, tmp_path: Path
+) -> None:
     script(
         tmp_path,
         "import torch\n"
@@ -816,7 +833,9 @@ def test_tree_names_tensors_by_the_scripts_variables_and_shows_inputs(tmp_path: 
     assert "input (no grad)" in shown.stdout
 
 
-def test_source_lines_are_on_by_default_and_off_with_no_source(tmp_path: Path) -> None:
+def test_source_lines_are_on_by_default_and_off_with_no_source(
+    gradviz: Gradviz, tmp_path: Path
+) -> None:
     script(
         tmp_path,
         "import torch\n"
@@ -837,7 +856,7 @@ def test_source_lines_are_on_by_default_and_off_with_no_source(tmp_path: Path) -
 
 
 @pytest.mark.parametrize("flag", ["--op-shapes", "--no-op-shapes"])
-def test_op_shapes_flag(tmp_path: Path, flag: str) -> None:
+def test_op_shapes_flag(gradviz: Gradviz, tmp_path: Path, flag: str) -> None:
     script(tmp_path, RAISES_AFTER_TWO_CALLS)
     result = gradviz("run", "s.py", "-o", "g.json", flag, cwd=tmp_path)
     assert result.returncode == 3, result.stderr  # the script's own error, after the capture

@@ -5,20 +5,19 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
+from conftest import Gradviz
 
 from graphviz_autograd.renderers.diff import DIFF_COLOURS
 from graphviz_autograd.renderers.json import from_json, to_json
 from graphviz_autograd.trace.walk import build_graph
 from graphviz_autograd.transform.diff import compare
 
-GRADVIZ = Path(sys.executable).parent / "gradviz"
 SAMPLES = Path(__file__).parent.parent / "samples"
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -53,18 +52,14 @@ for scale in ([1.0, 1.0, 1.0], [-1.0, -1.0, 1.0], [1.0, float("nan"), 1.0]):
 """
 
 
-def gradviz(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(GRADVIZ), *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=120
-    )
-
-
 def by_name(nodes: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {n["name"]: n for n in nodes if n.get("name")}
 
 
 @pytest.mark.dot
-def test_accumulate_calls_1_and_3_same_structure_gradient_tripled(tmp_path: Path) -> None:
+def test_accumulate_calls_1_and_3_same_structure_gradient_tripled(
+    gradviz: Gradviz, tmp_path: Path
+) -> None:
     result = gradviz(
         "diff", SAMPLES / "accumulate.py", "--calls", "1", "3", "-o", "d.json", "-o", "d.svg",
         cwd=tmp_path,
@@ -92,7 +87,7 @@ def test_accumulate_calls_1_and_3_same_structure_gradient_tripled(tmp_path: Path
     assert DIFF_COLOURS["grad"][0] in fills and DIFF_COLOURS["added"][0] not in fills
 
 
-def test_layer_added_between_two_json_files(tmp_path: Path) -> None:
+def test_layer_added_between_two_json_files(gradviz: Gradviz, tmp_path: Path) -> None:
     (tmp_path / "mlp.py").write_text(MLP)
     assert gradviz("run", "mlp.py", "-o", "a.json", cwd=tmp_path).returncode == 0
     assert gradviz("run", "mlp.py", "-o", "b.json", "--", "--deeper", cwd=tmp_path).returncode == 0
@@ -122,7 +117,7 @@ def test_layer_added_between_two_json_files(tmp_path: Path) -> None:
     )
 
 
-def test_sign_flips_and_nan_appearing(tmp_path: Path) -> None:
+def test_sign_flips_and_nan_appearing(gradviz: Gradviz, tmp_path: Path) -> None:
     (tmp_path / "scales.py").write_text(SCALES)
     flips = gradviz("diff", "scales.py", "--calls", "1", "2", "-o", "-", cwd=tmp_path)
     assert flips.returncode == 0, flips.stderr
@@ -136,7 +131,7 @@ def test_sign_flips_and_nan_appearing(tmp_path: Path) -> None:
     assert "NaN appeared (1)" in nan.stderr  # the report goes to stderr when JSON is on stdout
 
 
-def test_two_scripts_and_user_errors(tmp_path: Path) -> None:
+def test_two_scripts_and_user_errors(gradviz: Gradviz, tmp_path: Path) -> None:
     (tmp_path / "mlp.py").write_text(MLP)
     (tmp_path / "deeper.py").write_text(MLP.replace('"--deeper" in sys.argv', "True"))
     result = gradviz("diff", "mlp.py", "deeper.py", cwd=tmp_path)

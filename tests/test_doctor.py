@@ -7,13 +7,12 @@ Each sample shows one finding; the test checks its code, the names involved and 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
+from conftest import Gradviz, Ran
 from torch import nn
 
 from graphviz_autograd import capture
@@ -21,21 +20,14 @@ from graphviz_autograd.doctor import CODES
 
 ROOT = Path(__file__).resolve().parent.parent
 PITFALLS = ROOT / "samples" / "pitfalls"
-GRADVIZ = Path(sys.executable).parent / "gradviz"
 
 
-def doctor(*args: str | Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(GRADVIZ), "doctor", *map(str, args)],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+def doctor(gradviz: Gradviz, *args: str | Path, cwd: Path = ROOT) -> Ran:
+    return gradviz("doctor", *args, cwd=cwd)
 
 
-def report(sample: str) -> tuple[dict[str, Any], subprocess.CompletedProcess[str]]:
-    done = doctor(PITFALLS / f"{sample}.py", "--format", "json", "-o", "-")
+def report(gradviz: Gradviz, sample: str) -> tuple[dict[str, Any], Ran]:
+    done = doctor(gradviz, PITFALLS / f"{sample}.py", "--format", "json", "-o", "-")
     return json.loads(done.stdout), done
 
 
@@ -78,9 +70,9 @@ def test_every_code_has_a_sample() -> None:
 
 
 @pytest.mark.parametrize("sample", list(CASES))
-def test_each_sample_shows_its_finding_with_names_and_lines(sample: str) -> None:
+def test_each_sample_shows_its_finding_with_names_and_lines(gradviz: Gradviz, sample: str) -> None:
     code, params, line_text, node_texts = CASES[sample]
-    data, done = report(sample)
+    data, done = report(gradviz, sample)
     assert data["format"] == "gradviz-doctor" and data["version"] == 1
     assert data["script"].endswith(f"{sample}.py") and data["calls"] >= 1
     (finding,) = [f for f in data["findings"] if f["code"] == code]
@@ -102,8 +94,8 @@ def test_each_sample_shows_its_finding_with_names_and_lines(sample: str) -> None
     assert "graphviz_autograd" not in done.stderr
 
 
-def test_sample_findings_are_only_the_expected_ones() -> None:
-    data, _ = report("inplace")
+def test_sample_findings_are_only_the_expected_ones(gradviz: Gradviz) -> None:
+    data, _ = report(gradviz, "inplace")
     assert [f["code"] for f in data["findings"]] == ["inplace-modified"]
     (finding,) = data["findings"]
     assert "version 1, expected 0" in finding["message"]
@@ -112,8 +104,8 @@ def test_sample_findings_are_only_the_expected_ones() -> None:
     assert finding["nodes"][0]["id"] is not None and finding["nodes"][1]["id"] is None
 
 
-def test_text_report_names_the_finding_its_line_and_fix() -> None:
-    done = doctor(PITFALLS / "backward_twice.py")
+def test_text_report_names_the_finding_its_line_and_fix(gradviz: Gradviz) -> None:
+    done = doctor(gradviz, PITFALLS / "backward_twice.py")
     assert done.returncode == 4
     out = done.stdout
     assert "backward-twice" in out and "call 1 (line 14)" in out
@@ -122,23 +114,26 @@ def test_text_report_names_the_finding_its_line_and_fix() -> None:
     assert "RuntimeError: Trying to backward through the graph a second time" in done.stderr
 
 
-def test_healthy_training_gets_no_warning(tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_healthy_training_gets_no_warning(gradviz: Gradviz, tmp_path: Path) -> None:
     out = tmp_path / "report.json"
-    done = doctor(ROOT / "benchmarks" / "mlp_train.py", "-o", out)
+    done = doctor(gradviz, ROOT / "benchmarks" / "mlp_train.py", "-o", out)
     assert done.returncode == 0, done.stdout + done.stderr
     data = json.loads(out.read_text())
     assert data["calls"] == 300 and data["findings"] == []
 
 
-def test_unexplained_failure_is_exit_3_and_usage_errors_exit_2(tmp_path: Path) -> None:
+def test_unexplained_failure_is_exit_3_and_usage_errors_exit_2(
+    gradviz: Gradviz, tmp_path: Path
+) -> None:
     script = tmp_path / "boom.py"
     script.write_text("import torch\nraise ValueError('boom')\n")
-    done = doctor(script)
+    done = doctor(gradviz, script)
     assert done.returncode == 3 and "ValueError: boom" in done.stderr
-    assert doctor(script, "-o", "-").returncode == 2
-    assert doctor(tmp_path / "missing.py").returncode == 1
+    assert doctor(gradviz, script, "-o", "-").returncode == 2
+    assert doctor(gradviz, tmp_path / "missing.py").returncode == 1
     script.write_text("import torch\nraise KeyboardInterrupt\n")
-    done = doctor(script)
+    done = doctor(gradviz, script)
     assert done.returncode == 130 and "interrupted" in done.stderr
 
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 import runpy
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from conftest import Gradviz, Ran
 from rich.console import Console
 
 from graphviz_autograd import capture
@@ -19,7 +18,6 @@ from graphviz_autograd.renderers.dot import EDGE_GRADS_UP_TO, to_dot
 from graphviz_autograd.renderers.json import to_json
 from graphviz_autograd.renderers.tree import print_graph_tree
 
-GRADVIZ = Path(sys.executable).parent / "gradviz"
 NEURONS = Path(__file__).parent.parent / "samples" / "neurons.py"
 
 
@@ -115,12 +113,11 @@ def test_tree_shows_what_flowed_to_each_input() -> None:
     assert "↑ n9 a  ⟵ 0.375 (×-1.5)" in text
 
 
-def test_cli_switch(tmp_path: Path) -> None:
-    def gradviz(*args: str) -> subprocess.CompletedProcess[str]:
-        command = [str(GRADVIZ), "run", str(NEURONS), "-o", "-", "-f", "dot", *args]
-        return subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, check=False)
+def test_cli_switch(gradviz: Gradviz, tmp_path: Path) -> None:
+    def run(*args: str) -> Ran:
+        return gradviz("run", NEURONS, "-o", "-", "-f", "dot", *args, cwd=tmp_path)
 
-    on, off = gradviz(), gradviz("--no-edge-grads")
+    on, off = run(), run("--no-edge-grads")
     assert on.returncode == off.returncode == 0, on.stderr + off.stderr
     assert "-1.5 (×0.5)" in on.stdout
     assert "×" not in off.stdout

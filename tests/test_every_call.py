@@ -4,17 +4,14 @@ graph written before a script that calls ``os._exit`` ends, names from a helper 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from conftest import Gradviz
 
 from graphviz_autograd import capture
 from graphviz_autograd.model import Graph
-
-GRADVIZ = Path(sys.executable).parent / "gradviz"
 
 
 def named(graph: Graph, name: str) -> torch.Tensor:
@@ -47,13 +44,10 @@ def test_create_graph_and_the_second_order_call_are_both_recorded() -> None:
     assert len(second) > len(first)
 
 
-def gradviz(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [str(GRADVIZ), *args]
-    return subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, check=False)
-
-
 @pytest.mark.parametrize("call", ["first", "1"])
-def test_the_graph_is_written_before_the_script_calls_os_exit(tmp_path: Path, call: str) -> None:
+def test_the_graph_is_written_before_the_script_calls_os_exit(
+    gradviz: Gradviz, tmp_path: Path, call: str
+) -> None:
     (tmp_path / "s.py").write_text(
         "import os, torch\n"
         "w = torch.tensor([1.0, 2.0], requires_grad=True)\n"
@@ -61,14 +55,16 @@ def test_the_graph_is_written_before_the_script_calls_os_exit(tmp_path: Path, ca
         "loss.backward()\n"
         "os._exit(0)\n"
     )
-    done = gradviz(tmp_path, "run", "s.py", "-o", "g.json", "--call", call)
+    done = gradviz("run", "s.py", "-o", "g.json", "--call", call, cwd=tmp_path, process=True)
     assert done.returncode == 0, done.stderr
     doc = json.loads((tmp_path / "g.json").read_text())
     (w,) = [n for n in doc["nodes"] if n["name"] == "w"]
     assert w["grad"]["values"] == [2.0, 4.0]
 
 
-def test_a_backward_inside_a_helper_module_names_the_scripts_variables(tmp_path: Path) -> None:
+def test_a_backward_inside_a_helper_module_names_the_scripts_variables(
+    gradviz: Gradviz, tmp_path: Path
+) -> None:
     (tmp_path / "helper.py").write_text("def step(loss):\n    loss.backward()\n")
     (tmp_path / "s.py").write_text(
         "import torch, helper\n"
@@ -76,7 +72,7 @@ def test_a_backward_inside_a_helper_module_names_the_scripts_variables(tmp_path:
         "hidden = weight * 3\n"
         "helper.step(hidden.sum())\n"
     )
-    done = gradviz(tmp_path, "run", "s.py", "-o", "-", "-f", "json")
+    done = gradviz("run", "s.py", "-o", "-", "-f", "json", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     names = {n["name"] for n in json.loads(done.stdout)["nodes"]}
     assert {"weight", "hidden", "loss"} <= names

@@ -16,11 +16,9 @@ from typing import Any
 
 import pytest
 import torch
-from conftest import CHROMIUM
-from typer.testing import CliRunner
+from conftest import CHROMIUM, Gradviz
 
 from graphviz_autograd import Edge, Graph, Node, TensorStats, explore, render
-from graphviz_autograd.cli import app
 from graphviz_autograd.model import Source
 from graphviz_autograd.renderers.html import (
     fold_map,
@@ -229,16 +227,14 @@ def test_big_graphs_go_in_folded_only(monkeypatch: pytest.MonkeyPatch) -> None:
     assert not data["whole"] and len(data["ids"]) == 2 and data["total_nodes"] == 3001
 
 
-def test_render_and_cli_write_the_explorer(tmp_path: Path) -> None:
+def test_render_and_cli_write_the_explorer(gradviz: Gradviz, tmp_path: Path) -> None:
     w = torch.randn(3, requires_grad=True)
     loss = (w * 2).sum()
     assert render(loss, tmp_path / "g.html", params={"w": w}) == tmp_path / "g.html"
     assert data_of((tmp_path / "g.html").read_text(encoding="utf-8"))["total_nodes"] == 3
-    result = CliRunner().invoke(
-        app, ["run", str(SAMPLES / "neurons.py"), "-f", "html", "-o", str(tmp_path / "n.out")]
-    )
-    assert result.exit_code == 0, result.output
-    assert "wrote" in result.output and "(11 nodes, 11 edges" in result.output
+    result = gradviz("run", SAMPLES / "neurons.py", "-f", "html", "-o", "n.out", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "wrote" in result.stderr and "(11 nodes, 11 edges" in result.stderr
     data = data_of((tmp_path / "n.out").read_text(encoding="utf-8"))
     names = {data["info"][k]["name"] for k in data["info_of"]}
     assert {"w1", "w2", "w3", "w4", "a", "L"} <= names
@@ -256,15 +252,13 @@ def test_explore_shows_inline_in_a_sandboxed_frame() -> None:
 
 
 def test_without_graphviz_the_explorer_is_written_and_shown(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    gradviz: Gradviz, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # no `dot` to be found
     w = torch.randn(3, requires_grad=True)
     loss = (w * 2).sum()
-    result = CliRunner().invoke(
-        app, ["run", str(SAMPLES / "neurons.py"), "-o", str(tmp_path / "n.html")]
-    )
-    assert result.exit_code == 0, result.output
+    result = gradviz("run", SAMPLES / "neurons.py", "-o", "n.html", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
     rendering = render(loss)
     assert not isinstance(rendering, Path)
     bundle = rendering._repr_mimebundle_()

@@ -6,32 +6,29 @@ import subprocess
 import sys
 from pathlib import Path
 
-GRADVIZ = Path(sys.executable).parent / "gradviz"
+from conftest import Gradviz
+
+GRADVIZ = Path(sys.executable).parent / "gradviz"  # the terminal test runs it in a child
 SAMPLES = Path(__file__).parent.parent / "samples"
 ROOT = Path(__file__).parent.parent
 
 
-def gradviz(tmp_path: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
-    command = [str(GRADVIZ), *map(str, args)]
-    return subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, check=False)
-
-
-def test_call_0_names_the_option(tmp_path: Path) -> None:
-    done = gradviz(tmp_path, "run", SAMPLES / "neurons.py", "--call", "0")
+def test_call_0_names_the_option(gradviz: Gradviz, tmp_path: Path) -> None:
+    done = gradviz("run", SAMPLES / "neurons.py", "--call", "0", cwd=tmp_path)
     assert done.returncode == 2
     assert "Invalid value for '--call': '0'" in done.stderr
 
 
-def test_a_script_option_before_double_dash_gets_a_hint(tmp_path: Path) -> None:
-    done = gradviz(tmp_path, "run", SAMPLES / "neurons.py", "--epochs", "3")
+def test_a_script_option_before_double_dash_gets_a_hint(gradviz: Gradviz, tmp_path: Path) -> None:
+    done = gradviz("run", SAMPLES / "neurons.py", "--epochs", "3", cwd=tmp_path)
     assert done.returncode == 2
     (line,) = done.stderr.splitlines()
     assert "No such option: --epochs" in line
     assert "put it after --: gradviz run SCRIPT -- --epochs" in line
 
 
-def test_help_says_dash_writes_dot(tmp_path: Path) -> None:
-    done = gradviz(tmp_path, "run", "--help")
+def test_help_says_dash_writes_dot(gradviz: Gradviz, tmp_path: Path) -> None:
+    done = gradviz("run", "--help", cwd=tmp_path)
     assert "DOT, unless --format says otherwise" in " ".join(done.stdout.split()).replace("│ ", "")
 
 

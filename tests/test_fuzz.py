@@ -244,6 +244,7 @@ def dot_accepts(source: str) -> None:
 
 
 @pytest.mark.dot
+@pytest.mark.slow
 @settings(
     max_examples=FUZZ_EXAMPLES,
     deadline=None,

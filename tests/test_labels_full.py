@@ -5,11 +5,10 @@ lines, attributes and gradient values in node labels, so PNG, PDF and the tree s
 from __future__ import annotations
 
 import runpy
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import Gradviz
 from rich.console import Console
 
 from graphviz_autograd import capture
@@ -17,7 +16,6 @@ from graphviz_autograd.model import Graph
 from graphviz_autograd.renderers.dot import to_dot
 from graphviz_autograd.renderers.tree import print_graph_tree
 
-GRADVIZ = Path(sys.executable).parent / "gradviz"
 MLP = Path(__file__).resolve().parent.parent / "samples" / "mlp.py"
 
 
@@ -56,10 +54,9 @@ def test_the_tree_shows_them_too(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 @pytest.mark.dot
-def test_show_attrs_and_full_labels_through_the_cli(tmp_path: Path) -> None:
+def test_show_attrs_and_full_labels_through_the_cli(gradviz: Gradviz, tmp_path: Path) -> None:
     def run(*args: str) -> str:
-        command = [str(GRADVIZ), "run", str(MLP), "-o", "-", "-f", "dot", *args]
-        done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, check=False)
+        done = gradviz("run", MLP, "-o", "-", "-f", "dot", *args, cwd=tmp_path)
         assert done.returncode == 0, done.stderr
         return labels(done.stdout)
 

@@ -12,11 +12,9 @@ from typing import Any
 
 import pytest
 import torch
-from conftest import CHROMIUM
-from typer.testing import CliRunner
+from conftest import CHROMIUM, Gradviz
 
 from graphviz_autograd import Edge, Graph, Node, TensorStats, build_graph, render, to_mermaid
-from graphviz_autograd.cli import app
 from graphviz_autograd.renderers import mermaid
 from graphviz_autograd.renderers.style import GRAD_RAMP, LEGEND
 
@@ -196,17 +194,14 @@ def test_api_to_mermaid_and_render(tmp_path: Path) -> None:
     assert len(to_mermaid(graph, max_nodes=0).splitlines()) > 6000  # unless told
 
 
-def test_cli_writes_mermaid(tmp_path: Path) -> None:
-    out = tmp_path / "graph.mmd"
-    result = CliRunner().invoke(app, ["run", str(ROOT / "samples/mlp.py"), "-o", str(out)])
-    assert result.exit_code == 0, result.output
-    assert out.read_text().startswith("flowchart TB\n")
-    assert "wrote" in result.output
-    result = CliRunner().invoke(
-        app, ["run", str(ROOT / "samples/mlp.py"), "-f", "mermaid", "-o", "-"]
-    )
-    assert result.exit_code == 0, result.output
-    assert "flowchart TB" in result.output and ":::leaf" in result.output
+def test_cli_writes_mermaid(gradviz: Gradviz, tmp_path: Path) -> None:
+    result = gradviz("run", ROOT / "samples/mlp.py", "-o", "graph.mmd", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "graph.mmd").read_text().startswith("flowchart TB\n")
+    assert "wrote" in result.stderr
+    result = gradviz("run", ROOT / "samples/mlp.py", "-f", "mermaid", "-o", "-", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "flowchart TB" in result.stdout and ":::leaf" in result.stdout
 
 
 # Drawn by Mermaid

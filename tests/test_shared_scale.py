@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from conftest import Gradviz
 
 from graphviz_autograd import capture
 from graphviz_autograd.renderers.dot import to_dot
 from graphviz_autograd.renderers.style import GRAD_RAMP, LEAF_RAMP, grad_shades, shared_scale
-
-GRADVIZ = Path(sys.executable).parent / "gradviz"
 
 G_2G_3G = """\
 import torch
@@ -26,15 +23,9 @@ for k in (1.0, 2.0, 3.0):
 """
 
 
-def every_call(folder: Path, script: Path) -> list[str]:
+def every_call(gradviz: Gradviz, folder: Path, script: Path) -> list[str]:
     """The DOT of each of the script's three backward calls, drawn with --call all."""
-    done = subprocess.run(
-        [str(GRADVIZ), "run", str(script), "-o", "g.dot", "--call", "all"],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = gradviz("run", script, "-o", "g.dot", "--call", "all", cwd=folder)
     assert done.returncode == 0, done.stderr
     return [(folder / f"g-{n}.dot").read_text() for n in (1, 2, 3)]
 
@@ -62,16 +53,18 @@ def test_one_scale_for_all_calls() -> None:
     assert fills == list(GRAD_RAMP[:3])  # g, 2g, 3g: darker
 
 
-def test_call_all_shares_the_scale_and_each_legend_gives_it(tmp_path: Path) -> None:
+def test_call_all_shares_the_scale_and_each_legend_gives_it(
+    gradviz: Gradviz, tmp_path: Path
+) -> None:
     (tmp_path / "s.py").write_text(G_2G_3G)
-    dots = every_call(tmp_path, tmp_path / "s.py")
+    dots = every_call(gradviz, tmp_path, tmp_path / "s.py")
     assert [fill_of(d, "hidden") for d in dots] == list(GRAD_RAMP[:3])
     assert all("<td>1.414</td>" in d and "<td>25.46</td>" in d for d in dots)
 
 
-def test_accumulated_leaf_grads_g_2g_3g_get_darker(tmp_path: Path) -> None:
+def test_accumulated_leaf_grads_g_2g_3g_get_darker(gradviz: Gradviz, tmp_path: Path) -> None:
     sample = Path(__file__).resolve().parent.parent / "samples" / "accumulate.py"
-    dots = every_call(tmp_path, sample)
+    dots = every_call(gradviz, tmp_path, sample)
     fills = [re.search(r'label="w\\n[^"]*" fillcolor="(#[0-9a-f]+)"', d) for d in dots]
     assert [m.group(1) if m else None for m in fills] == list(LEAF_RAMP[-3:])
     assert all("leaves in blue, on one scale for all calls" in d for d in dots)

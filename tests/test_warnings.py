@@ -16,12 +16,11 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import Gradviz
 
 from graphviz_autograd import capture
 from graphviz_autograd.trace import modules
 from graphviz_autograd.trace.modules import tag_modules
-
-BIN = Path(sys.executable).parent
 
 # Line numbers matter: the expected warnings below name them.
 WARNS = """\
@@ -88,10 +87,12 @@ def expected_in(found: list[tuple[str, int, str]]) -> set[tuple[int, str]]:
     }
 
 
-def test_run_reports_warnings_at_the_scripts_lines_as_python_does(tmp_path: Path) -> None:
+def test_run_reports_warnings_at_the_scripts_lines_as_python_does(
+    gradviz: Gradviz, tmp_path: Path
+) -> None:
     (tmp_path / "s.py").write_text(WARNS, encoding="utf-8")
     plain = run(sys.executable, "s.py", cwd=tmp_path)
-    drawn = run(BIN / "gradviz", "run", "s.py", "-o", "g.dot", cwd=tmp_path)
+    drawn = gradviz("run", "s.py", "-o", "g.dot", cwd=tmp_path, process=True)
     assert plain.returncode == 0 and drawn.returncode == 0, drawn.stderr
     python_says, gradviz_says = reported(plain.stderr), reported(drawn.stderr)
     assert expected_in(python_says) == EXPECTED  # the oracle agrees with the line numbers
@@ -113,10 +114,12 @@ def test_warnings_made_errors_raise_at_the_scripts_line(tmp_path: Path) -> None:
     assert "UserWarning: The .grad attribute of a Tensor that is not a leaf" in result.stderr
 
 
-def test_errors_in_torch_calls_show_the_scripts_line_and_no_frame_of_ours(tmp_path: Path) -> None:
+def test_errors_in_torch_calls_show_the_scripts_line_and_no_frame_of_ours(
+    gradviz: Gradviz, tmp_path: Path
+) -> None:
     source = "import torch\n\nw = torch.ones(3, requires_grad=True)\nz = (w * 2) @ torch.ones(4)\n"
     (tmp_path / "s.py").write_text(source, encoding="utf-8")
-    result = run(BIN / "gradviz", "run", "s.py", "-o", "g.dot", cwd=tmp_path)
+    result = gradviz("run", "s.py", "-o", "g.dot", cwd=tmp_path, process=True)
     assert result.returncode == 3
     traceback = result.stderr[: result.stderr.index("error: ")]
     assert re.findall(r'File "([^"]+)", line (\d+)', traceback) == [("s.py", "4")]

@@ -11,15 +11,9 @@ import pytest
 
 from graphviz_autograd.errors import GradvizError, GraphvizNotFoundError
 from graphviz_autograd.model import Edge, Graph, Node, SavedTensor, Source, TensorStats
-from graphviz_autograd.renderers.dot import (
-    _plain_key,
-    _plain_rest,
-    _rest,
-    quote,
-    to_dot,
-    to_image,
-    to_svg,
-)
+from graphviz_autograd.renderers.dot import to_dot, to_image, to_svg
+from graphviz_autograd.renderers.dot_nodes import _ORDINARY, _is_plain, _plain_rest, _rest
+from graphviz_autograd.renderers.dot_quoting import quote
 from graphviz_autograd.renderers.style import roles_present
 
 HOSTILE = '<script>alert(1)</script>"];x->y;'
@@ -467,9 +461,19 @@ PLAIN_VARIANTS = [
 def test_plain_nodes_are_described_as_any_node() -> None:
     for fields in PLAIN_VARIANTS:
         node = Node("", *fields)  # type: ignore[arg-type]
-        plain = _plain_key(node)
-        assert plain is not None, fields
-        assert _plain_rest(plain) == _rest(node, first_bad=False), fields
+        assert _is_plain(node), fields
+        plain = _plain_rest(
+            node.kind,
+            None if node.kind == "op" else node.op,
+            node.shape,
+            node.dtype,
+            node.is_leaf,
+            node.requires_grad,
+            node.retains_grad,
+            node.kind,
+            None,
+        )
+        assert plain == _rest(node, node.kind, _ORDINARY), fields
 
 
 @pytest.mark.parametrize(
@@ -486,7 +490,7 @@ def test_plain_nodes_are_described_as_any_node() -> None:
 )
 def test_nodes_with_more_facts_take_the_general_description(change: dict[str, object]) -> None:
     node = Node("n0", "op", op="MulBackward0", shape=(3,), dtype="float32")._replace(**change)
-    assert _plain_key(node) is None
+    assert not _is_plain(node)
 
 
 @pytest.mark.dot

@@ -15,6 +15,7 @@ from .model import Graph
 from .renderers import dot as _dot
 from .renderers import html as _html
 from .renderers import json as _json
+from .renderers import layout as _layout
 from .renderers import mermaid as _mermaid
 from .renderers import tree as _tree
 from .transform.collapse import collapse_modules, module_depth
@@ -142,7 +143,7 @@ def fold_budget(fmt: Format | Literal["tree"], max_nodes: int | None = None) -> 
     and the terminal tree, and 0 (never fold) for DOT and JSON, which keep the full data."""
     if max_nodes is not None:
         return max_nodes
-    return DEFAULT_MAX_NODES if fmt in (*_dot.IMAGE_FORMATS, "html", "tree") else 0
+    return DEFAULT_MAX_NODES if fmt in (*_layout.IMAGE_FORMATS, "html", "tree") else 0
 
 
 DEFAULT_LAYOUT_TIMEOUT: Final = 20.0
@@ -170,7 +171,7 @@ class Picture(NamedTuple):
 
 def draw(
     graph: Graph,
-    fmt: _dot.ImageFormat = "svg",
+    fmt: _layout.ImageFormat = "svg",
     *,
     max_nodes: int | None = None,
     depth: int | None = None,
@@ -199,7 +200,7 @@ def draw(
     Raises:
         LayoutTimeoutError: no layout finished in time; its ``dot`` attribute is the DOT of the
             last graph tried, to lay out without a deadline.
-        GraphvizNotFoundError, GradvizError: as `renderers.dot.run_dot`.
+        GraphvizNotFoundError, GradvizError: as `renderers.layout.run_dot`.
     """
     if timeout is not None and timeout < 0:
         raise GradvizError(f"timeout must be 0 (no limit) or positive, not {timeout:g}")
@@ -223,7 +224,7 @@ def draw(
         )
         say(f"laying out {len(shown):,} nodes with Graphviz dot")
         try:
-            data = _dot.run_dot(source, fmt, timeout=limit)
+            data = _layout.run_dot(source, fmt, timeout=limit)
             text = data.decode() if fmt == "svg" else data
             return Picture(text, shown, tuple(redrawn), None if level == depth else level)
         except LayoutTimeoutError as exc:
@@ -320,7 +321,7 @@ def encode(
     Mermaid's limits; DOT and JSON keep the full graph. The explorer (html) gets the full graph
     and opens folded.
     """
-    if fmt in _dot.IMAGE_FORMATS:
+    if fmt in _layout.IMAGE_FORMATS:
         return draw(graph, fmt, max_nodes=max_nodes, **render_options).data
     depth = render_options.pop("depth", None)
     if depth is not None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import html
+import os
 import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,15 +13,11 @@ import pytest
 
 from graphviz_autograd.errors import GradvizError, GraphvizNotFoundError
 from graphviz_autograd.model import Edge, Graph, Node, SavedTensor, Source, TensorStats
-from graphviz_autograd.renderers.dot import (
-    _plain_key,
-    _plain_rest,
-    _rest,
-    quote,
-    to_dot,
-    to_image,
-    to_svg,
-)
+from graphviz_autograd.renderers.dot import to_dot, to_image, to_svg
+from graphviz_autograd.renderers.dot_clusters import _tree
+from graphviz_autograd.renderers.dot_nodes import _ORDINARY, _is_plain, _plain_rest, _rest
+from graphviz_autograd.renderers.dot_quoting import dot_ids, quote
+from graphviz_autograd.renderers.layout import _dot_command
 from graphviz_autograd.renderers.style import roles_present
 
 HOSTILE = '<script>alert(1)</script>"];x->y;'
@@ -467,9 +465,19 @@ PLAIN_VARIANTS = [
 def test_plain_nodes_are_described_as_any_node() -> None:
     for fields in PLAIN_VARIANTS:
         node = Node("", *fields)  # type: ignore[arg-type]
-        plain = _plain_key(node)
-        assert plain is not None, fields
-        assert _plain_rest(plain) == _rest(node, first_bad=False), fields
+        assert _is_plain(node), fields
+        plain = _plain_rest(
+            node.kind,
+            None if node.kind == "op" else node.op,
+            node.shape,
+            node.dtype,
+            node.is_leaf,
+            node.requires_grad,
+            node.retains_grad,
+            node.kind,
+            None,
+        )
+        assert plain == _rest(node, node.kind, _ORDINARY), fields
 
 
 @pytest.mark.parametrize(
@@ -486,7 +494,7 @@ def test_plain_nodes_are_described_as_any_node() -> None:
 )
 def test_nodes_with_more_facts_take_the_general_description(change: dict[str, object]) -> None:
     node = Node("n0", "op", op="MulBackward0", shape=(3,), dtype="float32")._replace(**change)
-    assert _plain_key(node) is None
+    assert not _is_plain(node)
 
 
 @pytest.mark.dot
@@ -596,3 +604,25 @@ def test_first_nonfinite_is_marked_even_without_a_gradient() -> None:
     (line,) = [s for s in _node_statements(to_dot(graph)) if s.startswith("  n1 ")]
     assert "\\n⚠ first NaN/Inf in backward" in line
     assert line.endswith(' color="#d00000" penwidth=3];')
+
+
+def test_plain_ids_are_their_own_dot_ids_and_others_are_quoted() -> None:
+    ids = ["n0", "n1", "x_2"]
+    assert dot_ids(ids) is ids
+    assert dot_ids(["n0", "Node", "a b", "é"]) == ["n0", '"Node"', '"a b"', '"é"']
+
+
+def test_module_paths_make_a_tree_with_every_prefix_shallow_first() -> None:
+    tree = _tree(["model.1.fc", "model.0", "head"])
+    assert tree.tops == ["head", "model"]
+    assert tree.children["model"] == ["model.0", "model.1"]
+    assert tree.children["model.1"] == ["model.1.fc"]
+    assert list(tree.number) == ["head", "model", "model.0", "model.1", "model.1.fc"]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="dot runs through the helper on Linux only")
+def test_dot_runs_through_a_helper_that_dies_with_its_parent() -> None:
+    command = _dot_command("/usr/bin/dot", "svg")
+    assert command[:3] == [sys.executable, "-I", "-S"]
+    assert Path(command[3]).is_file() and Path(command[3]).name == "_die_with_parent.py"
+    assert command[4:] == [str(os.getpid()), "/usr/bin/dot", "-Tsvg"]

@@ -15,7 +15,8 @@ import torch
 from torch import nn
 
 from graphviz_autograd.model import Graph
-from graphviz_autograd.renderers.dot import find_dot, to_dot
+from graphviz_autograd.renderers.dot import to_dot
+from graphviz_autograd.renderers.layout import find_dot
 from graphviz_autograd.trace.record import capture
 
 pytestmark = pytest.mark.dot

@@ -44,8 +44,9 @@ from ..api import draw as draw_picture
 from ..errors import GradvizError, LayoutTimeoutError
 from ..files import write_atomic
 from ..model import OP_SHAPES_UP_TO, Graph
-from ..renderers.dot import EDGE_GRADS_UP_TO, IMAGE_FORMATS, INSTALL_HINT, find_dot, run_dot
+from ..renderers.dot import EDGE_GRADS_UP_TO
 from ..renderers.labels import count_of
+from ..renderers.layout import IMAGE_FORMATS, INSTALL_HINT, find_dot, run_dot
 from ..renderers.style import shared_scale
 from ..renderers.tree import print_graph_tree
 from ..trace.script import graph_globals, run_script, script_traceback

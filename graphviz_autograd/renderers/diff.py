@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 import json
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from rich.console import Group
 from rich.table import Table
@@ -13,8 +13,9 @@ from rich.text import Text
 
 from ..model import Graph, Node, TensorStats
 from ..transform.diff import Change, Comparison, GradChange
-from . import dot as _dot
-from .json import _number, edge_dict, node_dict
+from .dot import to_dot
+from .dot_quoting import dot_id, quote
+from .json import edge_dict, json_number, node_dict
 from .labels import count_of, fmt_float, fmt_shape, grad_line, title
 
 __all__ = ["DIFF_COLOURS", "change_lines", "to_diff_dot", "to_diff_json", "to_report"]
@@ -83,7 +84,7 @@ def to_diff_json(comparison: Comparison) -> str:
         grad = change.grad
         if grad is not None:
             out["grad"] = {
-                "ratio": None if grad.ratio is None else _number(grad.ratio),
+                "ratio": None if grad.ratio is None else json_number(grad.ratio),
                 "sign_flips": grad.sign_flips,
                 "nan_appeared": grad.nan_appeared,
                 "inf_appeared": grad.inf_appeared,
@@ -130,9 +131,9 @@ def to_diff_dot(comparison: Comparison, *, rankdir: str = "TB", shown: Graph | N
             attrs += ' fontcolor="#666666" color="#bbbbbb"'
         elif change is not None:
             label = "\n".join([title(node), *change_lines(change)])
-            attrs += f" label={_dot.quote(label)} penwidth=2"
-        lines.append(f"  {_dot._id(node.id)} [{attrs}];\n")
-    body = _dot.to_dot(graph, rankdir=rankdir, legend=False)
+            attrs += f" label={quote(label)} penwidth=2"
+        lines.append(f"  {dot_id(node.id)} [{attrs}];\n")
+    body = to_dot(graph, rankdir=rankdir, legend=False)
     legend = _diff_legend(comparison)
     return body[:-2] + "".join(lines) + f"  graph [labelloc=b labeljust=l label=<{legend}>];\n}}\n"
 
@@ -169,8 +170,17 @@ def _summary(comparison: Comparison) -> str:
     )
 
 
-def _row(node: Node) -> tuple[str, str, str]:
-    return title(node), fmt_shape(node.shape) + (f" {node.dtype}" if node.dtype else ""), node.id
+class _ReportRow(NamedTuple):
+    """A row of the report's table."""
+
+    mark: str
+    """``+`` added, ``-`` removed, ``~`` changed."""
+    colour: str
+    """The mark's colour."""
+    node: Node
+    """The node of A (removed) or of B (added, changed)."""
+    lines: list[str]
+    """What changed, one line per field (`change_lines`)."""
 
 
 def to_report(comparison: Comparison, *, a: str = "A", b: str = "B") -> Group:
@@ -184,13 +194,15 @@ def to_report(comparison: Comparison, *, a: str = "A", b: str = "B") -> Group:
     table = Table(box=None, show_header=True, header_style="bold", pad_edge=False)
     for column in ("", "node", "shape", "id", "change"):
         table.add_column(column, overflow="fold")
-    rows: list[tuple[str, str, Node, list[str]]] = []
-    rows.extend(("+", "green", n, []) for n in c.added[:REPORT_ROWS])
-    rows.extend(("-", "red", n, []) for n in c.removed[:REPORT_ROWS])
-    rows.extend(("~", "yellow", ch.b, change_lines(ch)) for ch in c.changed[:REPORT_ROWS])
-    for mark, colour, node, lines in rows:
-        name, shape, node_id = _row(node)
-        table.add_row(Text(mark, style=colour), name, shape, node_id, "\n".join(lines))
+    rows: list[_ReportRow] = []
+    rows.extend(_ReportRow("+", "green", n, []) for n in c.added[:REPORT_ROWS])
+    rows.extend(_ReportRow("-", "red", n, []) for n in c.removed[:REPORT_ROWS])
+    rows.extend(_ReportRow("~", "yellow", ch.b, change_lines(ch)) for ch in c.changed[:REPORT_ROWS])
+    for row in rows:
+        node = row.node
+        shape = fmt_shape(node.shape) + (f" {node.dtype}" if node.dtype else "")
+        mark = Text(row.mark, style=row.colour)
+        table.add_row(mark, title(node), shape, node.id, "\n".join(row.lines))
     parts: list[Any] = [head]
     if rows:
         parts.append(table)

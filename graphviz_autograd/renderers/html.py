@@ -28,9 +28,11 @@ from typing import Any, Final
 
 from ..model import Graph, Node
 from ..transform.fold import DEFAULT_MAX_NODES, fold
-from .dot import FIRST_BAD_STYLE, NODE_STYLE, SAVED_EDGE_STYLE, label_rest, quote, to_dot
+from .dot import SAVED_EDGE_STYLE, to_dot
+from .dot_nodes import FIRST_BAD_STYLE, NODE_STYLE
+from .dot_quoting import quote
 from .json import node_dict
-from .labels import fmt_float, heading
+from .labels import fmt_float, heading, label_rest
 from .style import (
     DARK_SHADES,
     GRAD_RAMP,

@@ -14,6 +14,7 @@ __all__ = [
     "edge_dict",
     "from_json",
     "graph_dict",
+    "json_number",
     "node_dict",
     "read_node",
     "to_json",
@@ -22,7 +23,7 @@ __all__ = [
 SCHEMA_VERSION: Final = 1
 
 
-def _number(value: float) -> float | str:
+def json_number(value: float) -> float | str:
     """JSON has no NaN or Infinity: those become the strings ``"nan"``, ``"inf"``, ``"-inf"``."""
     if math.isfinite(value):
         return value
@@ -30,7 +31,7 @@ def _number(value: float) -> float | str:
 
 
 def _maybe_number(value: float | None) -> float | str | None:
-    return None if value is None else _number(value)
+    return None if value is None else json_number(value)
 
 
 def _stats(stats: TensorStats | None) -> dict[str, Any] | None:
@@ -47,7 +48,7 @@ def _stats(stats: TensorStats | None) -> dict[str, Any] | None:
         "inf": stats.inf,
     }
     if stats.values is not None:
-        out["values"] = [_number(v) for v in stats.values]
+        out["values"] = [json_number(v) for v in stats.values]
     return out
 
 
@@ -132,7 +133,7 @@ def to_json(graph: Graph) -> str:
 
 
 def _read_number(value: Any) -> float:
-    """The inverse of `_number`: ``"nan"``, ``"inf"``, ``"-inf"`` back to floats."""
+    """The inverse of `json_number`: ``"nan"``, ``"inf"``, ``"-inf"`` back to floats."""
     if isinstance(value, str):
         if value not in ("nan", "inf", "-inf"):
             raise ValueError(f"not a number: {value!r}")
@@ -186,12 +187,23 @@ def read_node(doc: dict[str, Any]) -> Node:
         grads=None if grads is None else tuple(map(_read_stats, grads)),
         order=doc.get("order"),
         count=int(doc.get("count", 1)),
-        source=None if source is None else Source(source["file"], source["line"], source["code"]),
-        saved=tuple(
-            SavedTensor(t["name"], _read_shape(t["shape"]), t["dtype"], t["bytes"], t["freed"])
-            for t in doc.get("saved", ())
-        ),
+        source=None if source is None else _read_source(source),
+        saved=tuple(map(_read_saved, doc.get("saved", ()))),
         module=doc.get("module"),
+    )
+
+
+def _read_source(value: Any) -> Source:
+    return Source(file=value["file"], line=value["line"], code=value["code"])
+
+
+def _read_saved(value: Any) -> SavedTensor:
+    return SavedTensor(
+        name=value["name"],
+        shape=_read_shape(value["shape"]),
+        dtype=value["dtype"],
+        bytes=value["bytes"],
+        freed=value["freed"],
     )
 
 
@@ -214,12 +226,12 @@ def from_json(text: str) -> Graph:
             nodes=tuple(read_node(n) for n in doc["nodes"]),
             edges=tuple(
                 Edge(
-                    str(e["src"]),
-                    str(e["dst"]),
-                    e["slot"],
-                    e.get("kind", "data"),
-                    _read_stats(e.get("grad")),
-                    _read_maybe_number(e.get("local")),
+                    src=str(e["src"]),
+                    dst=str(e["dst"]),
+                    slot=e["slot"],
+                    kind=e.get("kind", "data"),
+                    grad=_read_stats(e.get("grad")),
+                    local=_read_maybe_number(e.get("local")),
                 )
                 for e in doc["edges"]
             ),

@@ -13,7 +13,11 @@ from ..model import Node, Source, TensorStats
 
 __all__ = [
     "CHECKPOINT_OP",
+    "FULL_ATTR_CHARS",
+    "FULL_SOURCE_CHARS",
+    "FULL_VALUES",
     "count_of",
+    "cut",
     "edge_label",
     "facts",
     "fmt_bytes",
@@ -21,6 +25,7 @@ __all__ = [
     "fmt_shape",
     "grad_line",
     "heading",
+    "label_rest",
     "source_text",
     "subtitle",
     "title",
@@ -142,6 +147,37 @@ def facts(node: Node) -> list[str]:
         what = "freed" if t.freed else f"{fmt_shape(t.shape)} {t.dtype} {fmt_bytes(t.bytes)}"
         lines.append(f"saved {t.name}: {what}")
     return lines
+
+
+def label_rest(node: Node, first_bad: bool, attr_chars: int = 0, full: bool = False) -> str:
+    """What follows the title in the label of ``node``: its shape and gradient, and the first
+    NaN's warning when it is ``first_bad``. With ``attr_chars``, also its attributes, each value
+    cut to that many characters; with ``full`` (``labels="full"``), also what the tooltip knows:
+    the gradient's first values, the attributes and the source line."""
+    lines = [subtitle(node), grad_line(node.grad)]
+    if full:
+        lines.append(values_line(node.grad, FULL_VALUES, one=False))
+        attr_chars = attr_chars or FULL_ATTR_CHARS
+    if attr_chars:
+        lines.extend(f"{k}: {cut(v, attr_chars)}" for k, v in node.attrs)
+    if full and node.source is not None:
+        lines.append(cut(source_text(node.source), FULL_SOURCE_CHARS))
+    if first_bad:
+        lines.append("⚠ first NaN/Inf in backward")
+    return "".join(f"\n{line}" for line in lines if line)
+
+
+FULL_VALUES: Final = 6
+"""``labels="full"``: the gradient values a label lists (the tooltip has up to 16)."""
+FULL_ATTR_CHARS: Final = 40
+"""``labels="full"`` or ``"attrs"``: a label cuts an attribute's value to this many characters."""
+FULL_SOURCE_CHARS: Final = 60
+"""``labels="full"``: a label cuts the source line to this many characters."""
+
+
+def cut(text: str, limit: int) -> str:
+    """``text``, or its first ``limit`` characters ending in ``...``."""
+    return text if len(text) <= limit else text[: max(limit - 3, 0)] + "..."
 
 
 def values_line(stats: TensorStats | None, limit: int, *, one: bool = True) -> str:

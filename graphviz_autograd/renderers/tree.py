@@ -11,14 +11,23 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from typing import Final
+from typing import Final, NamedTuple
 
 from rich.console import Console, Group
 from rich.text import Text
 from rich.tree import Tree
 
 from ..model import Graph, Node
-from .labels import edge_label, fmt_bytes, grad_line, source_text, subtitle, title, values_line
+from .labels import (
+    FULL_VALUES,
+    edge_label,
+    fmt_bytes,
+    grad_line,
+    source_text,
+    subtitle,
+    title,
+    values_line,
+)
 from .style import LEGEND, Role, role, roles_present
 
 __all__ = [
@@ -60,7 +69,7 @@ def node_text(node: Node, node_role: Role, *, first_bad: bool = False, full: boo
         text.append(f"  {source_text(node.source) if full else place}", style="dim")
     for key, value in node.attrs:  # show_attrs: listed here as in the picture's labels
         text.append(f"  {key}={value}", style="yellow")
-    values = values_line(node.grad, 6, one=False) if full else ""
+    values = values_line(node.grad, FULL_VALUES, one=False) if full else ""
     if values:
         text.append(f"  {values}", style="green")
     return text
@@ -73,90 +82,135 @@ def to_tree(graph: Graph, *, max_depth: int | None = None, full: bool = False) -
     further: its line ends in ``↓``, and a tree of its own after the others goes on from it
     (``↓ n12 MulBackward0, continued``), so a deep chain stays readable in a narrow terminal.
     """
-    roots = frozenset(graph.roots)
-    # dst -> {src: how many of dst's inputs it feeds}: `x + x` lists x once, as "×2".
-    inputs: dict[str, dict[str, int]] = {n.id: {} for n in graph.nodes}
-    # (dst, src) -> what flowed along those edges in the captured backward (`Edge.grad`).
-    flows: dict[tuple[str, str], list[str]] = {}
-    for edge in graph.edges:
-        uses = inputs[edge.dst]
-        uses[edge.src] = uses.get(edge.src, 0) + 1
-        label = edge_label(edge.grad, edge.local)
-        if label:
-            flows.setdefault((edge.dst, edge.src), []).append(label)
-    shown: set[str] = set()
-    trees: list[Tree] = []
-    # (node id, its module): where each tree starts. The roots first, then the nodes whose
-    # inputs were cut at max_depth, in the order they were printed.
-    starts: deque[tuple[str, str | None]] = deque((root_id, None) for root_id in graph.roots)
-    while starts:
-        start_id, start_module = starts.popleft()
+    trees = _TreeWriter(graph, max_depth, full).trees()
+    return trees[0] if len(trees) == 1 else Group(*trees)
+
+
+class _Start(NamedTuple):
+    """Where a tree starts."""
+
+    node_id: str
+    module: str | None
+    """The module around the node (None for a root)."""
+
+
+class _Line(NamedTuple):
+    """A line still to print, on `_TreeWriter.tree`'s stack."""
+
+    node_id: str
+    parent: Tree
+    """The branch to add it to."""
+    uses: int
+    """How many of the inputs of the node above it it feeds (``x + x``: 2)."""
+    outer: str | None
+    """The module around it."""
+    level: int
+    """The nesting level of the line (0: the top line)."""
+    flow: str
+    """What it got along its edge(s) to the line above (empty when not recorded)."""
+
+
+class _TreeWriter:
+    """The trees of one graph: each node is printed in full once, then referred to."""
+
+    def __init__(self, graph: Graph, max_depth: int | None, full: bool) -> None:
+        self.graph = graph
+        self.roots = frozenset(graph.roots)
+        self.max_depth = max_depth
+        self.full = full
+        # dst -> {src: how many of dst's inputs it feeds}: `x + x` lists x once, as "×2".
+        self.inputs: dict[str, dict[str, int]] = {n.id: {} for n in graph.nodes}
+        # (dst, src) -> what flowed along those edges in the captured backward (`Edge.grad`).
+        self.flows: dict[tuple[str, str], list[str]] = {}
+        for edge in graph.edges:
+            uses = self.inputs[edge.dst]
+            uses[edge.src] = uses.get(edge.src, 0) + 1
+            label = edge_label(edge.grad, edge.local)
+            if label:
+                self.flows.setdefault((edge.dst, edge.src), []).append(label)
+        self.shown: set[str] = set()
+        # Where each tree starts: the roots first, then the nodes whose inputs were cut at
+        # max_depth, in the order they were printed.
+        self.starts = deque(_Start(root_id, None) for root_id in graph.roots)
+
+    def trees(self) -> list[Tree]:
+        """One tree per root, then one per node whose inputs were cut at ``max_depth``."""
+        trees: list[Tree] = []
+        while self.starts:
+            start = self.starts.popleft()
+            trees.append(self.tree(start, continued=len(trees) >= len(self.graph.roots)))
+        return trees
+
+    def tree(self, start: _Start, *, continued: bool) -> Tree:
+        """The tree from ``start``; ``continued``: a node cut at ``max_depth``, whose inputs
+        go on under a reference to it."""
         top = Tree(Text(), guide_style="dim")
         # Module groups: (id of the parent branch, module) -> its "▣ module" header branch.
         headers: dict[tuple[int, str], Tree] = {}
-        # Depth-first in print order, so a back-reference always points up the page. Each
-        # entry: node id, the branch to add it to, its use count, the module around it, and
-        # the nesting level of its line (0: the top line).
-        stack: list[tuple[str, Tree, int, str | None, int, str]] = []
-        if len(trees) < len(graph.roots):
-            stack.append((start_id, top, 1, None, 0, ""))
-        else:  # a continued node: its inputs, under a reference to it
-            node = graph.node(start_id)
+        # Depth-first in print order, so a back-reference always points up the page.
+        stack: list[_Line] = []
+        if not continued:
+            stack.append(_Line(start.node_id, top, uses=1, outer=None, level=0, flow=""))
+        else:
+            node = self.graph.node(start.node_id)
             branch = top.add(Text(f"↓ {node.id} {title(node)}, continued", style="dim"))
-            stack.extend(_inputs(inputs, flows, start_id, branch, start_module, 1))
+            stack.extend(self._inputs(start.node_id, branch, start.module, 1))
         while stack:
-            node_id, parent, count, outer, level, flow = stack.pop()
-            node = graph.node(node_id)
-            module = node.module or outer
-            if node.module and node.module != outer:  # entering a module: group under it
+            line = stack.pop()
+            node = self.graph.node(line.node_id)
+            parent, level = line.parent, line.level
+            module = node.module or line.outer
+            if node.module and node.module != line.outer:  # entering a module: group under it
                 key = (id(parent), node.module)
                 if key not in headers:
                     headers[key] = parent.add(Text(f"▣ {node.module}", style="bold cyan"))
                 parent = headers[key]
                 level += 1
-            seen = node_id in shown
-            line = (
-                _ref(node)
-                if seen
-                else node_text(
-                    node,
-                    role(roots, node),
-                    first_bad=node.id == graph.first_nonfinite,
-                    full=full,
-                )
-            )
-            if count > 1:
-                line.append(f"  ×{count}", style="dim")
-            if flow:  # what this node got along its edge(s) to the line above
-                line.append(f"  ⟵ {flow}", style="magenta")
-            cut = not seen and max_depth is not None and level >= max_depth and inputs[node_id]
+            seen = node.id in self.shown
+            cut = self._cut(node, level, seen)
+            branch = parent.add(self._text(node, line, seen, cut))
             if cut:
-                line.append("  ↓", style="dim")
-                starts.append((node_id, module))
-            branch = parent.add(line)
+                self.starts.append(_Start(node.id, module))
             if seen:
                 continue
-            shown.add(node_id)
+            self.shown.add(node.id)
             if not cut:
-                stack.extend(_inputs(inputs, flows, node_id, branch, module, level + 1))
-        trees.append(top.children[0])
-    return trees[0] if len(trees) == 1 else Group(*trees)
+                stack.extend(self._inputs(node.id, branch, module, level + 1))
+        return top.children[0]
 
+    def _cut(self, node: Node, level: int, seen: bool) -> bool:
+        """Whether the inputs of ``node``, at nesting ``level``, go on in a tree of their own."""
+        return bool(
+            not seen
+            and self.max_depth is not None
+            and level >= self.max_depth
+            and self.inputs[node.id]
+        )
 
-def _inputs(
-    inputs: dict[str, dict[str, int]],
-    flows: dict[tuple[str, str], list[str]],
-    node_id: str,
-    branch: Tree,
-    module: str | None,
-    level: int,
-) -> list[tuple[str, Tree, int, str | None, int, str]]:
-    """Stack entries for the inputs of ``node_id``, so that the first input is printed first;
-    each with what flowed to it from ``node_id`` (empty when not recorded)."""
-    return [
-        (src, branch, n, module, level, ", ".join(flows.get((node_id, src), ())))
-        for src, n in reversed(inputs[node_id].items())
-    ]
+    def _text(self, node: Node, line: _Line, seen: bool, cut: bool) -> Text:
+        """The text of ``line``, which prints ``node``: in full, or as a reference when it was
+        ``seen`` before; ending in ``↓`` when its inputs are ``cut``."""
+        if seen:
+            text = _ref(node)
+        else:
+            node_role = role(self.roots, node)
+            first_bad = node.id == self.graph.first_nonfinite
+            text = node_text(node, node_role, first_bad=first_bad, full=self.full)
+        if line.uses > 1:
+            text.append(f"  ×{line.uses}", style="dim")
+        if line.flow:  # what this node got along its edge(s) to the line above
+            text.append(f"  ⟵ {line.flow}", style="magenta")
+        if cut:
+            text.append("  ↓", style="dim")
+        return text
+
+    def _inputs(self, node_id: str, branch: Tree, module: str | None, level: int) -> list[_Line]:
+        """Stack entries for the inputs of ``node_id``, so that the first input is printed
+        first; each with what flowed to it from ``node_id`` (empty when not recorded)."""
+        return [
+            _Line(src, branch, n, module, level, ", ".join(self.flows.get((node_id, src), ())))
+            for src, n in reversed(self.inputs[node_id].items())
+        ]
 
 
 def _ref(node: Node) -> Text:
@@ -177,16 +231,33 @@ def legend_text(graph: Graph) -> Text:
 def saved_summary(graph: Graph, *, top: int = 5) -> Text:
     """Total bytes saved for backward, then the ``top`` ops that save the most."""
     text = Text(f"saved for backward: {fmt_bytes(graph.saved_bytes)}", style="bold")
-    held = [(sum(t.bytes or 0 for t in n.saved if not t.freed), n) for n in graph.nodes if n.saved]
-    held = [(b, n) for b, n in held if b > 0]
-    held.sort(key=lambda pair: (-pair[0], int(pair[1].id[1:]) if pair[1].id[1:].isdigit() else 0))
-    for nbytes, node in held[:top]:
-        text.append(f"\n  {fmt_bytes(nbytes):>10}  ")
-        text.append(title(node))
-        text.append(f"  {node.id}", style="dim")
+    held = [_Held(_held_bytes(n), n) for n in graph.nodes if n.saved]
+    held = [h for h in held if h.nbytes > 0]
+    held.sort(key=lambda h: (-h.nbytes, _number(h.node.id)))
+    for h in held[:top]:
+        text.append(f"\n  {fmt_bytes(h.nbytes):>10}  ")
+        text.append(title(h.node))
+        text.append(f"  {h.node.id}", style="dim")
     if not held and graph.saved_bytes:
         text.append("  (freed by backward)", style="dim")
     return text
+
+
+class _Held(NamedTuple):
+    """What an op keeps alive for backward."""
+
+    nbytes: int
+    """The bytes of its saved tensors not yet freed."""
+    node: Node
+
+
+def _held_bytes(node: Node) -> int:
+    return sum(t.bytes or 0 for t in node.saved if not t.freed)
+
+
+def _number(node_id: str) -> int:
+    """``12`` for ``n12``; 0 for an id not of that form."""
+    return int(node_id[1:]) if node_id[1:].isdigit() else 0
 
 
 def print_graph_tree(

@@ -14,6 +14,7 @@ import typer
 from ..errors import GradvizError
 from ..model import Graph
 from ..renderers.dot import IMAGE_FORMATS, INSTALL_HINT, find_dot
+from ..renderers.formats import Format as FileFormat
 from ..renderers.labels import count_of
 from ..renderers.options import DrawOptions
 from ..renderers.style import shared_scale
@@ -116,36 +117,21 @@ def draw_script(
         if target != "-":  # with --call all only the folder is known yet
             check_writable(target, folder_only=selection.kind == "all")
     # The one call to draw is written as soon as it is recorded: a script that ends with
-    # os._exit, or crashes in native code, after it loses nothing.
-    written: list[BaseException | None] = []
-    stdout = sys.stdout  # the script's prints go to stderr while it runs: not the document
-
-    def write_now(call: BackwardCall) -> None:
-        if kind is None or var is not None:  # the tree prints at the end, after the script's
-            return
-        try:
-            with contextlib.redirect_stdout(stdout):
-                write_graphs([call.graph], kind, paths, draw)
-        except Exception as exc:  # said (or raised) once the script is done, not into it
-            written.append(exc)
-        except BaseException as exc:  # Ctrl-C, SIGTERM during layout: the script stops too
-            written.append(exc)
-            raise
-        else:
-            written.append(None)
-
+    # os._exit, or crashes in native code, after it loses nothing. The tree prints at the end,
+    # after the script's output; --var draws what the script left.
+    early = _Early(kind, paths, draw) if kind is not None and var is None else None
     try:
         run = run_captured(
             script,
             args,
             keep=selection,
             options=walk,
-            on_record=write_now,
+            on_record=early,
             stdout_to_stderr="-" in paths,
         )
     except GradvizError as exc:
         raise fail(str(exc)) from None
-    stopped = written[0] if written else None
+    stopped = early.outcome[0] if early and early.outcome else None
     if isinstance(stopped, KeyboardInterrupt):
         raise fail("interrupted", EXIT_INTERRUPTED)
     if isinstance(stopped, SystemExit):
@@ -164,7 +150,7 @@ def draw_script(
     try:
         if stopped is not None:
             raise stopped
-        if not written:
+        if not (early and early.outcome):
             write_graphs(graphs, kind, paths, draw)
     except GradvizError as exc:
         raise fail(str(exc)) from None
@@ -174,6 +160,29 @@ def draw_script(
         raise typer.Exit(script_exit_code(failed))
     if reader_left:
         raise typer.Exit(EXIT_ERROR)
+
+
+class _Early:
+    """Called with the one call to draw as soon as it is recorded: writes it, and keeps how
+    that went (`outcome`) to say once the script is done, not into it."""
+
+    def __init__(self, kind: FileFormat, paths: list[str], draw: DrawOptions) -> None:
+        self.kind, self.paths, self.draw = kind, paths, draw
+        self.stdout = sys.stdout  # the script's prints go to stderr while it runs
+        self.outcome: list[BaseException | None] = []
+        """One entry once called: the exception writing raised, or None."""
+
+    def __call__(self, call: BackwardCall) -> None:
+        try:
+            with contextlib.redirect_stdout(self.stdout):
+                write_graphs([call.graph], self.kind, self.paths, self.draw)
+        except Exception as exc:  # said (or raised) once the script is done, not into it
+            self.outcome.append(exc)
+        except BaseException as exc:  # Ctrl-C, SIGTERM during layout: the script stops too
+            self.outcome.append(exc)
+            raise
+        else:
+            self.outcome.append(None)
 
 
 def _chosen(

@@ -18,6 +18,40 @@ from ..renderers.picture import DEFAULT_LAYOUT_TIMEOUT
 from ..trace.selection import CallSelection
 from ..transform.fold import DEFAULT_MAX_NODES
 
+__all__ = [
+    "Args",
+    "Call",
+    "Calls",
+    "Depth",
+    "DiffOutputs",
+    "DoctorFormat",
+    "EdgeGrads",
+    "Format",
+    "LabelDetail",
+    "Labels",
+    "LayoutTimeout",
+    "MaxNodes",
+    "OpShapes",
+    "Output",
+    "OutputFormat",
+    "RUN_SETTINGS",
+    "RankDir",
+    "LayoutDirection",
+    "RecordedCall",
+    "ReportFormat",
+    "ReportOutput",
+    "Script",
+    "ShowAttrs",
+    "ShowInputs",
+    "ShowOrder",
+    "ShowSaved",
+    "Sources",
+    "Var",
+    "WithModules",
+    "WithSource",
+    "parse_call",
+]
+
 RUN_SETTINGS: Final = {"allow_extra_args": True}  # script options go after --
 
 
@@ -185,7 +219,7 @@ Depth = Annotated[
         "Pictures that folding cannot make small enough get a depth chosen for them.",
     ),
 ]
-Rankdir = Annotated[
+LayoutDirection = Annotated[
     RankDir, typer.Option("--rankdir", help="Layout direction: TB puts leaves on top.")
 ]
 LayoutTimeout = Annotated[

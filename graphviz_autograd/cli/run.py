@@ -29,13 +29,13 @@ from .options import (
     EdgeGrads,
     Format,
     Labels,
+    LayoutDirection,
     LayoutTimeout,
     MaxNodes,
     OpShapes,
     Output,
     OutputFormat,
     RankDir,
-    Rankdir,
     Script,
     ShowAttrs,
     ShowInputs,
@@ -73,7 +73,7 @@ def run_command(
     labels: Labels = None,
     max_nodes: MaxNodes = None,
     depth: Depth = None,
-    rankdir: Rankdir = RankDir.TB,
+    rankdir: LayoutDirection = RankDir.TB,
     layout_timeout: LayoutTimeout = None,
 ) -> None:
     """Run SCRIPT, record its backward calls, and write the graph of one (or all)."""

@@ -26,6 +26,7 @@ import models
 
 from graphviz_autograd import capture
 from graphviz_autograd.renderers.html import to_html
+from graphviz_autograd.transform.fold import fold
 
 KEYS = ("wide-10k", "transformer-6", "transformer-6-flat", "resnet18", "chain-1e5")
 BUDGET_S = 10.0
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             for key in args.only or KEYS:
                 graph = captured(key)
                 started = time.perf_counter()
-                page_text = to_html(graph)
+                page_text = to_html(graph, folded=fold(graph))
                 write_s = time.perf_counter() - started
                 path = tmp / f"{key}.html"
                 path.write_text(page_text, encoding="utf-8")

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 import graphviz
 
-from .api import fold_for
 from .renderers.dot import to_dot
+from .renderers.fitting import fold_for
 
 if TYPE_CHECKING:
     import torch

@@ -287,7 +287,7 @@ def test_a_layout_that_never_finishes_in_time_leaves_its_dot_beside_the_file(
 
 @pytest.mark.dot
 def test_a_layout_over_half_its_time_is_folded_further_and_drawn() -> None:
-    from graphviz_autograd.api import draw
+    from graphviz_autograd.renderers.picture import draw
 
     graph = wide()  # under max_nodes=9000 it is not folded
     picture = draw(graph, "svg", max_nodes=9000, timeout=8)
@@ -315,7 +315,7 @@ def nested_modules(ops: int = 120) -> Graph:
 
 @pytest.mark.dot
 def test_a_big_graph_with_modules_gets_a_depth_chosen_for_it() -> None:
-    from graphviz_autograd.api import draw
+    from graphviz_autograd.renderers.picture import draw
 
     graph = nested_modules()
     picture = draw(graph, "svg", max_nodes=30)

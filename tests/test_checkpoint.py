@@ -16,7 +16,8 @@ from torch.utils.checkpoint import checkpoint
 
 from graphviz_autograd import build_graph, capture, to_dot, to_json
 from graphviz_autograd.model import Graph, Node
-from graphviz_autograd.trace.record import Capture, Keep
+from graphviz_autograd.trace.record import Capture
+from graphviz_autograd.trace.selection import Keep
 
 BIN = Path(sys.executable).parent
 SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "checkpoint.py"

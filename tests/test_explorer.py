@@ -151,7 +151,8 @@ def test_script_safe_escapes_closing_tags_in_any_case() -> None:
 
 
 def test_page_is_one_self_contained_file() -> None:
-    page = to_html(small())
+    graph = small()
+    page = to_html(graph, folded=fold(graph))
     assert page.startswith('<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">')
     assert "default-src 'none'" in page  # the browser refuses any request the page might make
     assert not re.search(r"<(link|img|iframe)\b|\bsrc=", page)
@@ -160,11 +161,13 @@ def test_page_is_one_self_contained_file() -> None:
 
 
 def test_page_is_deterministic() -> None:
-    assert to_html(wide(2000)) == to_html(wide(2000))
+    one, two = wide(2000), wide(2000)
+    assert to_html(one, folded=fold(one)) == to_html(two, folded=fold(two))
 
 
 def test_names_stay_inside_their_json() -> None:
-    page = to_html(evil())
+    graph = evil()
+    page = to_html(graph, folded=fold(graph))
     assert "window.pwned" not in page.split('id="gradviz-data">', 1)[0]
     data_part = page.split('id="gradviz-data">', 1)[1].split("</script>", 1)[0]
     assert "<" not in data_part and ">" not in data_part
@@ -174,7 +177,7 @@ def test_names_stay_inside_their_json() -> None:
 
 def test_page_data_keeps_the_whole_graph_and_its_folding() -> None:
     graph = wide(2000)
-    data = page_data(graph)
+    data = page_data(graph, folded=fold(graph))
     assert data["ids"] == [n.id for n in graph.nodes] and data["whole"]
     folded = fold(graph)
     assert [data["ids"][i] for i, c in enumerate(data["folded_count"]) if c] == [
@@ -209,7 +212,8 @@ def test_fold_map_of_branches_pairs_each_leaf_with_its_kept_copy() -> None:
 
 
 def test_page_lays_out_as_asked_and_labels_as_pictures_do() -> None:
-    data = page_data(small(), rankdir="LR", show_order=True)
+    graph = small()
+    data = page_data(graph, folded=fold(graph), rankdir="LR", show_order=True)
     assert "rankdir=LR" in data["dot_header"] and data["dot_header"].startswith("digraph gradviz {")
     relu = data["parts"][data["info"][data["info_of"][1]]["look"]]  # parts are shared
     assert relu[0] == "#2 ReluBackward0"  # the label's head, DOT-escaped, without ×N
@@ -223,7 +227,8 @@ def test_big_graphs_go_in_folded_only(monkeypatch: pytest.MonkeyPatch) -> None:
     from graphviz_autograd.renderers import html
 
     monkeypatch.setattr(html, "UNFOLD_UP_TO", 1000)
-    data = page_data(chain(3000))
+    graph = chain(3000)
+    data = page_data(graph, folded=fold(graph))
     assert not data["whole"] and len(data["ids"]) == 2 and data["total_nodes"] == 3001
 
 
@@ -345,7 +350,7 @@ def open_page(browser: Any, tmp_path: Path) -> Iterator[Callable[..., Explorer]]
 
     def opener(graph: Graph, **options: Any) -> Explorer:
         path = tmp_path / f"page{len(pages)}.html"
-        path.write_text(to_html(graph, **options), encoding="utf-8")
+        path.write_text(to_html(graph, folded=fold(graph), **options), encoding="utf-8")
         pages.append(Explorer(browser, path))
         return pages[-1]
 

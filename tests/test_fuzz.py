@@ -295,7 +295,7 @@ def test_random_graphs(
     print_graph_tree(graph, console=console)
     printed = console.file.getvalue()  # type: ignore[attr-defined]
     assert all(f" {i}" in printed for i in ids if graph.node(i).kind != "saved")
-    page = to_html(graph)
+    page = to_html(graph, folded=fold(graph))
     start = page.index(_DATA) + len(_DATA)
     block = page[start : page.index("</script>", start)]
     assert "<" not in block  # names are data: the hostile class name is escaped

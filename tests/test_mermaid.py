@@ -16,6 +16,7 @@ from conftest import CHROMIUM, Gradviz
 
 from graphviz_autograd import Edge, Graph, Node, TensorStats, build_graph, render, to_mermaid
 from graphviz_autograd.renderers import mermaid
+from graphviz_autograd.renderers.fitting import fit_mermaid
 from graphviz_autograd.renderers.style import GRAD_RAMP, LEGEND
 
 ROOT = Path(__file__).parent.parent
@@ -159,7 +160,7 @@ def test_same_graph_same_text_and_options() -> None:
 
 def test_fit_folds_a_long_chain_and_says_so() -> None:
     graph = chain(3000)
-    shown = mermaid.fit(graph)
+    shown = fit_mermaid(graph)
     text = mermaid.to_mermaid(shown)
     assert shown.edge_count <= mermaid.MAX_EDGES and len(text) <= mermaid.MAX_TEXT
     assert sum(node.count for node in shown.nodes) == len(graph)  # folding keeps every node
@@ -172,14 +173,14 @@ def test_fit_says_when_nothing_more_folds() -> None:
     # 700 leaves of different shapes: no two branches alike, nothing folds.
     leaves = [torch.ones(i + 1, requires_grad=True) for i in range(700)]
     graph = build_graph(torch.stack([leaf.sum() for leaf in leaves]).sum())
-    shown = mermaid.fit(graph)
+    shown = fit_mermaid(graph)
     assert shown.edge_count > mermaid.MAX_EDGES
     assert "more than Mermaid draws by default" in shown.notes[-1]
 
 
 def test_fit_keeps_a_small_graph() -> None:
     graph = chain(10)
-    assert mermaid.fit(graph) is graph
+    assert fit_mermaid(graph) is graph
 
 
 def test_api_to_mermaid_and_render(tmp_path: Path) -> None:
@@ -304,7 +305,7 @@ def test_mermaid_draws_folded_big_graphs(draw: Any) -> None:
         text = to_mermaid(graph)
         result = draw(text)
         assert "error" not in result, result
-        assert result["edges"] == mermaid.fit(graph).edge_count
+        assert result["edges"] == fit_mermaid(graph).edge_count
     result = draw(to_mermaid(chain(3000), max_nodes=0))  # unfolded: Mermaid refuses it
     assert "error" in result or result["nodes"] == [], result
 

@@ -10,8 +10,9 @@ What goes in, as JSON inside ``<script type="application/json">``:
   only), each pointing to a shared description: `json.node_dict` without the id, plus its DOT
   label and attributes;
 - the edges, as node indices;
-- the folding: which node of the folded graph (`fold.fold`, to the same budget as a picture)
-  stands for each node of the full graph, so that the page opens folded and unfolds ×N nodes.
+- the folding the caller gives (`fitting.fold_for`: to the same budget as a picture): which node
+  of the folded graph stands for each node of the full graph, so that the page opens folded and
+  unfolds ×N nodes.
 
 Names are data: the JSON escapes ``<``, ``>``, ``&`` and U+2028/9, inlined scripts have
 ``</script`` escaped, and the page builds its DOM with ``textContent`` only.
@@ -27,7 +28,6 @@ from importlib import resources
 from typing import Any, Final
 
 from ..model import Graph, Node
-from ..transform.fold import DEFAULT_MAX_NODES, fold
 from .dot import SAVED_EDGE_STYLE, to_dot
 from .dot_nodes import FIRST_BAD_STYLE, NODE_STYLE
 from .dot_quoting import quote
@@ -179,17 +179,10 @@ def _look(node: Node, role: Role, fill: str | None, first_bad: bool, show_order:
 
 
 def page_data(
-    graph: Graph,
-    *,
-    max_nodes: int = DEFAULT_MAX_NODES,
-    rankdir: str = "TB",
-    show_order: bool = False,
-    folded: Graph | None = None,
+    graph: Graph, *, folded: Graph, rankdir: str = "TB", show_order: bool = False
 ) -> dict[str, Any]:
-    """What the page reads: the graph, its folding to ``max_nodes`` (``folded``, when the
-    caller has folded it already) and how to draw it."""
-    if folded is None:
-        folded = fold(graph, max_nodes=max_nodes)
+    """What the page reads: the graph, its folding (``folded``: ``fold.fold(graph)`` to the
+    budget the page opens with; ``graph`` itself for none) and how to draw it."""
     full = graph if len(graph) <= UNFOLD_UP_TO else folded
     rep = fold_map(full, folded) if full is not folded else list(range(len(full)))
     nodes = full.nodes
@@ -278,18 +271,14 @@ def _flat(rows: Iterable[tuple[Any, ...]]) -> list[Any]:
 def to_html(
     graph: Graph,
     *,
-    max_nodes: int = DEFAULT_MAX_NODES,
+    folded: Graph,
     rankdir: str = "TB",
     show_order: bool = False,
     title: str = "gradviz explorer",
-    folded: Graph | None = None,
 ) -> str:
-    """The explorer page for ``graph``: opens folded to ``max_nodes`` nodes (0: never fold),
-    as a picture would be, and unfolds in the page. ``folded``: ``fold(graph, max_nodes=...)``
-    when the caller has it already."""
-    data = page_data(
-        graph, max_nodes=max_nodes, rankdir=rankdir, show_order=show_order, folded=folded
-    )
+    """The explorer page for ``graph``: opens as ``folded`` (``fold.fold(graph)``, to the
+    budget a picture would be folded to; ``graph`` itself for none) and unfolds in the page."""
+    data = page_data(graph, folded=folded, rankdir=rankdir, show_order=show_order)
     return "".join(
         (
             _HEAD.format(title=html.escape(title), css=_static("explorer.css")),

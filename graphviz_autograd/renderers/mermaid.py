@@ -11,7 +11,8 @@ HTML would read (``"`` ``#`` ``&`` ``<`` ``>`` and a few more) are written as Me
 writer's own (``n`` and the node's position), whatever the graph's ids are.
 
 Mermaid refuses a diagram past `MAX_TEXT` characters or `MAX_EDGES` edges (its default
-``maxTextSize`` and ``maxEdges``): `fit` folds a graph until its flowchart fits, and notes it.
+``maxTextSize`` and ``maxEdges``): `fitting.fit_mermaid` folds a graph until its flowchart fits,
+and notes it; this module draws the graph it is given.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from typing import Final
 
 from ..errors import GradvizError
 from ..model import Graph, Node
-from ..transform.fold import fold
 from .labels import fmt_float, grad_line, subtitle, title
 from .style import (
     DARK_SHADES,
@@ -35,7 +35,7 @@ from .style import (
     roles_present,
 )
 
-__all__ = ["JOINED", "MAX_EDGES", "MAX_TEXT", "fit", "quote", "to_mermaid"]
+__all__ = ["JOINED", "MAX_EDGES", "MAX_TEXT", "quote", "to_mermaid"]
 
 MAX_EDGES: Final = 500
 """Mermaid's default ``maxEdges``: a flowchart with more edges is not drawn."""
@@ -196,47 +196,3 @@ def _legend(graph: Graph, shading: Shading, used: set[str]) -> list[str]:
         used.add(shown)
     lines.extend(("  end", f"  style legend {_CLUSTER}"))
     return lines
-
-
-def fit(graph: Graph, **options: object) -> Graph:
-    """``graph``, folded until its flowchart (`to_mermaid` with ``options``) fits Mermaid's
-    default limits, `MAX_EDGES` edges and `MAX_TEXT` characters; ``graph`` itself when it fits.
-
-    A note says that it was folded, or that it still does not fit (Mermaid would refuse it:
-    raise ``maxEdges``/``maxTextSize`` in its configuration, or draw an SVG instead).
-    """
-    shown = graph
-    if len(graph) > 2 * MAX_EDGES:  # more nodes than this have more edges than fit
-        shown = fold(graph, max_nodes=MAX_EDGES)
-    while True:
-        size = len(to_mermaid(shown, **options))  # type: ignore[arg-type]
-        edges = shown.edge_count
-        if edges <= MAX_EDGES and size <= MAX_TEXT:
-            break
-        budget = int(len(shown) * min(MAX_EDGES / edges, MAX_TEXT / size) * 0.9)
-        smaller = fold(graph, max_nodes=max(budget, 1))
-        if len(smaller) >= len(shown):  # nothing more folds
-            return shown.replace(
-                notes=(
-                    *graph.notes,
-                    *_folded(graph, shown),
-                    f"{edges:,} edges and {size:,} characters: more than Mermaid draws by default "
-                    f"({MAX_EDGES:,} edges, {MAX_TEXT:,} characters); raise maxEdges and "
-                    "maxTextSize in its configuration, or draw an SVG",
-                )
-            )
-        shown = smaller
-    if shown is graph:
-        return graph
-    return shown.replace(
-        notes=(
-            *graph.notes,
-            *_folded(graph, shown),
-            f"folded to fit Mermaid's limits ({MAX_EDGES:,} edges, {MAX_TEXT:,} characters)",
-        )
-    )
-
-
-def _folded(graph: Graph, shown: Graph) -> tuple[str, ...]:
-    """The note folding added to ``shown`` that says what it folded, if any."""
-    return tuple(n for n in shown.notes[len(graph.notes) :] if n.startswith("folded "))

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from types import FrameType
-from typing import Any, Literal
+from typing import Any
 
 import torch
 
@@ -26,15 +26,12 @@ from ..model import Edge, Graph, TensorStats
 from . import checkpoints
 from .modules import ModuleTagger
 from .naming import caller_names
+from .selection import CallSelection, Keep
 from .sources import SourceTagger
 from .stats import Unread, unread_note
 from .walk import WalkOptions, start_walk
 
-__all__ = ["BackwardCall", "Capture", "Keep", "capture"]
-
-Keep = Literal["all", "first", "last"] | int | str
-"""Which calls to record: every one, the program's first, its last, its N-th (1-based), or a
-call made inside another, by name (``"1.1"``, see `BackwardCall.name`)."""
+__all__ = ["BackwardCall", "Capture", "capture"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,25 +82,6 @@ class Capture:
             raise GradvizError("no backward call was recorded")
         own = [call for call in self.calls if not call.inner]
         return (own or self.calls)[-1].graph
-
-
-def _target(keep: Keep) -> tuple[int, ...] | None:
-    """``number, *inner`` of the one call ``keep`` names; None for "all" and "last"."""
-    if keep in ("all", "last"):
-        return None
-    if keep == "first":
-        return (1,)
-    if isinstance(keep, int):
-        if keep < 1:
-            raise GradvizError(f"call numbers start at 1, not {keep}")
-        return (keep,)
-    parts = keep.split(".") if isinstance(keep, str) else []
-    if not parts or not all(p.isdigit() and int(p) >= 1 for p in parts):
-        raise GradvizError(
-            f"keep={keep!r}: use 'all', 'first', 'last', a call number from 1, or the name of a "
-            "call made inside one, like '1.1'"
-        )
-    return tuple(map(int, parts))
 
 
 def _path(call: BackwardCall) -> tuple[int, ...]:
@@ -258,7 +236,7 @@ def capture(
     modules: bool = False,
     op_shapes: bool | None = None,
     namespace: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
-    keep: Keep = "all",
+    keep: Keep | CallSelection = "all",
     on_record: Callable[[BackwardCall], None] | None = None,
     diagnose: bool = False,
 ) -> Iterator[Capture]:
@@ -287,7 +265,8 @@ def capture(
         keep: ``"all"`` (default), ``"first"``, ``"last"``, a 1-based call number, or the
             name of a call made inside one (``"1.1"``); calls not kept are not walked, which
             keeps long training loops cheap. ``"first"``, ``"last"`` and numbers count only the
-            program's own calls, not those made inside them (see `BackwardCall.inner`).
+            program's own calls, not those made inside them (see `BackwardCall.inner`). A
+            `selection.CallSelection` (what ``--call`` parses into) is taken as it is.
         on_record: called with the call ``keep`` names (``"first"``, N, ``"1.1"``) as soon as
             it is recorded, before the program goes on: so that it can be written before the
             program ends, however it ends. It must not raise.
@@ -295,7 +274,8 @@ def capture(
             whole block, and set ``findings`` when it ends. The watch also records each op's
             line: recorded graphs then have their sources, as with ``source=True``.
     """
-    target = _target(keep)
+    selection = CallSelection.of(keep)
+    target = selection.target
     options: WalkOptions = {
         "show_saved": show_saved,
         "show_attrs": show_attrs,
@@ -364,8 +344,7 @@ def capture(
         else:
             call.engine = engine
         try:
-            wanted = keep == "all" or path == target or (keep == "last" and len(path) == 1)
-            if not wanted:
+            if not selection.wants(path):
                 return call.engine(*args, **kwargs)
             return record(call, caller, tensors, inputs, lambda: call.engine(*args, **kwargs))
         finally:
@@ -420,7 +399,7 @@ def capture(
                     "by a reentrant checkpoint: it ran its forward again, with grad"
                 )
                 done = replace(done, graph=recorded.replace(notes=(note, *recorded.notes)))
-            if keep == "last":
+            if selection.kind == "last":
                 result.calls[:] = [done]
             else:
                 bisect.insort(result.calls, done, key=_path)  # before the calls made inside it

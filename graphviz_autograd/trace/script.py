@@ -1,4 +1,5 @@
-"""Run a user's script as ``__main__`` and keep what it left behind, even when it fails."""
+"""Run a user's script as ``__main__`` and keep what it left behind, even when it fails; under
+`capture` (`run_captured`), with what it recorded and how it ended."""
 
 from __future__ import annotations
 
@@ -7,14 +8,27 @@ import os
 import sys
 import traceback
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import GradvizError
+from .selection import CallSelection, Keep
 
-__all__ = ["ScriptResult", "compile_script", "graph_globals", "run_script", "script_traceback"]
+if TYPE_CHECKING:
+    from .record import BackwardCall, Capture
+    from .walk import WalkOptions
+
+__all__ = [
+    "ScriptResult",
+    "ScriptRun",
+    "compile_script",
+    "graph_globals",
+    "run_captured",
+    "run_script",
+    "script_traceback",
+]
 
 _PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)  # the whole package
 
@@ -65,16 +79,18 @@ def _as_main(path: Path, args: list[str], module: types.ModuleType) -> Iterator[
             sys.modules["__main__"] = saved_main
 
 
-def run_script(path: str | os.PathLike[str], args: list[str]) -> ScriptResult:
-    """Run the script at ``path`` with ``sys.argv = [path, *args]``.
+def run_script(
+    path: str | os.PathLike[str], args: list[str], *, module: types.ModuleType | None = None
+) -> ScriptResult:
+    """Run the script at ``path`` with ``sys.argv = [path, *args]``, in ``module`` (default: a
+    new `main_module`).
 
     The script's exceptions are caught and returned, not raised, so whatever it recorded before
     failing can still be used; its globals are kept either way.
     """
     code = compile_script(path)
-    module = types.ModuleType("__main__")
-    module.__file__ = os.fspath(path)
-    module.__dict__["__builtins__"] = __builtins__
+    if module is None:
+        module = main_module(path)
     result = ScriptResult(module.__dict__)
     with _as_main(Path(path), args, module):
         try:
@@ -85,6 +101,93 @@ def run_script(path: str | os.PathLike[str], args: list[str]) -> ScriptResult:
         except BaseException as exc:  # the script's own failure, Ctrl-C included
             result.error = exc
     return result
+
+
+def main_module(path: str | os.PathLike[str]) -> types.ModuleType:
+    """A new, empty ``__main__`` module for the script at ``path``: its globals are
+    ``module.__dict__``, the same dict before, while and after the script runs."""
+    module = types.ModuleType("__main__")
+    module.__file__ = os.fspath(path)
+    module.__dict__["__builtins__"] = __builtins__
+    return module
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptRun:
+    """A script run under `capture` (`run_captured`): what it recorded and how it ended."""
+
+    recorded: Capture
+    """The calls recorded, how many were made, and the doctor's findings (``diagnose``)."""
+    globals: dict[str, Any]
+    """The script's module globals, as it left them."""
+    error: BaseException | None
+    """What ended it early: its exception, ``KeyboardInterrupt`` (Ctrl-C), ``SystemExit``
+    with a non-zero code; None when it ran to the end."""
+
+    @property
+    def calls(self) -> list[BackwardCall]:
+        """The recorded calls (see `Capture.calls`)."""
+        return self.recorded.calls
+
+    @property
+    def interrupted(self) -> bool:
+        """Whether Ctrl-C stopped it."""
+        return isinstance(self.error, KeyboardInterrupt)
+
+    @property
+    def exited(self) -> bool:
+        """Whether it called ``sys.exit`` with a non-zero status (`exit_status`)."""
+        return isinstance(self.error, SystemExit)
+
+    @property
+    def exit_status(self) -> object:
+        """The status it gave ``sys.exit`` (a number or a message); None when it did not."""
+        return self.error.code if isinstance(self.error, SystemExit) else None
+
+    @property
+    def traceback(self) -> str:
+        """The traceback of `error` as Python prints it, without gradviz's frames ("" for
+        none)."""
+        return "" if self.error is None else script_traceback(self.error)
+
+
+def run_captured(
+    path: str | os.PathLike[str],
+    args: list[str],
+    *,
+    keep: Keep | CallSelection = "all",
+    options: WalkOptions | None = None,
+    diagnose: bool = False,
+    on_record: Callable[[BackwardCall], None] | None = None,
+    stdout_to_stderr: bool = False,
+) -> ScriptRun:
+    """Run the script at ``path`` (as `run_script`) inside `capture`, and say how it ended.
+
+    ``keep``, ``on_record``, ``diagnose`` and the walk ``options`` are `capture`'s. Module and
+    variable names come from the script's globals. ``stdout_to_stderr``: the script's prints go
+    to stderr while it runs (stdout carries a document).
+
+    Raises:
+        GradvizError: the script is missing or does not compile.
+    """
+    from .record import capture  # torch loads here, not when the command line starts
+
+    module = main_module(path)
+    redirect = (
+        contextlib.redirect_stdout(sys.stderr) if stdout_to_stderr else contextlib.nullcontext()
+    )
+    with (
+        redirect,
+        capture(
+            keep=keep,
+            namespace=module.__dict__,
+            on_record=on_record,
+            diagnose=diagnose,
+            **(options or {}),
+        ) as recorded,
+    ):
+        result = run_script(path, args, module=module)
+    return ScriptRun(recorded, result.globals, result.error)
 
 
 def _ours(filename: str) -> bool:

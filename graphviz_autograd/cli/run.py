@@ -1,0 +1,238 @@
+"""``gradviz run``: run a script, record its backward calls, and write the graph of one (or
+all); `draw_script` is shared with ``gradviz tree``."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from ..errors import GradvizError
+from ..model import Graph
+from ..renderers.formats import Format as FileFormat
+from ..renderers.labels import count_of
+from ..renderers.layout import IMAGE_FORMATS, INSTALL_HINT, find_dot
+from ..renderers.options import DrawOptions
+from ..renderers.style import shared_scale
+from ..trace.script import ScriptRun, graph_globals, run_captured
+from ..trace.selection import CallSelection
+from .drawing import targets, write_graphs
+from .exits import EXIT_ERROR, EXIT_INTERRUPTED, script_exit_code
+from .options import (
+    Args,
+    Call,
+    Depth,
+    EdgeGrads,
+    Format,
+    Labels,
+    LayoutDirection,
+    LayoutTimeout,
+    MaxNodes,
+    OpShapes,
+    Output,
+    OutputFormat,
+    RankDir,
+    Script,
+    ShowAttrs,
+    ShowInputs,
+    ShowOrder,
+    ShowSaved,
+    Var,
+    WithModules,
+    WithSource,
+    parse_call,
+)
+from .terminal import check_writable, fail, report_ending, stdout_to_devnull
+
+if TYPE_CHECKING:
+    from ..trace.record import BackwardCall
+    from ..trace.walk import WalkOptions
+
+__all__ = ["draw_script", "run_command"]
+
+
+def run_command(
+    script: Script,
+    args: Args = None,
+    output: Output = None,
+    fmt: Format = None,
+    call: Call = "first",
+    var: Var = None,
+    show_saved: ShowSaved = False,
+    show_attrs: ShowAttrs = False,
+    show_inputs: ShowInputs = False,
+    source: WithSource = True,
+    modules: WithModules = True,
+    op_shapes: OpShapes = None,
+    show_order: ShowOrder = False,
+    edge_grads: EdgeGrads = None,
+    labels: Labels = None,
+    max_nodes: MaxNodes = None,
+    depth: Depth = None,
+    rankdir: LayoutDirection = RankDir.TB,
+    layout_timeout: LayoutTimeout = None,
+) -> None:
+    """Run SCRIPT, record its backward calls, and write the graph of one (or all)."""
+    walk: WalkOptions = {
+        "show_saved": show_saved,
+        "show_attrs": show_attrs,
+        "show_inputs": show_inputs,
+        "source": source,
+        "modules": modules,
+        "op_shapes": op_shapes,
+    }
+    draw = DrawOptions(
+        rankdir=rankdir.value,
+        show_order=show_order,
+        edge_grads=edge_grads,
+        # --show-attrs shows them in every format: in the labels too, not only in tooltips.
+        labels=labels.value if labels else ("attrs" if show_attrs else "short"),
+        timeout=layout_timeout,
+        max_nodes=max_nodes,
+        depth=depth,
+    )
+    draw_script(script, args or [], output, fmt, call, var, walk, draw)
+
+
+def draw_script(
+    script: Path,
+    args: list[str],
+    output: str | None,
+    fmt: OutputFormat | None,
+    call: str,
+    var: str | None,
+    walk: WalkOptions,
+    draw: DrawOptions,
+) -> None:
+    """Run ``script`` under capture and write (or print as a tree) the graph(s) asked for."""
+    selection = parse_call(call)
+    kind, paths = targets(script, output, fmt, ["1"])
+    if kind in IMAGE_FORMATS and find_dot() is None:
+        raise fail(INSTALL_HINT)
+    for target in paths:
+        if target != "-":  # with --call all only the folder is known yet
+            check_writable(target, folder_only=selection.kind == "all")
+    # The one call to draw is written as soon as it is recorded: a script that ends with
+    # os._exit, or crashes in native code, after it loses nothing. The tree prints at the end,
+    # after the script's output; --var draws what the script left.
+    early = _Early(kind, paths, draw) if kind is not None and var is None else None
+    try:
+        run = run_captured(
+            script,
+            args,
+            keep=selection,
+            options=walk,
+            on_record=early,
+            stdout_to_stderr="-" in paths,
+        )
+    except GradvizError as exc:
+        raise fail(str(exc)) from None
+    stopped = early.outcome[0] if early and early.outcome else None
+    if isinstance(stopped, KeyboardInterrupt):
+        raise fail("interrupted", EXIT_INTERRUPTED)
+    if isinstance(stopped, SystemExit):
+        raise stopped
+    reader_left = isinstance(run.error, BrokenPipeError)  # `gradviz tree s.py | head`
+    if reader_left:  # nothing to say: what is left of stdout goes nowhere
+        stdout_to_devnull()
+    else:
+        report_ending(run, interrupted="writing what was captured so far")
+    failed = None if reader_left else run.error
+
+    graphs, names = _chosen(run, selection, var, walk, failed)
+    kind, paths = targets(script, output, fmt, names)
+    if len(graphs) > 1:  # --call all: one shading scale, so that the calls compare
+        draw = replace(draw, scale=shared_scale(graphs))
+    try:
+        if stopped is not None:
+            raise stopped
+        if not (early and early.outcome):
+            write_graphs(graphs, kind, paths, draw)
+    except GradvizError as exc:
+        raise fail(str(exc)) from None
+    except KeyboardInterrupt:
+        raise fail("interrupted", EXIT_INTERRUPTED) from None
+    if failed is not None:
+        raise typer.Exit(script_exit_code(failed))
+    if reader_left:
+        raise typer.Exit(EXIT_ERROR)
+
+
+class _Early:
+    """Called with the one call to draw as soon as it is recorded: writes it, and keeps how
+    that went (`outcome`) to say once the script is done, not into it."""
+
+    def __init__(self, kind: FileFormat, paths: list[str], draw: DrawOptions) -> None:
+        self.kind, self.paths, self.draw = kind, paths, draw
+        self.stdout = sys.stdout  # the script's prints go to stderr while it runs
+        self.outcome: list[BaseException | None] = []
+        """One entry once called: the exception writing raised, or None."""
+
+    def __call__(self, call: BackwardCall) -> None:
+        try:
+            with contextlib.redirect_stdout(self.stdout):
+                write_graphs([call.graph], self.kind, self.paths, self.draw)
+        except Exception as exc:  # said (or raised) once the script is done, not into it
+            self.outcome.append(exc)
+        except BaseException as exc:  # Ctrl-C, SIGTERM during layout: the script stops too
+            self.outcome.append(exc)
+            raise
+        else:
+            self.outcome.append(None)
+
+
+def _chosen(
+    run: ScriptRun,
+    selection: CallSelection,
+    var: str | None,
+    walk: WalkOptions,
+    failed: BaseException | None,
+) -> tuple[list[Graph], list[str]]:
+    """The graphs to draw and their names (``1``, or the calls' names with ``--call all``):
+    the global ``var``'s, else the recorded calls'."""
+    if var is not None:
+        return [_global_graph(run, var, walk)], ["1"]
+    calls = run.calls if selection.kind == "all" else run.calls[-1:]
+    if not calls:
+        tensors = graph_globals(run.globals)
+        hint = (
+            f"; render one of its tensors with --var NAME: {', '.join(tensors)}"
+            if tensors
+            else "; use --var NAME to draw one of its tensors"
+        )
+        code = script_exit_code(failed) if failed else EXIT_ERROR
+        raise fail(_no_call(run, selection) + hint, code)
+    return [call.graph for call in calls], [call.name for call in calls]
+
+
+def _no_call(run: ScriptRun, selection: CallSelection) -> str:
+    """Why no graph was recorded for ``--call``."""
+    made = run.recorded.count
+    if selection.kind != "one" or made == 0:
+        return "the script made no backward call"
+    if selection.inner:
+        return (
+            f"--call {selection}: no such call; the script made "
+            f"{count_of(made, 'backward call')}, and {run.recorded.inner_count:,} inside them"
+        )
+    return f"--call {selection}: the script made only {made} backward call(s)"
+
+
+def _global_graph(run: ScriptRun, var: str, walk: WalkOptions) -> Graph:
+    """The graph behind the script's global ``var``, walked once the script has ended."""
+    from ..trace.naming import names_in  # torch loads with these, not at start-up
+    from ..trace.walk import build_graph
+
+    if var not in run.globals:
+        names = graph_globals(run.globals)
+        hint = f"; tensors with a graph: {', '.join(names)}" if names else ""
+        raise fail(f"the script has no global named {var!r}{hint}")
+    try:
+        known = names_in(run.globals)
+        return build_graph(run.globals[var], params=known, **walk)
+    except GradvizError as exc:
+        raise fail(f"--var {var}: {exc}") from None

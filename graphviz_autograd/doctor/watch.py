@@ -40,8 +40,11 @@ from torch.utils.weak import WeakIdKeyDictionary
 
 from ..model import Graph, Source
 from ..trace import sources
-from ..trace.modules import module_paths, push_mode, relay_warnings_of, remove_mode, user_frame
+from ..trace.frames import user_frame
+from ..trace.modes import push_mode, remove_mode
+from ..trace.modules import module_paths
 from ..trace.naming import names_in
+from ..trace.relay import relay_warnings_of
 from ..trace.sources import SourceReader
 from .findings import Finding, NodeRef
 
@@ -213,7 +216,7 @@ class ForwardWatch(TorchFunctionMode):
             if site is not None:
                 made = [out.grad_fn] if isinstance(out, torch.Tensor) else []
                 made += [t.grad_fn for t in _tensors(out if isinstance(out, tuple) else args)]
-                sources._tag(made, site, before, _get_sequence_nr())
+                sources.tag_site(made, site, before, _get_sequence_nr())
         if target is not None and target.requires_grad:
             if site is None:
                 site = _site(sys._getframe(1))
@@ -593,7 +596,7 @@ class Doctor:
     # -- findings -----------------------------------------------------------------------------
 
     def _source(self, site: tuple[str, int] | None) -> Source | None:
-        return None if site is None else self._reader._source(*site)
+        return None if site is None else self._reader.source_at(*site)
 
     def _nodes(self, fns: Iterable[Any]) -> tuple[NodeRef, ...]:
         return tuple(NodeRef(None, fn.name(), None, self._reader(fn)) for fn in fns if fn)

@@ -42,7 +42,7 @@ from ..model import Graph, Source
 from ..trace import sources
 from ..trace.frames import user_frame
 from ..trace.modes import push_mode, remove_mode
-from ..trace.modules import module_paths
+from ..trace.module_names import module_paths
 from ..trace.naming import names_in
 from ..trace.relay import relay_warnings_of
 from ..trace.sources import SourceReader

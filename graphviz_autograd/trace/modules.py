@@ -57,10 +57,9 @@ read again. Pass ``namespace=`` to avoid this.
 from __future__ import annotations
 
 import threading
-import weakref
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from types import FrameType, TracebackType
+from collections.abc import Iterable
+from types import TracebackType
 from typing import Any, Final, NamedTuple
 
 import torch
@@ -74,79 +73,19 @@ from torch.utils.hooks import RemovableHandle
 from ..errors import GradvizError
 from .frames import user_caller
 from .modes import NodeWatch, grad_fns, push_mode, remove_mode, tag_made
+from .module_names import ModuleNames, Namespace
 
 __all__ = [
     "METADATA_KEY",
     "ModuleTagger",
     "module_of",
-    "module_paths",
     "tag_modules",
 ]
 
 METADATA_KEY: Final = "gradviz.module"
 """The key in ``node.metadata`` holding the qualified path of the module that made the node."""
 
-Namespace = Mapping[str, Any] | Callable[[], Mapping[str, Any]]
-"""Where module variable names come from: a mapping, or a function returning one (called each
-time an unknown module is met, so it can see variables bound after the block started)."""
-
 _compiling = torch.compiler.is_compiling
-
-Ref = Callable[[], "torch.nn.Module | None"]
-"""A weak reference to a module (or, for a module that takes none, a function returning None)."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Names
-
-
-def _module_items(pairs: Iterable[tuple[str, Any]]) -> Iterator[tuple[str, torch.nn.Module]]:
-    """``(path, module)`` for every module reachable from ``pairs`` (variable name, value).
-
-    Modules that no other module in ``pairs`` contains come first, so ``model.encoder`` wins
-    over a second variable ``encoder = model.encoder``; otherwise the first path seen wins
-    (``named_modules`` order). Names starting with ``_`` are skipped."""
-    found = [
-        (name, value)
-        for name, value in pairs
-        if not name.startswith("_") and isinstance(value, torch.nn.Module)
-    ]
-    if not found:
-        return
-    inner: set[int] = set()
-    for _, module in found:
-        inner.update(id(sub) for sub in module.modules() if sub is not module)
-    roots = [(name, module) for name, module in found if id(module) not in inner]
-    rest = [(name, module) for name, module in found if id(module) in inner]
-    seen: set[int] = set()
-    for name, module in roots + rest:
-        for path, sub in module.named_modules(prefix=name):
-            if id(sub) not in seen:
-                seen.add(id(sub))
-                yield path, sub
-
-
-def module_paths(namespace: Mapping[str, Any]) -> dict[int, str]:
-    """``id(module) -> qualified path`` for every ``nn.Module`` reachable from the values of
-    ``namespace`` through ``named_modules(prefix=<variable name>)``: ``"model.0"``,
-    ``"model.encoder.layers.1.linear1"``. Ids are only meaningful while the modules live."""
-    return {id(module): path for path, module in _module_items(list(namespace.items()))}
-
-
-def _frame_pairs(frame: FrameType) -> list[tuple[str, Any]]:
-    """A frame's locals, then its globals not shadowed by a local."""
-    local = frame.f_locals
-    pairs = list(local.items())
-    if local is not frame.f_globals:
-        pairs.extend((k, v) for k, v in frame.f_globals.items() if k not in local)
-    return pairs
-
-
-def _ref(module: torch.nn.Module) -> Ref:
-    try:
-        return weakref.ref(module)
-    except TypeError:  # a module class with __slots__ and no __weakref__: do not cache it
-        return lambda: None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -192,20 +131,6 @@ class _Running(NamedTuple):
     call in one forward on (see `ModuleTagger._call`)."""
 
 
-class _Known(NamedTuple):
-    """A module met before, and its path."""
-
-    ref: Ref
-    path: str
-
-
-class _Children(NamedTuple):
-    """A module, and the relative name of each module inside it, by id."""
-
-    ref: Ref
-    names: dict[int, str]
-
-
 class ModuleTagger:
     """Context manager: tag every autograd node made inside an ``nn.Module`` forward with the
     module's qualified path (see the module docstring). ``tag_modules()`` makes one.
@@ -219,9 +144,8 @@ class ModuleTagger:
     """
 
     def __init__(self, namespace: Namespace | None = None, *, watch_ops: bool = True) -> None:
-        self._namespace = namespace
+        self._names = ModuleNames(namespace)
         self._watch_ops = watch_ops
-        self._frame: FrameType | None = None  # the code that entered the block, inside it
         self._thread = 0
         self._handles: list[RemovableHandle] = []
         self._mode = _Mode(self)
@@ -234,13 +158,6 @@ class ModuleTagger:
         # were made while _owners[i] was the innermost running module
         self._starts: list[int] = []
         self._owners: list[str] = []
-        # id(module) -> every module met so far
-        self._known: dict[int, _Known] = {}
-        # the same for the namespace's modules, built when first needed
-        self._named: dict[int, _Known] | None = None
-        # id(parent) -> the names of the modules inside it
-        self._children: dict[int, _Children] = {}
-        self._anonymous: dict[str, int] = {}
 
     # -- context manager -----------------------------------------------------------------------
 
@@ -253,8 +170,8 @@ class ModuleTagger:
         if self._handles:
             raise GradvizError("this ModuleTagger is already active")
         self._thread = threading.get_ident()
-        if self._namespace is None:
-            self._frame = user_caller()
+        if self._names.namespace is None:
+            self._names.frame = user_caller()
         self._handles = [
             register_module_forward_pre_hook(self._pre_hook),
             register_module_forward_hook(self._post_hook, always_call=True),
@@ -271,21 +188,22 @@ class ModuleTagger:
             handle.remove()
         self._handles = []
         self._end_forward()  # a forward left by KeyboardInterrupt, say
-        self._known.clear()
-        self._named = None
-        self._children.clear()
-        self._anonymous.clear()
-        self._frame = None
+        self._names.clear()
 
     # -- hooks ---------------------------------------------------------------------------------
 
     def _pre_hook(self, module: torch.nn.Module, args: Any) -> None:
         if _compiling() or threading.get_ident() != self._thread:
             return None
+        names = self._names
         try:
-            path = self._resolve(module)
+            if self._stack:
+                parent = self._stack[-1]
+                path = names.resolve(module, parent.module, parent.path)
+            else:
+                path = names.resolve(module, None, "")
         except Exception:  # never break the user's forward over a name
-            path = self._anonymous_name(module)
+            path = names.anonymous(module)
         call = self._call(path)
         if not self._stack:
             self._starts[:] = [_get_sequence_nr()]
@@ -364,62 +282,6 @@ class ModuleTagger:
             return owners[bisect_right(starts, number) - 1]
 
         tag_made(nodes, METADATA_KEY, starts[0], high, owner)
-
-    # -- names ---------------------------------------------------------------------------------
-
-    def _resolve(self, module: torch.nn.Module) -> str:
-        key = id(module)
-        hit = self._known.get(key)
-        if hit is not None and hit.ref() is module:
-            return hit.path
-        path = self._lookup(module, rebuild=False)
-        if path is None and self._stack:
-            owner = self._stack[-1]
-            path = self._in_parent(owner.module, owner.path, module)
-        if path is None:
-            path = self._lookup(module, rebuild=True)
-        if path is None:
-            path = self._anonymous_name(module)
-        self._known[key] = _Known(_ref(module), path)
-        return path
-
-    def _lookup(self, module: torch.nn.Module, *, rebuild: bool) -> str | None:
-        if self._named is None or rebuild:
-            items = _module_items(self._pairs())
-            self._named = {id(sub): _Known(_ref(sub), path) for path, sub in items}
-        hit = self._named.get(id(module))
-        return hit.path if hit is not None and hit.ref() is module else None
-
-    def _pairs(self) -> list[tuple[str, Any]]:
-        namespace = self._namespace
-        if namespace is None:
-            return _frame_pairs(self._frame) if self._frame is not None else []
-        if not isinstance(namespace, Mapping):
-            namespace = namespace()
-        return list(namespace.items())
-
-    def _in_parent(
-        self, owner: torch.nn.Module, owner_path: str, module: torch.nn.Module
-    ) -> str | None:
-        hit = self._children.get(id(owner))
-        fresh = hit is None or hit.ref() is not owner
-        while True:
-            if fresh or hit is None:
-                names = {id(sub): name for name, sub in owner.named_modules() if sub is not owner}
-                hit = _Children(_ref(owner), names)
-                self._children[id(owner)] = hit
-            name = hit.names.get(id(module))
-            if name is not None:
-                return f"{owner_path}.{name}"
-            if fresh:
-                return None
-            fresh = True  # the map may predate the child: build it once more
-
-    def _anonymous_name(self, module: torch.nn.Module) -> str:
-        kind = type(module).__name__
-        number = self._anonymous.get(kind, 0) + 1
-        self._anonymous[kind] = number
-        return f"{kind}#{number}"
 
 
 def tag_modules(namespace: Namespace | None = None, *, watch_ops: bool = True) -> ModuleTagger:

@@ -19,9 +19,7 @@ import torch
 
 from ..errors import GradvizError
 from .calls import BackwardCall, Capture
-from .modules import ModuleTagger
 from .recorder import Recorder
-from .sources import SourceTagger
 
 __all__ = ["BackwardCall", "Capture", "Keep", "capture"]
 
@@ -119,25 +117,8 @@ def capture(
         target=target,
         on_record=on_record,
     )
-    sources = SourceTagger()
-    if diagnose:
-        from ..doctor.watch import Doctor
-
-        recorder.doctor = Doctor(namespace)
-        recorder.doctor.start()
-    elif source:
-        recorder.forward_aids.enter_context(sources)
-    if modules:
-        recorder.forward_aids.enter_context(ModuleTagger(namespace))
-    torch.autograd.backward = recorder.backward
-    torch.autograd.grad = recorder.grad
+    recorder.start(namespace, source=source, modules=modules, diagnose=diagnose)
     try:
         yield result
     finally:
-        torch.autograd.backward = recorder.original
-        torch.autograd.grad = recorder.original_grad
-        recorder.forward_aids.close()
-        if recorder.doctor is not None:
-            recorder.doctor.stop()
-            result.findings = recorder.doctor.findings({c.name: c.graph for c in result.calls})
-        sources.close()  # off the stack now, if it was closed inside ``loss.backward()``
+        recorder.stop()

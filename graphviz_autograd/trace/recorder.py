@@ -24,7 +24,10 @@ from ..model import Graph
 from . import checkpoints
 from .calls import BackwardCall, Capture, call_name, call_path
 from .grad_hooks import GradHooks
+from .module_names import Namespace
+from .modules import ModuleTagger
 from .naming import caller_names
+from .sources import SourceTagger
 from .stats import unread_note
 from .walk import WalkOptions, start_walk
 
@@ -121,6 +124,34 @@ class Recorder:
         # What only the forward passes of kept calls need: closed once no later call is kept.
         self.forward_aids = contextlib.ExitStack()
         self.running: list[_Running] = []  # calls under way, outermost first
+        self.sources = SourceTagger()
+
+    def start(
+        self, namespace: Namespace | None, *, source: bool, modules: bool, diagnose: bool
+    ) -> None:
+        """Start the forward aids the options ask for, then stand in for torch."""
+        if diagnose:
+            from ..doctor.watch import Doctor
+
+            self.doctor = Doctor(namespace)
+            self.doctor.start()
+        elif source:
+            self.forward_aids.enter_context(self.sources)
+        if modules:
+            self.forward_aids.enter_context(ModuleTagger(namespace))
+        torch.autograd.backward = self.backward
+        torch.autograd.grad = self.grad
+
+    def stop(self) -> None:
+        """Give torch its functions back, stop the aids, and collect the doctor's findings."""
+        torch.autograd.backward = self.original
+        torch.autograd.grad = self.original_grad
+        self.forward_aids.close()
+        if self.doctor is not None:
+            self.doctor.stop()
+            graphs = {call.name: call.graph for call in self.result.calls}
+            self.result.findings = self.doctor.findings(graphs)
+        self.sources.close()  # off the stack now, if it was closed inside ``loss.backward()``
 
     def backward(self, tensors: Any, grad_tensors: Any = None, *args: Any, **kwargs: Any) -> Any:
         if not isinstance(tensors, torch.Tensor):

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 import torch
 
-from ..model import OP_SHAPES_UP_TO, Columns, Graph, Node, SavedTensor, TensorStats
+from ..model import OP_SHAPES_UP_TO, Columns, Graph, Node, SavedEdge, SavedTensor, TensorStats
 from .describe import (
     INPUT,
     INPUT_SLOT,
@@ -195,7 +195,7 @@ class Walker:
                     f"op output shapes not read: more than {OP_SHAPES_UP_TO:,} nodes "
                     "(op_shapes=True, or --op-shapes, reads them)",
                 )
-        saved_edges: list[tuple[int, int]] = []
+        saved_edges: list[SavedEdge] = []
         if op_shapes:
             add_op_shapes(records, fns)
         if any(options.get(name) for name in ("source", "modules", "show_saved", "show_attrs")):
@@ -245,7 +245,7 @@ class Walker:
             records[i] = record
         return len(names) - names.count(None)
 
-    def _per_op(self, records: list[Node], saved_edges: list[tuple[int, int]]) -> None:
+    def _per_op(self, records: list[Node], saved_edges: list[SavedEdge]) -> None:
         """Read what each op says of itself: call site, module, saved values."""
         options = self.options
         read_source = SourceReader() if options.get("source") else None
@@ -267,7 +267,7 @@ class Walker:
                 saved, attrs = saved_values(fn, tensors=show_saved)
                 saved_info = tuple(describe_saved(name, tensor) for name, tensor in saved)
                 for name, tensor in saved:
-                    saved_edges.append((len(records), i))
+                    saved_edges.append(SavedEdge(len(records), i))
                     records.append(saved_record(name, tensor))
             records[i] = record._replace(
                 attrs=attrs, source=source, saved=saved_info, module=module
@@ -292,8 +292,8 @@ class _Described(NamedTuple):
 
     records: list[Node]
     """Each node's record with a blank id, saved tensors last."""
-    saved: list[tuple[int, int]]
-    """Saved edges, as (saved tensor node, op node)."""
+    saved: list[SavedEdge]
+    """Saved edges: a saved tensor's node, into its op's."""
     saved_bytes: int | None
     notes: tuple[str, ...]
 

@@ -9,7 +9,7 @@ from types import ModuleType
 import pytest
 
 from graphviz_autograd import model, records
-from graphviz_autograd.model import Columns, Edge, Graph, Node, TensorStats
+from graphviz_autograd.model import Columns, Edge, Graph, Node, SavedEdge, TensorStats
 
 
 def diamond() -> Graph:
@@ -150,7 +150,7 @@ def columns_of(graph: Graph) -> Columns:
         [index[e.src] for e in data],
         [index[e.dst] for e in data],
         [e.slot or 0 for e in data],
-        [(index[e.src], index[e.dst]) for e in graph.edges if e.kind == "saved"],
+        [SavedEdge(index[e.src], index[e.dst]) for e in graph.edges if e.kind == "saved"],
     )
 
 

@@ -231,9 +231,12 @@ class Recorder:
     ) -> Any:
         """Walk the call's graph, hook its nodes, run it, and record what it did."""
         try:
-            graph, walker = start_walk(tensors, self._names(caller, call.path), self.options)
-        except GradvizError:  # nothing to draw: let torch raise its own error (not chained)
+            walked = start_walk(tensors, self._names(caller, call.path), self.options)
+        except GradvizError:  # nothing to draw
+            walked = None
+        if walked is None:  # outside the except block: torch raises its own error, not chained
             return run()
+        graph, walker = walked
         found = checkpoints.find(graph, walker.fns, walker.names)
         error = None
         returned: Any = None

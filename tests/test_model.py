@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
-from graphviz_autograd import model
-from graphviz_autograd.model import Columns, Edge, Graph, Node, TensorStats
+from graphviz_autograd import model, records
+from graphviz_autograd.model import Columns, Edge, Graph, Node, SavedEdge, TensorStats
 
 
 def diamond() -> Graph:
@@ -92,12 +93,17 @@ def test_replace_keeps_lookup_working() -> None:
         graph.node("n3")
 
 
-def test_model_imports_no_torch_graphviz_or_rich() -> None:
-    tree = ast.parse(Path(model.__file__).read_text(encoding="utf-8"))
+@pytest.mark.parametrize("module", [model, records], ids=["model", "records"])
+def test_model_imports_no_torch_graphviz_or_rich(module: ModuleType) -> None:
+    tree = ast.parse(Path(str(module.__file__)).read_text(encoding="utf-8"))
+    own = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level}
+    assert own <= {"records"}  # the model's own modules: no other part of gradviz
     imported = {
         alias.name for n in ast.walk(tree) if isinstance(n, ast.Import) for alias in n.names
     }
-    imported |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    imported |= {
+        n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and not n.level
+    }
     assert imported, "the parse found no imports at all"
     assert {m.split(".")[0] for m in imported} <= {
         "__future__",
@@ -144,7 +150,7 @@ def columns_of(graph: Graph) -> Columns:
         [index[e.src] for e in data],
         [index[e.dst] for e in data],
         [e.slot or 0 for e in data],
-        [(index[e.src], index[e.dst]) for e in graph.edges if e.kind == "saved"],
+        [SavedEdge(index[e.src], index[e.dst]) for e in graph.edges if e.kind == "saved"],
     )
 
 

@@ -15,11 +15,11 @@ from torch import nn
 from torch.nn.modules import module as module_impl
 
 from graphviz_autograd.errors import GradvizError
+from graphviz_autograd.trace.module_names import module_paths
 from graphviz_autograd.trace.modules import (
     METADATA_KEY,
     ModuleTagger,
     module_of,
-    module_paths,
     tag_modules,
 )
 

@@ -571,7 +571,7 @@ def test_a_graph_not_yet_read_holds_only_plain_data() -> None:
 
 
 def test_op_shapes_are_read_up_to_a_size_then_noted(monkeypatch: pytest.MonkeyPatch) -> None:
-    from graphviz_autograd.trace import walk
+    from graphviz_autograd.trace import walker
 
     x = torch.ones(3, requires_grad=True)
     y = x
@@ -581,7 +581,7 @@ def test_op_shapes_are_read_up_to_a_size_then_noted(monkeypatch: pytest.MonkeyPa
     assert {n.shape for n in small.nodes if n.kind == "op"} == {(3,)}
     assert small.notes == ()
 
-    monkeypatch.setattr(walk, "OP_SHAPES_UP_TO", 5)
+    monkeypatch.setattr(walker, "OP_SHAPES_UP_TO", 5)
     big = build_graph(y)
     ops = [n for n in big.nodes if n.kind == "op"]
     assert len(ops) == 6 and {(n.shape, n.dtype) for n in ops} == {(None, None)}

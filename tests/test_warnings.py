@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from conftest import Gradviz
 
 from graphviz_autograd import capture
-from graphviz_autograd.trace import modules
+from graphviz_autograd.trace import modules, relay
 from graphviz_autograd.trace.modules import tag_modules
 
 # Line numbers matter: the expected warnings below name them.
@@ -190,8 +190,8 @@ def test_the_filter_and_the_hook_go_when_the_modes_do() -> None:
     filters, shown_by = list(warnings.filters), warnings._showwarnmsg  # type: ignore[attr-defined]
     net = torch.nn.Linear(2, 2)
     with capture(source=True, modules=True):
-        assert modules._RELAY_FILTER in warnings.filters
-        assert warnings._showwarnmsg is modules._relay  # type: ignore[attr-defined]
+        assert relay._filter is not None and relay._filter in warnings.filters
+        assert warnings._showwarnmsg is relay._relay  # type: ignore[attr-defined]
         net(torch.ones(2)).sum().backward()
     with tag_modules():
         net(torch.ones(2))

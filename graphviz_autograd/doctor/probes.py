@@ -11,7 +11,7 @@ from typing import Any, Final
 import torch
 
 from ..model import Source
-from ..trace.modules import user_frame
+from ..trace.frames import user_frame
 from ..trace.sources import SourceReader
 from .observations import Site
 
@@ -39,7 +39,7 @@ def site(frame: FrameType | None) -> Site | None:
 
 def source(reader: SourceReader, line: Site | None) -> Source | None:
     """The `Source` of a line the watches noted (its text read once per line)."""
-    return None if line is None else reader._source(*line)
+    return None if line is None else reader.source_at(*line)
 
 
 def name_in(frame: FrameType | None, tensor: object) -> str | None:

@@ -17,7 +17,9 @@ from torch.optim.optimizer import (
 )
 
 from ..model import Graph
-from ..trace.modules import module_paths, push_mode, remove_mode, user_frame
+from ..trace.frames import user_frame
+from ..trace.modes import push_mode, remove_mode
+from ..trace.module_names import module_paths
 from ..trace.naming import names_in
 from ..trace.sources import SourceReader
 from .backward import BackwardWatch

@@ -29,7 +29,7 @@ from torch.overrides import TorchFunctionMode
 from torch.utils.weak import WeakIdKeyDictionary
 
 from ..trace import sources
-from ..trace.modules import relay_warnings_of
+from ..trace.relay import relay_warnings_of
 from ..trace.sources import SourceReader
 from .observations import Birth, Cut, CutAt, InPlace, NonleafRead, Site
 from .probes import checkable, finite, leaves, name_in, site, source, tensors
@@ -117,7 +117,7 @@ class ForwardWatch(TorchFunctionMode):
             if line is not None:
                 made = [out.grad_fn] if isinstance(out, torch.Tensor) else []
                 made += [t.grad_fn for t in tensors(out if isinstance(out, tuple) else args)]
-                sources._tag(made, line, before, _get_sequence_nr())
+                sources.tag_site(made, line, before, _get_sequence_nr())
         if target is not None and target.requires_grad:
             if line is None:
                 line = site(currentframe())

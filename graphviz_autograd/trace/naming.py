@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Mapping
-from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import torch
 
-__all__ = ["caller_names", "names_in"]
+from .frames import is_user_file, user_caller
 
-_SKIP = (
-    str(Path(torch.__file__).parent) + os.sep,  # the separator: not torchvision
-    str(Path(__file__).parent.parent) + os.sep,  # the whole package
-)
+__all__ = ["caller_names", "names_in"]
 
 
 def names_in(namespace: Mapping[str, Any]) -> dict[str, torch.Tensor]:
@@ -34,22 +27,15 @@ def names_in(namespace: Mapping[str, Any]) -> dict[str, torch.Tensor]:
     return out
 
 
-def _user_frame() -> FrameType | None:
-    frame = sys._getframe(1)
-    while frame is not None and frame.f_code.co_filename.startswith(_SKIP):
-        frame = frame.f_back  # type: ignore[assignment]
-    return frame
-
-
 def caller_names() -> dict[str, torch.Tensor]:
     """Names from the user's frames on the stack (those outside torch and gradviz), innermost
     first: each frame's locals, then its globals. So a backward called inside a helper module
     names the root by the helper's variable, and the rest by the script's variables."""
     names: dict[str, torch.Tensor] = {}
     seen: set[int] = set()  # namespaces read already (a module's globals, once)
-    frame = _user_frame()
+    frame = user_caller()
     while frame is not None:
-        if not frame.f_code.co_filename.startswith(_SKIP):
+        if is_user_file(frame.f_code.co_filename):
             for space in (frame.f_locals, frame.f_globals):
                 if id(space) not in seen:
                     seen.add(id(space))

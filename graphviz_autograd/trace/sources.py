@@ -24,59 +24,31 @@ to them, or none.
 from __future__ import annotations
 
 import linecache
-import os
 import re
-import sys
+from collections.abc import Iterable
 from typing import Any, Final
 
-import torch
-
 from ..model import Source
-from .modules import NodeWatch, grad_fns, push_mode, remove_mode
+from .frames import call_site, is_user_file
+from .modes import NodeWatch, grad_fns, push_mode, remove_mode, tag_made
 
-__all__ = ["METADATA_KEY", "SourceTagger", "SourceReader"]
+__all__ = ["METADATA_KEY", "SourceReader", "SourceTagger", "tag_site"]
 
 METADATA_KEY: Final = "gradviz.source"
 """The key in ``node.metadata`` holding ``(file, line)`` of the call that made the node."""
 
-_TORCH_DIR: Final = os.path.dirname(torch.__file__) + os.sep
-_PACKAGE_DIR: Final = os.path.dirname(os.path.dirname(__file__)) + os.sep  # the whole package
-_SKIP: Final = (_TORCH_DIR, _PACKAGE_DIR)
-
-
-def _call_site() -> tuple[str, int] | None:
-    """``(file, line)`` of the innermost frame outside torch and gradviz."""
-    frame = sys._getframe(3)  # skip this, `_Mode.made` and `NodeWatch.__torch_function__`
-    while frame is not None:
-        code = frame.f_code
-        if not code.co_filename.startswith(_SKIP):
-            return code.co_filename, frame.f_lineno
-        frame = frame.f_back  # type: ignore[assignment]
-    return None
-
 
 class _Mode(NodeWatch):
     def made(self, value: Any, low: int, high: int) -> None:
-        site = _call_site()
+        site = call_site()
         if site is not None:
-            _tag(list(grad_fns(value)), site, low, high)
+            tag_site(grad_fns(value), site, low, high)
 
 
-def _tag(todo: list[Any], site: tuple[str, int], low: int, high: int) -> None:
-    """Tag the untagged nodes numbered in ``[low, high)`` that ``todo`` leads back to."""
-    while todo:
-        node = todo.pop()
-        if node is None:
-            continue
-        number = node._sequence_nr()
-        if number < low or number >= high:  # made before this call, or an AccumulateGrad
-            continue
-        metadata = node.metadata
-        if METADATA_KEY in metadata:
-            continue
-        metadata[METADATA_KEY] = site
-        for next_node, _ in node.next_functions:
-            todo.append(next_node)
+def tag_site(nodes: Iterable[Any], site: tuple[str, int], low: int, high: int) -> None:
+    """Tag the untagged nodes numbered in ``[low, high)`` that ``nodes`` lead back to with the
+    call site ``(file, line)`` that made them."""
+    tag_made(nodes, METADATA_KEY, low, high, lambda _: site)
 
 
 class SourceTagger:
@@ -125,10 +97,11 @@ class SourceReader:
             return None
         site = metadata.get(METADATA_KEY)
         if site is not None:
-            return self._source(*site)
+            return self.source_at(*site)
         return self._from_traceback(metadata.get("traceback_"))
 
-    def _source(self, file: str, line: int) -> Source:
+    def source_at(self, file: str, line: int) -> Source:
+        """The `Source` of line ``line`` of ``file``: one per call site."""
         source = self._sites.get((file, line))
         if source is None:
             code = linecache.getline(file, line).strip()
@@ -143,7 +116,7 @@ class SourceReader:
             if match is None:
                 continue
             file = match["file"]
-            if file.startswith(_SKIP):
+            if not is_user_file(file):
                 continue
             return Source(file, int(match["line"]), match["code"].strip())
         return None

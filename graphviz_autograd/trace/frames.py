@@ -1,0 +1,54 @@
+"""Which frames on the stack are the user's: the one place that knows which files are not.
+
+A frame is the user's when its file is outside torch, outside gradviz (the whole package) and
+outside ``contextlib`` (whose frames sit between a ``with`` statement and our context managers).
+Call sites, names of variables, the namespace that names modules and the lines of a
+traceback anomaly mode stored are all looked for from the innermost frame outward, skipping
+the others.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import os
+from pathlib import Path
+from types import FrameType
+from typing import Final
+
+import torch
+
+__all__ = ["SKIP", "call_site", "is_user_file", "user_caller", "user_frame"]
+
+SKIP: Final = (
+    str(Path(torch.__file__).parent) + os.sep,  # the separator: not torchvision
+    str(Path(__file__).parent.parent) + os.sep,  # the whole package
+    str(Path(contextlib.__file__ or "contextlib.py")),
+)
+"""Prefixes of the file names that are not the user's."""
+
+
+def is_user_file(filename: str) -> bool:
+    """Whether code in ``filename`` is the user's (not torch's, gradviz's or contextlib's)."""
+    return not filename.startswith(SKIP)
+
+
+def user_frame(frame: FrameType | None) -> FrameType | None:
+    """The innermost user frame, from ``frame`` outward."""
+    while frame is not None and frame.f_code.co_filename.startswith(SKIP):
+        frame = frame.f_back
+    return frame
+
+
+def user_caller() -> FrameType | None:
+    """The innermost user frame on the stack: the code that called into gradviz (and torch).
+
+    Walks out from the current frame, which is gradviz's, however deep in gradviz the caller
+    is; `inspect.currentframe` is the public way to get it (None on a Python without frames)."""
+    return user_frame(inspect.currentframe())
+
+
+def call_site() -> tuple[str, int] | None:
+    """``(file, line)`` of the innermost user frame on the stack; None when there is none."""
+    frame = user_frame(inspect.currentframe())
+    return None if frame is None else (frame.f_code.co_filename, frame.f_lineno)

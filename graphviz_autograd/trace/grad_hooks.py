@@ -1,0 +1,109 @@
+"""What the engine does in one backward call, seen from node hooks: when each node ran, the
+gradient at each of its forward outputs, and what it passed to each of its inputs; then the
+walked graph with all of that written in (`GradHooks.apply`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from ..model import Edge, Graph, TensorStats
+from .stats import Unread
+
+__all__ = ["GradHooks"]
+
+
+class _FirstBad(NamedTuple):
+    """The node whose gradient was the first NaN/Inf the engine made."""
+
+    order: int
+    """When it ran (1-based)."""
+    node_id: str
+
+
+class GradHooks:
+    """Node hooks that note, for each node the engine runs, when it ran, the gradient with
+    respect to each of its forward outputs (``grad_outputs``) and what it passed to each of its
+    inputs (``grad_inputs``, by slot: what flows along its incoming edges). Removed by
+    `remove`."""
+
+    def __init__(self, fns: list[tuple[int, Any]]) -> None:
+        self.order: dict[int, int] = {}
+        self.grads: dict[int, tuple[TensorStats | None, ...]] = {}
+        self.flows: dict[int, tuple[TensorStats | None, ...]] = {}
+        self.unread = Unread()  # a hook must not raise: that would fail the user's backward
+        self.handles = [fn.register_hook(self._hook(index)) for index, fn in fns]
+
+    def _hook(self, index: int) -> Callable[[Any, Any], None]:
+        def hook(grad_inputs: Any, grad_outputs: Any) -> None:
+            self.order[index] = len(self.order) + 1
+            summary = self.unread.summarize
+            outputs = self.grads[index] = tuple(
+                None if g is None else summary(g, index) for g in grad_outputs
+            )
+            # An op that passes its gradient on unchanged (an add, a view of the same shape)
+            # hands on the very tensor it got: summarised once.
+            known = {id(g): s for g, s in zip(grad_outputs, outputs, strict=True) if s}
+            self.flows[index] = tuple(
+                None if g is None else known.get(id(g)) or summary(g, index) for g in grad_inputs
+            )
+
+        return hook
+
+    def remove(self) -> None:
+        for handle in self.handles:
+            handle.remove()
+        self.handles.clear()
+
+    def apply(self, graph: Graph, leaf_grads: dict[int, TensorStats | None]) -> Graph:
+        """``graph`` with each node's execution order and, for ops, its gradient(s); and the
+        ``.grad`` read after the call (``leaf_grads``, node index -> summary). One new node per
+        node that changed."""
+        nodes = list(graph.nodes)
+        first_bad: _FirstBad | None = None
+        grads_of, order_of = self.grads, self.order
+        for index in order_of.keys() | leaf_grads.keys():
+            node = nodes[index]
+            order = order_of.get(index)
+            grads = grads_of.get(index, ())
+            if node.kind == "op" and order is not None:  # the gradient of this call
+                grad = grads[0] if grads else None
+            elif index in leaf_grads:  # a leaf's accumulated .grad, not just this call's part
+                grad = leaf_grads[index]
+            else:
+                grad = node.grad
+            several = grads if len(grads) > 1 else None
+            nodes[index] = node._replace(grad=grad, grads=several, order=order)
+            if order is not None and any(g is not None and (g.nan or g.inf) for g in grads):
+                if first_bad is None or order < first_bad.order:
+                    first_bad = _FirstBad(order, node.id)
+        return graph.replace(
+            nodes=tuple(nodes),
+            edges=self._edges(graph),
+            first_nonfinite=first_bad.node_id if first_bad else None,
+        )
+
+    def _edges(self, graph: Graph) -> tuple[Edge, ...]:
+        """``graph``'s edges, each data edge with what flowed along it (`Edge.grad`) and, for a
+        scalar flow, its local derivative (`Edge.local`)."""
+        flows, grads = self.flows, self.grads
+        edges = list(graph.edges)
+        index = {node_id: i for i, node_id in enumerate(graph.column("id"))}
+        for k, edge in enumerate(edges):
+            into = index[edge.dst]
+            passed = flows.get(into, ())
+            if edge.slot is None or edge.slot >= len(passed) or passed[edge.slot] is None:
+                continue
+            grad = passed[edge.slot]
+            edges[k] = edge._replace(grad=grad, local=_local(grad, grads.get(into, ())))
+        return tuple(edges)
+
+
+def _local(grad: TensorStats | None, outputs: tuple[TensorStats | None, ...]) -> float | None:
+    """``grad`` over the gradient at the consumer's one output, when both are one number."""
+    if grad is None or len(outputs) != 1 or outputs[0] is None:
+        return None
+    flow, out = grad.values, outputs[0].values
+    if flow is None or out is None or len(flow) != 1 or len(out) != 1 or out[0] == 0:
+        return None
+    return flow[0] / out[0]

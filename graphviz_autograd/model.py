@@ -27,6 +27,7 @@ from .records import (
 )
 
 __all__ = [
+    "CHECKPOINT_OP",
     "NODE_KINDS",
     "Columns",
     "OP_SHAPES_UP_TO",
@@ -41,6 +42,11 @@ __all__ = [
     "Source",
     "TensorStats",
 ]
+
+
+CHECKPOINT_OP: Final = "CheckpointFunctionBackward"
+"""The node of a reentrant checkpoint (``checkpoint(fn, x, use_reentrant=True)``). It stands for
+every op ``fn`` ran, and those ops and the parameters they use are not in the graph."""
 
 
 class SavedEdge(NamedTuple):

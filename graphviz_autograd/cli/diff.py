@@ -14,9 +14,9 @@ from ..errors import GradvizError
 from ..model import Graph
 from ..renderers.fitting import fold_for
 from ..renderers.formats import Format, resolve
-from ..renderers.labels import count_of
 from ..renderers.layout import IMAGE_FORMATS, INSTALL_HINT, find_dot, run_dot
 from ..renderers.picture import DEFAULT_LAYOUT_TIMEOUT
+from ..text import count_of
 from ..trace.script import run_captured
 from ..trace.selection import CallSelection
 from .exits import EXIT_STRUCTURE_DIFFERS, script_exit_code

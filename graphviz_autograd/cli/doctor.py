@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 
 from ..errors import GradvizError
-from ..renderers.labels import count_of
+from ..text import count_of
 from ..trace.script import run_captured
 from .exits import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_SCRIPT_FAILED, EXIT_USAGE
 from .options import (

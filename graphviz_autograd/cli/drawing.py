@@ -14,11 +14,11 @@ from ..model import Graph
 from ..renderers.document import Document, encode
 from ..renderers.fitting import tree_shown
 from ..renderers.formats import Format, resolve
-from ..renderers.labels import count_of
 from ..renderers.layout import IMAGE_FORMATS
 from ..renderers.options import DrawOptions
 from ..renderers.picture import write_dot_beside
 from ..renderers.tree import print_graph_tree
+from ..text import count_of
 from .options import OutputFormat
 from .terminal import check_writable, err, fail, put, sigterm_exits, status, tree_console
 

@@ -14,10 +14,10 @@ import typer
 from ..errors import GradvizError
 from ..model import Graph
 from ..renderers.formats import Format as FileFormat
-from ..renderers.labels import count_of
 from ..renderers.layout import IMAGE_FORMATS, INSTALL_HINT, find_dot
 from ..renderers.options import DrawOptions
 from ..renderers.style import shared_scale
+from ..text import count_of
 from ..trace.script import ScriptRun, graph_globals, run_captured
 from ..trace.selection import CallSelection
 from .drawing import targets, write_graphs

@@ -12,11 +12,12 @@ from rich.table import Table
 from rich.text import Text
 
 from ..model import Graph, Node, TensorStats
+from ..text import count_of
 from ..transform.diff import Change, Comparison, GradChange
 from .dot import to_dot
 from .dot_quoting import dot_id, quote
 from .json import edge_dict, json_number, node_dict
-from .labels import count_of, fmt_float, fmt_shape, grad_line, title
+from .labels import fmt_float, fmt_shape, grad_line, title
 
 __all__ = ["DIFF_COLOURS", "change_lines", "to_diff_dot", "to_diff_json", "to_report"]
 

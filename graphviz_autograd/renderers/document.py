@@ -7,13 +7,13 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from ..model import Graph
+from ..text import count_of
 from ..transform.collapse import collapse_modules
 from .dot import to_dot
 from .fitting import fold_budget, fold_for
 from .formats import Format
 from .html import to_html
 from .json import to_json
-from .labels import count_of
 from .layout import IMAGE_FORMATS
 from .mermaid import to_mermaid
 from .options import DrawOptions

@@ -9,14 +9,12 @@ import os
 from functools import lru_cache
 from typing import Final
 
-from ..model import Node, Source, TensorStats
+from ..model import CHECKPOINT_OP, Node, Source, TensorStats
 
 __all__ = [
-    "CHECKPOINT_OP",
     "FULL_ATTR_CHARS",
     "FULL_SOURCE_CHARS",
     "FULL_VALUES",
-    "count_of",
     "cut",
     "edge_label",
     "facts",
@@ -31,10 +29,6 @@ __all__ = [
     "title",
     "values_line",
 ]
-
-CHECKPOINT_OP: Final = "CheckpointFunctionBackward"
-"""The node of a reentrant checkpoint (``checkpoint(fn, x, use_reentrant=True)``). It stands for
-every op ``fn`` ran, and those ops and the parameters they use are not in the graph."""
 
 
 def fmt_float(value: float | None) -> str:
@@ -194,11 +188,6 @@ def values_line(stats: TensorStats | None, limit: int, *, one: bool = True) -> s
 def source_text(source: Source) -> str:
     """``train.py:12: loss = model(x)`` (the file's name only)."""
     return f"{os.path.basename(source.file)}:{source.line}: {source.code}"
-
-
-def count_of(n: int, what: str) -> str:
-    """``1 node``, ``1,500 nodes``: ``n`` and ``what``, plural unless one."""
-    return f"{n:,} {what}" if n == 1 else f"{n:,} {what}s"
 
 
 def fmt_bytes(n: int | None) -> str:

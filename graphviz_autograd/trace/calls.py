@@ -4,10 +4,13 @@ tally of calls and findings."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from ..doctor.findings import Finding
 from ..errors import GradvizError
 from ..model import Graph
+
+if TYPE_CHECKING:  # the doctor is a later stage: its type only
+    from ..doctor.findings import Finding
 
 __all__ = ["BackwardCall", "Capture", "call_name", "call_path"]
 

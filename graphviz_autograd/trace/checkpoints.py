@@ -22,8 +22,8 @@ from typing import Any, Final, NamedTuple
 import torch
 from torch.utils.checkpoint import CheckpointFunction
 
-from ..model import Graph
-from ..renderers.labels import CHECKPOINT_OP, count_of
+from ..model import CHECKPOINT_OP, Graph
+from ..text import count_of
 
 __all__ = ["Checkpoint", "find", "is_recompute", "mark", "recompute_inputs"]
 

@@ -1,0 +1,10 @@
+"""Plain English that every stage writes: counts of things (``1 node``, ``1,500 nodes``)."""
+
+from __future__ import annotations
+
+__all__ = ["count_of"]
+
+
+def count_of(n: int, what: str) -> str:
+    """``1 node``, ``1,500 nodes``: ``n`` and ``what``, plural unless one."""
+    return f"{n:,} {what}" if n == 1 else f"{n:,} {what}s"

@@ -134,6 +134,24 @@ def _print_warning(
     sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 
 
+def _from_folder(file: str | None, cwd: Path) -> bool:
+    """Whether a module at ``file`` is one a script run in ``cwd`` imported from there, to be
+    forgotten after the run. Installed code is not, though a virtual environment inside the
+    project (``./.venv``) lies under ``cwd`` too, nor is gradviz itself: forgetting a module
+    that torch or gradviz imported on first use (an optimizer step imports ``torch._dynamo``)
+    makes the next run import it a second time, beside the copy still in use, which torch does
+    not survive (a TORCH_LIBRARY registered twice, a crash in the garbage collector)."""
+    import graphviz_autograd
+
+    if not file:
+        return False
+    path = Path(os.path.abspath(file))
+    installed = (sys.prefix, sys.base_prefix, os.path.dirname(graphviz_autograd.__file__))
+    return path.is_relative_to(os.path.abspath(cwd)) and not any(
+        path.is_relative_to(os.path.abspath(folder)) for folder in installed
+    )
+
+
 def _in_process(argv: list[str], cwd: Path, env: dict[str, str] | None) -> Ran:
     from graphviz_autograd.cli import main
 
@@ -169,7 +187,7 @@ def _in_process(argv: list[str], cwd: Path, env: dict[str, str] | None) -> Ran:
         os.environ.clear()
         os.environ.update(environ)
         for name in set(sys.modules) - modules:  # modules the script imported from its folder
-            if str(getattr(sys.modules[name], "__file__", None) or "").startswith(str(cwd)):
+            if _from_folder(getattr(sys.modules[name], "__file__", None), cwd):
                 del sys.modules[name]
     if code is None:
         code = 0

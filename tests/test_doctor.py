@@ -7,6 +7,7 @@ Each sample shows one finding; the test checks its code, the names involved and 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,18 @@ def test_sample_findings_are_only_the_expected_ones(gradviz: Gradviz) -> None:
     assert [n["op"] for n in finding["nodes"]] == ["ExpBackward0", "add_"]
     # the saving op is a node of the recorded call's graph; the in-place call is none
     assert finding["nodes"][0]["id"] is not None and finding["nodes"][1]["id"] is None
+
+
+def test_in_process_runs_in_a_row_leave_the_next_one_alone(gradviz: Gradviz) -> None:
+    # An optimizer step imports torch._dynamo on first use: what a run imported from torch or
+    # gradviz stays loaded, or the next run imports it again and torch breaks (no backward call).
+    first, _ = report(gradviz, "no_zero_grad")
+    assert first["calls"] == 3
+    assert "torch._dynamo" in sys.modules and "graphviz_autograd.doctor.session" in sys.modules
+    second, done = report(gradviz, "no_graph")
+    assert second["calls"] == 1, done.stderr
+    assert [f["code"] for f in second["findings"]][0] == "no-graph"
+    assert done.returncode == 4 and "TORCH_LIBRARY" not in done.stderr
 
 
 def test_text_report_names_the_finding_its_line_and_fix(gradviz: Gradviz) -> None:

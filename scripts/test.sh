@@ -6,4 +6,4 @@ GRADVIZ_SETUP_TESTS=1 bash scripts/setup.sh
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
-.venv/bin/python -m pytest -p no:cacheprovider "$@"
+.venv/bin/python -m pytest -p no:cacheprovider -n auto "$@"  # pytest-xdist: one worker per core

@@ -9,8 +9,8 @@ from pathlib import Path
 from conftest import Gradviz
 
 GRADVIZ = Path(sys.executable).parent / "gradviz"  # the terminal test runs it in a child
-SAMPLES = Path(__file__).parent.parent / "samples"
-ROOT = Path(__file__).parent.parent
+SAMPLES = Path(__file__).parents[2] / "samples"
+ROOT = Path(__file__).parents[2]
 
 
 def test_call_0_names_the_option(gradviz: Gradviz, tmp_path: Path) -> None:

@@ -18,8 +18,8 @@ from graphviz_autograd.renderers.json import from_json, to_json
 from graphviz_autograd.trace.walk import build_graph
 from graphviz_autograd.transform.diff import compare
 
-SAMPLES = Path(__file__).parent.parent / "samples"
-GOLDEN = Path(__file__).parent / "golden"
+SAMPLES = Path(__file__).parents[2] / "samples"
+GOLDEN = Path(__file__).parents[1] / "golden"
 
 # An MLP; `--deeper` adds a Linear(8, 8) and a ReLU in the middle (model.2 and model.3).
 MLP = """\

@@ -19,7 +19,7 @@ from torch import nn
 from graphviz_autograd import capture
 from graphviz_autograd.doctor import CODES
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PITFALLS = ROOT / "samples" / "pitfalls"
 
 

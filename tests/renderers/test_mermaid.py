@@ -19,7 +19,7 @@ from graphviz_autograd.renderers import mermaid
 from graphviz_autograd.renderers.fitting import fit_mermaid
 from graphviz_autograd.renderers.style import GRAD_RAMP, LEGEND
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 HOSTILE = '<script>alert(1)</script> "q" [b] (p) {c} #35; a;b %% c `t` & | end --> x\\n'
 
 

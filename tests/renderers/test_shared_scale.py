@@ -63,7 +63,7 @@ def test_call_all_shares_the_scale_and_each_legend_gives_it(
 
 
 def test_accumulated_leaf_grads_g_2g_3g_get_darker(gradviz: Gradviz, tmp_path: Path) -> None:
-    sample = Path(__file__).resolve().parent.parent / "samples" / "accumulate.py"
+    sample = Path(__file__).resolve().parents[2] / "samples" / "accumulate.py"
     dots = every_call(gradviz, tmp_path, sample)
     fills = [re.search(r'label="w\\n[^"]*" fillcolor="(#[0-9a-f]+)"', d) for d in dots]
     assert [m.group(1) if m else None for m in fills] == list(LEAF_RAMP[-3:])

@@ -31,7 +31,7 @@ from graphviz_autograd.doctor.observations import (
 from graphviz_autograd.doctor.rules import FACTOR, diagnose, slope_of, with_ids
 from graphviz_autograd.model import Edge, Graph, Node, Source
 
-DOCTOR = Path(__file__).resolve().parent.parent / "graphviz_autograd" / "doctor"
+DOCTOR = Path(__file__).resolve().parents[2] / "graphviz_autograd" / "doctor"
 TRAIN = "/home/me/train.py"
 
 

@@ -30,7 +30,7 @@ from graphviz_autograd.renderers.html import (
 from graphviz_autograd.trace.walk import build_graph
 from graphviz_autograd.transform.fold import fold
 
-SAMPLES = Path(__file__).parent.parent / "samples"
+SAMPLES = Path(__file__).parents[2] / "samples"
 EVIL = '</script><script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">'
 
 
@@ -609,7 +609,7 @@ def test_resnet18_opens_with_its_blocks_folded_and_opens_one_by_one(
     pytest.importorskip("transformers", reason="needs the bench extra")
     import sys
 
-    sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
+    sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
     try:
         import models  # type: ignore[import-not-found]
     finally:

@@ -16,7 +16,7 @@ from graphviz_autograd.trace.script import (
     script_traceback,
 )
 
-PACKAGE_DIR = str(Path(__file__).resolve().parent.parent / "graphviz_autograd")
+PACKAGE_DIR = str(Path(__file__).resolve().parents[2] / "graphviz_autograd")
 
 
 def write(folder: Path, source: str | bytes, name: str = "s.py") -> Path:

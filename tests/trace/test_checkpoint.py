@@ -20,7 +20,7 @@ from graphviz_autograd.trace.record import Capture
 from graphviz_autograd.trace.selection import Keep
 
 BIN = Path(sys.executable).parent
-SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "checkpoint.py"
+SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "checkpoint.py"
 BLOCK_PARAMS = ["block.0.weight", "block.0.bias", "block.2.weight", "block.2.bias"]
 
 

@@ -16,7 +16,7 @@ from graphviz_autograd.model import Graph
 from graphviz_autograd.renderers.dot import to_dot
 from graphviz_autograd.renderers.tree import print_graph_tree
 
-MLP = Path(__file__).resolve().parent.parent / "samples" / "mlp.py"
+MLP = Path(__file__).resolve().parents[2] / "samples" / "mlp.py"
 
 
 def mlp() -> Graph:

@@ -18,7 +18,7 @@ from graphviz_autograd.renderers.dot import EDGE_GRADS_UP_TO, to_dot
 from graphviz_autograd.renderers.json import to_json
 from graphviz_autograd.renderers.tree import print_graph_tree
 
-NEURONS = Path(__file__).parent.parent / "samples" / "neurons.py"
+NEURONS = Path(__file__).parents[2] / "samples" / "neurons.py"
 
 
 def neurons() -> tuple[Graph, dict[str, torch.Tensor]]:

@@ -23,8 +23,8 @@ def legend_table(graph: Graph, shading: Shading, flows: bool = False) -> str:
     if shading.fills:
         rows.append(_ramp(shading))
     rows.extend(
-        f'<tr><td bgcolor="{LEGEND[r][0]}" border="1" width="24"> </td>'
-        f'<td align="left">{html.escape(LEGEND[r][1])}</td></tr>'
+        f'<tr><td bgcolor="{LEGEND[r].fill}" border="1" width="24"> </td>'
+        f'<td align="left">{html.escape(LEGEND[r].meaning)}</td></tr>'
         for r in roles_present(graph)
     )
     if flows:

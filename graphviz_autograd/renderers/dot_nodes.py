@@ -39,7 +39,7 @@ filled in the op colour); fill colours come from `LEGEND`."""
 FIRST_BAD_STYLE: Final = 'color="#d00000" penwidth=3'
 """The DOT attributes that mark the node whose gradient was the first NaN/Inf in backward."""
 
-_DEFAULT_FILL: Final = LEGEND["op"][0]
+_DEFAULT_FILL: Final = LEGEND["op"].fill
 NODE_DEFAULTS: Final = (
     f'  node [shape=box style="rounded,filled" fillcolor="{_DEFAULT_FILL}" fontname="Helvetica" '
     'fontsize=10 height=0.3 margin="0.12,0.04" penwidth=0.8];'
@@ -166,7 +166,7 @@ class _Rest(NamedTuple):
 
 def _attributes(r: Role, look: Apart) -> str:
     """The DOT attributes of a node in role ``r``, drawn as ``look`` says."""
-    fill = LEGEND[r][0] if look.fill is None else look.fill
+    fill = LEGEND[r].fill if look.fill is None else look.fill
     attrs = "" if fill == _DEFAULT_FILL else f' fillcolor="{fill}"'
     attrs += NODE_STYLE[r]
     if fill in DARK_SHADES:

@@ -169,7 +169,7 @@ def _look(node: Node, role: Role, fill: str | None, first_bad: bool, show_order:
     if show_order and node.order is not None:
         head = f"#{node.order} {head}"
     rest = label_rest(node, first_bad)
-    fill = fill or LEGEND[role][0]
+    fill = fill or LEGEND[role].fill
     attrs = f'fillcolor="{fill}"{NODE_STYLE[role]}'
     if fill in DARK_SHADES:
         attrs += ' fontcolor="white"'
@@ -260,7 +260,7 @@ def _legend(graph: Graph, shading: Shading) -> list[list[Any]]:
         entries.append([list(GRAD_RAMP), meaning])
         if NONFINITE in shading.fills.values():
             entries.append([[NONFINITE], "NaN/Inf"])
-    entries += [[[LEGEND[r][0]], LEGEND[r][1]] for r in roles_present(graph)]
+    entries += [[[LEGEND[r].fill], LEGEND[r].meaning] for r in roles_present(graph)]
     return entries
 
 

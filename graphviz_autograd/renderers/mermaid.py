@@ -44,11 +44,11 @@ MAX_TEXT: Final = 50_000
 
 _STROKE: Final = "stroke:#333333"
 CLASSES: Final[dict[str, str]] = {
-    "output": f"fill:{LEGEND['output'][0]},{_STROKE},stroke-width:2px",
-    "leaf": f"fill:{LEGEND['leaf'][0]},{_STROKE}",
-    "input": f"fill:{LEGEND['input'][0]},{_STROKE},stroke-dasharray:4 3,color:#555555",
-    "op": f"fill:{LEGEND['op'][0]},{_STROKE}",
-    "saved": f"fill:{LEGEND['saved'][0]},{_STROKE},color:#6b4a00",
+    "output": f"fill:{LEGEND['output'].fill},{_STROKE},stroke-width:2px",
+    "leaf": f"fill:{LEGEND['leaf'].fill},{_STROKE}",
+    "input": f"fill:{LEGEND['input'].fill},{_STROKE},stroke-dasharray:4 3,color:#555555",
+    "op": f"fill:{LEGEND['op'].fill},{_STROKE}",
+    "saved": f"fill:{LEGEND['saved'].fill},{_STROKE},color:#6b4a00",
     **{
         f"g{i}": f"fill:{shade},{_STROKE}" + (",color:#ffffff" if shade in DARK_SHADES else "")
         for i, shade in enumerate(GRAD_RAMP)
@@ -192,7 +192,9 @@ def _legend(graph: Graph, shading: Shading, used: set[str]) -> list[str]:
         used.update(("g0", "g6"))
     for shown in roles_present(graph):
         opening, closing = _SHAPES[shown]
-        lines.append(f"    legend_{shown}{opening}{quote(LEGEND[shown][1])}{closing}:::{shown}")
+        lines.append(
+            f"    legend_{shown}{opening}{quote(LEGEND[shown].meaning)}{closing}:::{shown}"
+        )
         used.add(shown)
     lines.extend(("  end", f"  style legend {_CLUSTER}"))
     return lines

@@ -13,6 +13,7 @@ __all__ = [
     "GRAD_RAMP",
     "LEAF_RAMP",
     "LEGEND",
+    "Entry",
     "NONFINITE",
     "Role",
     "Shading",
@@ -24,14 +25,24 @@ __all__ = [
 
 Role = Literal["output", "leaf", "input", "op", "saved"]
 
-LEGEND: Final[dict[Role, tuple[str, str]]] = {
-    "output": ("#b7e4b0", "output (a root the walk started from)"),
-    "leaf": ("#a9cdf5", "leaf that requires grad (gets .grad)"),
-    "input": ("#ffffff", "input that needs no grad"),
-    "op": ("#dddddd", "op (backward function)"),
-    "saved": ("#ffd59e", "tensor saved for backward"),
+
+class Entry(NamedTuple):
+    """How one role looks in every legend."""
+
+    fill: str
+    """Fill colour of its nodes, ``#rrggbb``."""
+    meaning: str
+    """What the legend says of it."""
+
+
+LEGEND: Final[dict[Role, Entry]] = {
+    "output": Entry("#b7e4b0", "output (a root the walk started from)"),
+    "leaf": Entry("#a9cdf5", "leaf that requires grad (gets .grad)"),
+    "input": Entry("#ffffff", "input that needs no grad"),
+    "op": Entry("#dddddd", "op (backward function)"),
+    "saved": Entry("#ffd59e", "tensor saved for backward"),
 }
-"""role -> (fill colour, meaning). Order is the order legends list them in."""
+"""role -> its `Entry`. Order is the order legends list them in."""
 
 
 def role(graph_roots: frozenset[str], node: Node) -> Role:

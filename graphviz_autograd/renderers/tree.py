@@ -49,7 +49,7 @@ def node_text(node: Node, node_role: Role, *, first_bad: bool = False, full: boo
 
     Built from `Text` parts, never from markup, so names such as ``[bold]`` print as they are.
     """
-    colour = LEGEND[node_role][0]
+    colour = LEGEND[node_role].fill
     text = Text()
     text.append("■ ", style=colour)
     text.append(title(node), style="bold" if node_role == "output" else "")
@@ -221,7 +221,7 @@ def legend_text(graph: Graph) -> Text:
     """The colour legend for the roles present in ``graph``, on one line."""
     text = Text()
     for r in roles_present(graph):
-        colour, meaning = LEGEND[r]
+        colour, meaning = LEGEND[r].fill, LEGEND[r].meaning
         text.append("■ ", style=colour)
         text.append(f"{meaning}   ")
     text.rstrip()

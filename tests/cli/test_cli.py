@@ -790,7 +790,7 @@ def test_tree_prints_the_ops_and_the_legend(gradviz: Gradviz, tmp_path: Path) ->
     assert result.returncode == 0, result.stderr
     assert "SumBackward0" in result.stdout and "MulBackward0" in result.stdout
     assert "ExpBackward0" not in result.stdout  # the first call only
-    assert LEGEND["leaf"][1] in result.stdout and LEGEND["op"][1] in result.stdout
+    assert LEGEND["leaf"].meaning in result.stdout and LEGEND["op"].meaning in result.stdout
     assert os.listdir(tmp_path) == ["s.py"]
 
 

@@ -104,8 +104,8 @@ def labels(text: str) -> dict[str, str]:
 def test_flowchart_colours_shapes_and_edges() -> None:
     text = mermaid.to_mermaid(hostile())
     assert text.startswith("flowchart TB\n")
-    assert f"classDef output fill:{LEGEND['output'][0]}" in text
-    assert f"classDef leaf fill:{LEGEND['leaf'][0]}" in text
+    assert f"classDef output fill:{LEGEND['output'].fill}" in text
+    assert f"classDef leaf fill:{LEGEND['leaf'].fill}" in text
     assert "stroke-dasharray" in text.split("classDef input", 1)[1].split("\n", 1)[0]
     assert re.search(r"^  n0\(\".*\"\):::output$", text, re.M)  # a root: rounded, green
     assert re.search(r'^\s+n2>"saved .*"\]:::saved$', text, re.M)  # a saved tensor: a flag
@@ -273,9 +273,9 @@ def test_mermaid_draws_hostile_names_as_text(draw: Any) -> None:
     assert drawn["n0"][0] == f"{name} = {name}Backward(2,) float32"
     assert drawn["n1"][0] == f"{name}line 2(2,) float32"
     assert drawn["n2"][0] == f"saved {name}freed by backward"
-    assert drawn["n0"][1] == _rgb(LEGEND["output"][0])
-    assert drawn["n1"][1] == _rgb(LEGEND["leaf"][0])
-    assert drawn["n2"][1] == _rgb(LEGEND["saved"][0])
+    assert drawn["n0"][1] == _rgb(LEGEND["output"].fill)
+    assert drawn["n1"][1] == _rgb(LEGEND["leaf"].fill)
+    assert drawn["n2"][1] == _rgb(LEGEND["saved"].fill)
     assert sorted(result["clusters"]) == sorted(
         ["legend", "model", "model.0", name, name + ".inner"]
     )

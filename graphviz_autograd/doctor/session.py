@@ -10,13 +10,13 @@ from types import FrameType
 from typing import Any
 
 import torch
-from torch.nn.modules.module import register_module_forward_pre_hook
 from torch.optim.optimizer import (
     register_optimizer_step_post_hook,
     register_optimizer_step_pre_hook,
 )
 
 from ..model import Graph
+from ..trace.aside import ForwardHooks
 from ..trace.frames import user_frame
 from ..trace.modes import push_mode, remove_mode
 from ..trace.module_names import module_paths
@@ -53,7 +53,7 @@ class Doctor:
         if self._namespace is None:
             self._frame = user_frame(currentframe())
         self._handles = [
-            register_module_forward_pre_hook(self._pre_hook),
+            ForwardHooks(self._pre_hook).install(),
             register_optimizer_step_pre_hook(self._step_pre_hook),
             register_optimizer_step_post_hook(self._step_hook),
         ]

@@ -24,7 +24,15 @@ from torch.overrides import TorchFunctionMode
 
 from . import relay
 
-__all__ = ["NodeWatch", "grad_fns", "push_mode", "remove_mode", "tag_made"]
+__all__ = [
+    "NodeWatch",
+    "grad_fns",
+    "push_mode",
+    "remove_mode",
+    "stand_aside",
+    "stand_back",
+    "tag_made",
+]
 
 _compiling = torch.compiler.is_compiling
 _OUTPUT_DEPTH: Final = 4  # how deep into nested tuples/lists/dicts to look for tensors
@@ -64,15 +72,45 @@ relay.relay_warnings_of(NodeWatch)
 
 def push_mode(mode: TorchFunctionMode) -> None:
     """Push ``mode`` on the thread's torch function mode stack. Until `remove_mode` takes it
-    off, warnings torch raises under it name the caller's line, not the mode's (`relay`)."""
-    relay.hold()
-    torch._C._push_on_torch_function_stack(mode)
+    off, warnings torch raises under it name the caller's line, not the mode's (`relay`), and
+    compiled code does not see it (`stand_aside`)."""
+    _put_on(mode)
+    _ours.append(mode)
 
 
 def remove_mode(mode: TorchFunctionMode) -> bool:
     """Take ``mode`` off the thread's torch function mode stack, wherever it is: a mode someone
     pushed after ours and left there stays. False when it is not there (not pushed, or taken
     off by torch while it handles a call: the mode is removed then, and pushed back after)."""
+    if not _take_off(mode):
+        return False
+    _ours.remove(mode)
+    return True
+
+
+_ours: list[TorchFunctionMode] = []
+"""The modes `push_mode` pushed and `remove_mode` has not taken off yet, first pushed first."""
+
+
+def stand_aside() -> list[TorchFunctionMode]:
+    """Take the modes `push_mode` pushed off this thread's stack, for `stand_back`: while they
+    are off, torch calls (and ``torch.compile``, which would trace and guard on them) do not
+    see them. Returns the modes taken off, bottom first."""
+    return [mode for mode in list(_ours) if _take_off(mode)]
+
+
+def stand_back(modes: list[TorchFunctionMode]) -> None:
+    """Push back the modes `stand_aside` took off, in their order."""
+    for mode in modes:
+        _put_on(mode)
+
+
+def _put_on(mode: TorchFunctionMode) -> None:
+    relay.hold()
+    torch._C._push_on_torch_function_stack(mode)
+
+
+def _take_off(mode: TorchFunctionMode) -> bool:
     size = torch._C._len_torch_function_stack()
     for index in range(size - 1, -1, -1):
         if torch._C._get_function_stack_at(index) is mode:

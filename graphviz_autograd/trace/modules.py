@@ -47,11 +47,11 @@ Limits: only the thread that entered the block is tagged (sequence numbers are p
 nodes made inside a module's forward that no later torch call nor the module's output leads back
 to (a tensor only stored on ``self``, made by an op the mode does not see) stay untagged; ops run
 by the module's own forward hooks (registered on the module) belong to the parent module; inside
-a ``torch.compile``d module the hooks and the mode stand aside (they are not traced), so its nodes
-get the compiled module's path as a whole. With the default namespace in a function, reading
-its locals leaves CPython's (< 3.13) snapshot dict on that frame, as ``locals()`` does: a module
-deleted from the function's variables then lives until the function returns or its locals are
-read again. Pass ``namespace=`` to avoid this.
+a ``torch.compile``d module the hooks and the mode stand aside (`aside`: compiled code never
+traces them), so its nodes get the compiled module's path as a whole. With the default
+namespace in a function, reading its locals leaves CPython's (< 3.13) snapshot dict on that
+frame, as ``locals()`` does: a module deleted from the function's variables then lives until
+the function returns or its locals are read again. Pass ``namespace=`` to avoid this.
 """
 
 from __future__ import annotations
@@ -64,13 +64,9 @@ from typing import Any, Final, NamedTuple
 
 import torch
 from torch._C._autograd import _get_sequence_nr
-from torch.nn.modules.module import (
-    register_module_forward_hook,
-    register_module_forward_pre_hook,
-)
-from torch.utils.hooks import RemovableHandle
 
 from ..errors import GradvizError
+from .aside import ForwardHooks
 from .frames import user_caller
 from .modes import NodeWatch, grad_fns, push_mode, remove_mode, tag_made
 from .module_names import ModuleNames, Namespace
@@ -147,7 +143,7 @@ class ModuleTagger:
         self._names = ModuleNames(namespace)
         self._watch_ops = watch_ops
         self._thread = 0
-        self._handles: list[RemovableHandle] = []
+        self._hooks: ForwardHooks | None = None
         self._mode = _Mode(self)
         self._mode_pushed = False
         # running modules, innermost last
@@ -164,18 +160,15 @@ class ModuleTagger:
     @property
     def active(self) -> bool:
         """Whether the hooks are installed (inside the ``with`` block)."""
-        return bool(self._handles)
+        return self._hooks is not None
 
     def __enter__(self) -> ModuleTagger:
-        if self._handles:
+        if self._hooks is not None:
             raise GradvizError("this ModuleTagger is already active")
         self._thread = threading.get_ident()
         if self._names.namespace is None:
             self._names.frame = user_caller()
-        self._handles = [
-            register_module_forward_pre_hook(self._pre_hook),
-            register_module_forward_hook(self._post_hook, always_call=True),
-        ]
+        self._hooks = ForwardHooks(self._pre_hook, self._post_hook).install()
         return self
 
     def __exit__(
@@ -184,9 +177,9 @@ class ModuleTagger:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        for handle in self._handles:
-            handle.remove()
-        self._handles = []
+        if self._hooks is not None:
+            self._hooks.remove()
+            self._hooks = None
         self._end_forward()  # a forward left by KeyboardInterrupt, say
         self._names.clear()
 

@@ -22,6 +22,7 @@ import torch
 from ..errors import GradvizError
 from ..model import Graph
 from . import checkpoints
+from .aside import compile_standin
 from .calls import BackwardCall, Capture, call_name, call_path
 from .grad_hooks import GradHooks
 from .module_names import Namespace
@@ -119,6 +120,7 @@ class Recorder:
         self.on_record = on_record
         self.original = torch.autograd.backward
         self.original_grad = torch.autograd.grad
+        self.original_compile = torch.compile
         self.doctor: Doctor | None = None
         # What only the forward passes of kept calls need: closed once no later call is kept.
         self.forward_aids = contextlib.ExitStack()
@@ -140,11 +142,13 @@ class Recorder:
             self.forward_aids.enter_context(ModuleTagger(namespace))
         torch.autograd.backward = self.backward
         torch.autograd.grad = self.grad
+        torch.compile = compile_standin(self.original_compile)
 
     def stop(self) -> None:
         """Give torch its functions back, stop the aids, and collect the doctor's findings."""
         torch.autograd.backward = self.original
         torch.autograd.grad = self.original_grad
+        torch.compile = self.original_compile
         self.forward_aids.close()
         if self.doctor is not None:
             self.doctor.stop()
@@ -178,7 +182,10 @@ class Recorder:
         kwargs: dict[str, Any],
     ) -> Any:
         """Make one call, ``engine(*args, **kwargs)``: a ``backward``, or a ``grad`` with its
-        ``inputs``."""
+        ``inputs``. A call torch.compile makes while it compiles (AOTAutograd tracing the
+        backward on fake tensors) is torch's own: it passes through, unseen."""
+        if torch.compiler.is_compiling():
+            return engine(*args, **kwargs)
         call = _Running(self._next_path())
         self.running.append(call)
         if self.doctor is not None and engine is self.original:  # it watches backward() calls

@@ -1,19 +1,25 @@
 """The explorer's pictures in docs/images, made from samples/ and benchmarks/ in Chromium.
 
-    .venv/bin/python scripts/explorer_screenshots.py   # needs Chromium and Playwright
+    .venv/bin/python scripts/explorer_screenshots.py   # needs Chromium, Playwright, the bench extra
 
-- explorer.png: samples/gradient_flow.py, a node clicked (its details, its paths lit), a search.
-- explorer-folded.png: a 6-layer transformer encoder, open with its layers folded.
+- explorer.png: samples/gradient_flow.py, a search for `Tanh` and Enter: the first match in the
+  middle of the window, its details, its paths lit.
+- explorer-folded.png: a 6-layer transformer encoder, open with its layers folded, fitted.
+- explorer-open.png: ResNet-18 as it opens in a 1400x900 window: zoomed in to read, at the loss.
+
+`--before`, run with an older gradviz installed, makes the first and the last of them as
+explorer-search-before.png and explorer-open-before.png, for comparison.
 """
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Page, sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGES = ROOT / "docs" / "images"
@@ -26,27 +32,35 @@ def page_of(tmp: Path, name: str, args: list[str]) -> Path:
     return out
 
 
+def opened(page: Page, path: Path, width: int, height: int) -> None:
+    page.set_viewport_size({"width": width, "height": height})
+    page.goto(path.as_uri())
+    page.wait_for_selector("body[data-state=ready]")
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--before", action="store_true", help="write the *-before.png pictures")
+    before = parser.parse_args().before
     tmp = Path(tempfile.mkdtemp(prefix="gradviz-shots-"))
     flow = page_of(tmp, "flow", ["samples/gradient_flow.py", "--show-order"])
+    resnet = page_of(tmp, "resnet", ["benchmarks/make_graph.py", "--", "resnet18"])
     layers = page_of(tmp, "layers", ["benchmarks/make_graph.py", "--", "transformer-6"])
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
         try:
-            page = browser.new_page(viewport={"width": 1100, "height": 640})
-            page.goto(flow.as_uri())
-            page.wait_for_selector("body[data-state=ready]")
-            node = page.locator("g.node", has_text="TanhBackward0").nth(1)
-            node.click()
-            node.hover()
-            page.mouse.wheel(0, -500)  # zoom in around it
-            page.fill("input[type=search]", "Addmm")
-            page.screenshot(path=str(IMAGES / "explorer.png"))
-            page.goto(layers.as_uri())
-            page.wait_for_selector("body[data-state=ready]")
-            page.set_viewport_size({"width": 1100, "height": 560})
-            page.click("#fit")
-            page.screenshot(path=str(IMAGES / "explorer-folded.png"))
+            page = browser.new_page()
+            opened(page, flow, 1100, 640)
+            page.fill("input[type=search]", "Tanh")
+            page.press("input[type=search]", "Enter")
+            name = "explorer-search-before.png" if before else "explorer.png"
+            page.screenshot(path=str(IMAGES / name))
+            opened(page, resnet, 1400, 900)
+            page.screenshot(path=str(IMAGES / f"explorer-open{'-before' if before else ''}.png"))
+            if not before:
+                opened(page, layers, 1100, 560)
+                page.click("#fit")
+                page.screenshot(path=str(IMAGES / "explorer-folded.png"))
         finally:
             browser.close()
 

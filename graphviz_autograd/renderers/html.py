@@ -320,8 +320,10 @@ aria-label="search nodes">
 </header>
 <main>
   <div id="canvas" tabindex="0" aria-label="graph"></div>
-  <aside id="details"><p class="hint">Click a node for its details. Click a module's \
-frame to fold it; click a folded module to open it. Drag to pan, wheel to zoom.</p></aside>
+  <aside id="details"><p class="hint">Click a node for its details. Click anywhere in a \
+module's frame to fold it; click a folded module to open it. Drag to pan, wheel to zoom. A big \
+graph opens zoomed in to read, at its loss: <kbd>F</kbd> (or <b>fit</b>) shows all of it.</p>\
+</aside>
 </main>
 <footer id="notes"></footer>
 """

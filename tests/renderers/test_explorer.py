@@ -306,10 +306,10 @@ def browser() -> Iterator[Any]:
 class Explorer:
     """A page opened in Chromium, with what it logged."""
 
-    def __init__(self, browser: Any, path: Path) -> None:
+    def __init__(self, browser: Any, path: Path, size: tuple[int, int] = (1200, 800)) -> None:
         self.errors: list[str] = []
         self.requests: list[str] = []
-        self.page = page = browser.new_page(viewport={"width": 1200, "height": 800})
+        self.page = page = browser.new_page(viewport={"width": size[0], "height": size[1]})
         page.on("pageerror", lambda error: self.errors.append(str(error)))
         page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
         page.on("request", lambda request: self.requests.append(request.url))
@@ -630,6 +630,7 @@ def test_resnet18_opens_with_its_blocks_folded_and_opens_one_by_one(
         assert all(re.search(r"\.stages\.\d\.layers\.\d$", path) for path in blocks_shown)
         drawn = len(page.drawn())
         for path in blocks_shown[:2]:
+            page.page.keyboard.press("f")  # the whole graph: it opens zoomed in, at the loss
             page.laid_out_after(
                 lambda p=path: page.page.click(f'g.node[data-module="{p}"]')  # type: ignore[misc]
             )

@@ -27,6 +27,7 @@
   const OPEN_UP_TO = 30; // a graph with more visible nodes opens with its modules folded
   const MODULE_OPENS_WHOLE = 40; // a module of up to this many nodes opens with its submodules
   const UNFOLD_STEP = 100; // nodes shown by one unfold of a ×N node
+  const READABLE_PX = 11; // the page opens with label text at least this big on screen
 
   const src = [], dst = [], saved = [];
   for (let k = 0; k < DATA.edges.length; k += 3) {
@@ -256,6 +257,60 @@
     if (current) setView({ ...base });
   }
 
+  function toSvg(el) {
+    // the matrix from el's own units to the SVG's viewBox units (Graphviz translates its top
+    // group, so getBBox() alone is not in viewBox units)
+    const outer = current.svg.getScreenCTM(), inner = el.getScreenCTM();
+    return outer && inner ? outer.inverse().multiply(inner) : new DOMMatrix(); // null when not drawn
+  }
+
+  function boxOf(el) {
+    const b = el.getBBox(), m = toSvg(el);
+    const p = new DOMPoint(b.x, b.y).matrixTransform(m);
+    const q = new DOMPoint(b.x + b.width, b.y + b.height).matrixTransform(m);
+    return { x: Math.min(p.x, q.x), y: Math.min(p.y, q.y), w: Math.abs(q.x - p.x), h: Math.abs(q.y - p.y) };
+  }
+
+  function readableScale() {
+    // screen pixels per viewBox unit at which a node's label is READABLE_PX high
+    const text = current.svg.querySelector("g.node text");
+    const size = text ? parseFloat(text.getAttribute("font-size")) * Math.abs(toSvg(text).a) : 10;
+    return READABLE_PX / (size || 10);
+  }
+
+  function viewAround(cx, cy, scale, within) {
+    // the view showing point (cx, cy) in the middle at `scale` pixels per unit; kept inside
+    // the box `within`, if given, along each side where the view is the smaller
+    const room = canvas.getBoundingClientRect();
+    const w = room.width / scale, h = room.height / scale;
+    let x = cx - w / 2, y = cy - h / 2;
+    if (within) {
+      x = w >= within.w ? within.x + (within.w - w) / 2 : Math.min(Math.max(x, within.x), within.x + within.w - w);
+      y = h >= within.h ? within.y + (within.h - h) / 2 : Math.min(Math.max(y, within.y), within.y + within.h - h);
+    }
+    return { x, y, w, h };
+  }
+
+  function opening() {
+    // the whole graph if its labels can be read so; else readable, at the first root (the
+    // loss), the view kept inside the drawing: the loss and what feeds it
+    const room = canvas.getBoundingClientRect();
+    const fitted = Math.min(room.width / base.w, room.height / base.h);
+    const readable = readableScale();
+    if (!(room.width > 0 && room.height > 0)) return { ...base }; // a page not shown yet
+    const root = DATA.roots.length ? current.elements.get(current.vg.keyOf[DATA.roots[0]]) : undefined;
+    if (fitted >= readable * 0.999 || !root) return { ...base };
+    const r = boxOf(root), box = current.svg.viewBox.baseVal;
+    return viewAround(r.x + r.w / 2, r.y + r.h / 2, readable,
+      { x: box.x, y: box.y, w: box.width, h: box.height });
+  }
+
+  function centre(el, scale) {
+    if (!(scale > 0 && Number.isFinite(scale))) return; // a page not shown
+    const b = boxOf(el);
+    setView(viewAround(b.x + b.w / 2, b.y + b.h / 2, scale));
+  }
+
   function toSvgPoint(clientX, clientY) {
     const r = current.svg.getBoundingClientRect();
     // preserveAspectRatio="xMidYMid meet": one scale, the box centred
@@ -276,16 +331,19 @@
   }
 
   function centreOn(key) {
+    // in the middle of the canvas, zoomed in to a readable size if it was smaller; never so
+    // far that the node overflows the canvas
     const el = current.elements.get(key);
     if (!el) return;
-    const b = el.getBBox();
-    const w = Math.min(view.w, Math.max(base.w / 4, b.width * 8));
-    const h = view.h * (w / view.w);
-    setView({ x: b.x + b.width / 2 - w / 2, y: b.y + b.height / 2 - h / 2, w, h });
+    const room = canvas.getBoundingClientRect(), b = boxOf(el);
+    const scale = Math.min(Math.max(1 / toSvgPoint(0, 0).scale, readableScale()),
+      0.9 * room.width / b.w, 0.9 * room.height / b.h);
+    centre(el, scale);
   }
 
-  function draw(vg) {
+  function draw(vg, focus) {
     const started = performance.now();
+    const scale = current ? 1 / toSvgPoint(0, 0).scale : null; // pixels per unit, before
     const names = new Map([...vg.shown.values()].map((item) => [item.key, item]));
     const svg = viz.renderSVGElement(toDot(vg));
     const elements = new Map();
@@ -333,7 +391,11 @@
     const w = Math.max(box.width, room.width * 0.75), h = Math.max(box.height, room.height * 0.75);
     base = { x: box.x - (w - box.width) / 2, y: box.y - (h - box.height) / 2, w, h };
     current = { vg, svg, elements, inputs, outputs };
+    // the first picture opens readable; the next ones keep the zoom, on what changed
+    const shown = focus && scale ? focus() : null;
     setView({ ...base });
+    if (shown) centre(shown, scale);
+    else setView(opening());
     const seconds = ((performance.now() - started) / 1000).toFixed(2);
     const total = DATA.total_nodes.toLocaleString("en-US");
     status.textContent = `${vg.shown.size.toLocaleString("en-US")} shown of ${total} nodes · ` +
@@ -346,13 +408,14 @@
   let matches = []; // keys, in drawing order
   let at = -1;
 
-  function relayout() {
+  function relayout(focus) {
+    // focus: () => the drawn element to centre the new picture on, at the zoom of the old
     document.body.dataset.state = "layout";
     status.textContent = "laying out…";
     // let the status paint before Graphviz holds the thread
     requestAnimationFrame(() => setTimeout(() => {
       try {
-        draw(visibleGraph());
+        draw(visibleGraph(), focus);
         applySearch(false);
         if (selected !== null) highlight(current.vg.keyOf[selected]);
         document.body.dataset.layouts = String((document.body.dataset.layouts | 0) + 1);
@@ -526,7 +589,9 @@
       collapsed.add(path);
       for (const other of [...collapsed]) if (other.startsWith(path + ".")) collapsed.delete(other);
     }
-    relayout();
+    // the folded module's node, or the open module's frame
+    relayout(() => [...current.svg.querySelectorAll("[data-module]")]
+      .find((g) => g.getAttribute("data-module") === path));
   }
 
   function unfold(u) {
@@ -542,7 +607,7 @@
       if (members.get(k).some((j) => revealed[j]) && members.get(k).some((j) => !revealed[j])) partly.add(k);
       else partly.delete(k);
     }
-    relayout();
+    relayout(() => unitNode(u));
   }
 
   function foldBack(u) {
@@ -551,7 +616,12 @@
       partly.delete(k);
     }
     if (selected !== null && !isKept(selected) && unitOf.get(rep[selected]) === u) selected = rep[selected];
-    relayout();
+    relayout(() => unitNode(u));
+  }
+
+  function unitNode(u) {
+    // the drawn node of a unit's first kept node
+    return current.elements.get(current.vg.keyOf[unitKept.get(u)[0]]);
   }
 
   function applySearch(move) {
@@ -590,6 +660,7 @@
   let drag = null;
   canvas.addEventListener("pointerdown", (event) => {
     if (!current || event.button !== 0) return;
+    delete canvas.dataset.dragged; // a drag that ended outside the canvas left it
     drag = { x: event.clientX, y: event.clientY, view: { ...view }, moved: false };
   });
   window.addEventListener("pointermove", (event) => {
@@ -650,8 +721,8 @@
   document.getElementById("prev").addEventListener("click", () => step(-1));
   document.getElementById("fit").addEventListener("click", fit);
   document.addEventListener("keydown", (event) => {
-    if (event.target === search) return;
-    if (event.key === "f") fit();
+    if (event.target === search || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.key === "f" || event.key === "F") fit();
     else if (event.key === "Escape") unselect();
     else if (event.key === "/") {
       event.preventDefault();

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import typer
 from rich.markup import escape
@@ -20,7 +21,15 @@ from .options import (
     Script,
     parse_call,
 )
-from .terminal import check_writable, err, fail, put, report_ending, tree_console
+from .terminal import (
+    check_writable,
+    err,
+    fail,
+    put,
+    report_console,
+    report_ending,
+    stdout_to_devnull,
+)
 
 __all__ = ["doctor_command"]
 
@@ -37,7 +46,8 @@ def doctor_command(
 
     Exit codes: 0 no warning or error; 4 at least one (a failure of the script that the doctor
     explains counts as one: its traceback is still printed); 3 the script raised otherwise;
-    1 gradviz's own error; 2 usage; 130 Ctrl-C.
+    1 gradviz's own error; 2 usage; 130 Ctrl-C. A reader of stdout that leaves early
+    (``| head -1``) changes none of these: the rest of the report goes nowhere, quietly.
     """
     from ..doctor.findings import EXPLAINS_FAILURE, counts, to_json
     from ..doctor.report import print_report
@@ -60,6 +70,10 @@ def doctor_command(
         )
     except GradvizError as exc:
         raise fail(str(exc)) from None
+    reader_left = isinstance(run.error, BrokenPipeError)  # the script printed into `| head`
+    if reader_left:
+        stdout_to_devnull()
+        run = replace(run, error=None)  # the reader's leaving, not the script's failure
     report_ending(run, interrupted="the report covers what ran so far")
 
     findings = run.recorded.findings
@@ -71,10 +85,12 @@ def doctor_command(
             put(target, text)
         except GradvizError as exc:
             raise fail(str(exc)) from None
+        except BrokenPipeError:  # `| head`: the rest goes nowhere
+            stdout_to_devnull()
         if target != "-":
             err.print(f"wrote {escape(target)} ({count_of(len(findings), 'finding')})")
     else:
-        print_report(tree_console(), findings, script=str(script), calls=calls)
+        print_report(report_console(), findings, script=str(script), calls=calls)
 
     tally = counts(findings)
     if run.interrupted:

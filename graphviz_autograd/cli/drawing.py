@@ -19,6 +19,7 @@ from ..renderers.options import DrawOptions
 from ..renderers.picture import write_dot_beside
 from ..renderers.tree import print_graph_tree
 from ..text import count_of
+from .exits import EXIT_USAGE
 from .options import OutputFormat
 from .terminal import check_writable, err, fail, put, sigterm_exits, status, tree_console
 
@@ -39,7 +40,10 @@ def targets(
         return resolve(output, fmt.value if fmt else "dot"), ["-"] * count
     if output is None:
         output = f"{script.stem}.{fmt.value if fmt else 'svg'}"
-    kind = resolve(output, fmt.value if fmt else None)
+    try:
+        kind = resolve(output, fmt.value if fmt else None)
+    except GradvizError as exc:  # -o g.svg -f png: which one was meant?
+        raise fail(str(exc), EXIT_USAGE) from None
     if kind is None:
         raise fail(f"cannot tell the format of {output!r}: use --format or a known extension")
     if count == 1:
@@ -55,7 +59,13 @@ def write_graphs(
     if kind is None:
         for graph in graphs:
             shown = tree_shown(graph, max_nodes=draw.max_nodes, depth=draw.depth)
-            print_graph_tree(shown, console=tree_console(), full=draw.labels == "full")
+            print_graph_tree(
+                shown,
+                console=tree_console(),
+                full=draw.labels == "full",
+                show_order=draw.show_order,
+                edge_grads=draw.edge_grads is not False,  # a tree has room for them: on unless off
+            )
         return
     for graph, target in zip(graphs, paths, strict=True):
         if target != "-":

@@ -220,7 +220,10 @@ Depth = Annotated[
     ),
 ]
 LayoutDirection = Annotated[
-    RankDir, typer.Option("--rankdir", help="Layout direction: TB puts leaves on top.")
+    RankDir,
+    typer.Option(
+        "--rankdir", case_sensitive=False, help="Layout direction: TB puts leaves on top."
+    ),
 ]
 LayoutTimeout = Annotated[
     Optional[float],  # noqa: UP045

@@ -46,7 +46,7 @@ from .options import (
     WithSource,
     parse_call,
 )
-from .terminal import check_writable, fail, report_ending, stdout_to_devnull
+from .terminal import check_writable, err, fail, report_ending, stdout_to_devnull
 
 if TYPE_CHECKING:
     from ..trace.record import BackwardCall
@@ -136,6 +136,9 @@ def draw_script(
         raise fail("interrupted", EXIT_INTERRUPTED)
     if isinstance(stopped, SystemExit):
         raise stopped
+    if run.interrupted and var is None and not run.calls:  # nothing to draw, nothing to hint at
+        err.print("[yellow]interrupted:[/] before the script made a backward call; nothing written")
+        raise typer.Exit(EXIT_INTERRUPTED)
     reader_left = isinstance(run.error, BrokenPipeError)  # `gradviz tree s.py | head`
     if reader_left:  # nothing to say: what is left of stdout goes nowhere
         stdout_to_devnull()

@@ -44,8 +44,24 @@ def fail(message: str, code: int = EXIT_ERROR) -> typer.Exit:
 
 
 def tree_console() -> Console:
-    """stdout for trees; unbounded width when not a terminal, so deep levels are not cut off."""
+    """stdout for trees; unbounded width when not a terminal, so deep levels are not cut off.
+    A reader that leaves early (``| head``) ends the command quietly, with status 1."""
     return Console(highlight=False, width=None if sys.stdout.isatty() else 100_000)
+
+
+class _ReaderMayLeave(Console):
+    """A `Console` whose reader may leave early (``| head``): the rest of its output goes
+    nowhere, quietly, and the command goes on to its own exit status (rich's exits 1)."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        stdout_to_devnull()
+
+
+def report_console() -> Console:
+    """stdout for reports whose exit status says what they found: as `tree_console`, but a
+    reader that leaves early does not change the exit status."""
+    return _ReaderMayLeave(highlight=False, width=None if sys.stdout.isatty() else 100_000)
 
 
 def check_writable(path: str, *, folder_only: bool = False) -> None:

@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import Final
 
 from ..model import Graph
+from ..text import one_or_many
 from .failures import explain
 from .findings import Finding, NodeRef, Severity
 from .observations import Birth, Cut, ModuleNorm, NonfiniteGrad, NonleafRead, Observations, Slope
@@ -148,11 +149,14 @@ def detached(cut: Cut, names: Mapping[int, str]) -> Finding:
     how, source = cut.at.how, cut.at.source
     params = _named(names, cut.leaves)
     where = f" at line {source.line}" if source is not None else ""
+    n = len(params)
     return Finding(
         "detached",
-        f"{_list(params)} reach the loss only through {how}{where}: no backward call reached them.",
-        f"Remove the {how} if these parameters should learn; if they should not, "
-        "set requires_grad_(False) on them to say so.",
+        f"{_list(params)} {one_or_many(n, 'reaches', 'reach')} the loss only through {how}"
+        f"{where}: no backward call reached {one_or_many(n, 'it', 'them')}.",
+        f"Remove the {how} if {one_or_many(n, 'this parameter', 'these parameters')} should "
+        f"learn; if {one_or_many(n, 'it', 'they')} should not, set requires_grad_(False) on "
+        f"{one_or_many(n, 'it', 'them')} to say so.",
         params=params,
         source=source,
     )
@@ -171,7 +175,8 @@ def unused_params(seen: Observations, explained: set[int]) -> list[Finding]:
     return [
         Finding(
             "unused-param",
-            f"{_list(params)} require grad but no backward call reached them.",
+            f"{_list(params)} {one_or_many(len(params), 'requires', 'require')} grad but no "
+            f"backward call reached {one_or_many(len(params), 'it', 'them')}.",
             "Use them in forward, or delete them (or set requires_grad_(False)); "
             "with DistributedDataParallel, unused parameters need "
             "find_unused_parameters=True.",

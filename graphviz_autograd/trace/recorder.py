@@ -256,7 +256,9 @@ class Recorder:
             walker.fns.clear()
             # What the walk could not read before the call is read again after it.
             walker.unread.clear()
-            recorded = hooks.apply(graph, walker.leaf_grads(_given(inputs, returned)))
+            given = _given(inputs, returned)
+            from_grad = walker.indices_of(given)  # before leaf_grads forgets the tensors
+            recorded = hooks.apply(graph, walker.leaf_grads(given), returned=from_grad)
             unread = unread_note({**hooks.unread, **walker.unread})
             if unread:
                 recorded = recorded.replace(notes=recorded.notes + unread)

@@ -53,12 +53,13 @@ def compile_script(path: str | os.PathLike[str]) -> types.CodeType:
         source = p.read_bytes()
     except OSError as exc:
         raise GradvizError(f"cannot read {os.fspath(path)}: {exc.strerror}") from None
+    if b"\0" in source:  # an image, a program: Python would say "syntax error" at no line
+        raise GradvizError(f"{os.fspath(path)} is not a Python script: it is a binary file")
     try:
         return compile(source, os.fspath(path), "exec", dont_inherit=True)
     except SyntaxError as exc:
-        raise GradvizError(
-            f"{exc.filename}:{exc.lineno}: syntax error in the script: {exc.msg}"
-        ) from None
+        where = os.fspath(path) if exc.lineno is None else f"{os.fspath(path)}:{exc.lineno}"
+        raise GradvizError(f"{where}: syntax error in the script: {exc.msg}") from None
     except ValueError as exc:  # e.g. null bytes
         raise GradvizError(f"{os.fspath(path)} is not a Python script: {exc}") from None
 

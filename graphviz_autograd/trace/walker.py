@@ -27,7 +27,7 @@ from .describe import (
     shared_records,
 )
 from .modules import module_of
-from .saved import SavedSizes, saved_record, saved_values
+from .saved import SavedSizes, input_records, saved_record, saved_values
 from .sources import SourceReader
 from .stats import Unread
 
@@ -105,6 +105,10 @@ class Walker:
         self.tensors.clear()
         return grads
 
+    def indices_of(self, ids: Mapping[int, Any]) -> frozenset[int]:
+        """The node indices of the tensors met whose ids are keys of ``ids``."""
+        return frozenset(index for index, tensor in self.tensors if id(tensor) in ids)
+
     def run(self, roots: list[tuple[str | None, torch.Tensor]]) -> Graph:
         seeds = [_autograd_node(tensor) for _, tensor in roots]
         # The walk allocates a few objects per node and frees none: a garbage collection pass
@@ -119,6 +123,8 @@ class Walker:
                 gc.enable()
         root_ids = tuple(dict.fromkeys(f"n{visited.numbers[seed]}" for seed in seeds))
         records = described.records
+        if self.options.get("show_inputs", False):
+            self._describe_inputs(records, visited)
         if len(records) > DEEP_GRAPH:
             _allow_deep_free()
         columns = Columns(records, visited.src, visited.dst, visited.slots, described.saved)
@@ -210,6 +216,19 @@ class Walker:
             place_leaves(records)
         saved_bytes = self.saved_sizes.total() if options.get("show_saved") else None
         return _Described(records, saved_edges, saved_bytes, notes)
+
+    def _describe_inputs(self, records: list[Node], visited: _Visited) -> None:
+        """Name each input that needs no gradient, with its shape and dtype, where its
+        consumer saved it (`saved.input_records`)."""
+        fns = self.fns
+        slots: dict[int, list[tuple[int, int]]] = {}  # consumer -> (slot, input node index)
+        for src, dst, slot in zip(visited.src, visited.dst, visited.slots, strict=True):
+            if fns[src] is INPUT_SLOT:
+                slots.setdefault(dst, []).append((slot, src))
+        for consumer, inputs in slots.items():
+            found = input_records(fns[consumer], [slot for slot, _ in inputs], self.names)
+            for slot, i in inputs:
+                records[i] = found.get(slot, records[i])
 
     def _name_roots(
         self,

@@ -67,7 +67,8 @@ def test_a_symlink_stays_a_link_and_its_target_is_written(tmp_path: Path) -> Non
     write_atomic(link, "new")
     assert link.is_symlink() and os.readlink(link) == str(Path("real") / "g.svg")
     assert real.read_text() == "new"
-    assert only_files(tmp_path / "real") == ["g.svg"] and only_files(tmp_path) == ["link.svg", "real"]
+    assert only_files(tmp_path / "real") == ["g.svg"]
+    assert only_files(tmp_path) == ["link.svg", "real"]
 
 
 def test_a_dangling_symlink_writes_the_file_it_names(tmp_path: Path) -> None:
@@ -150,7 +151,8 @@ def test_output_to_a_full_device_is_one_line_and_exit_1(gradviz: Gradviz, tmp_pa
     full = device(tmp_path, "full", 7)
     done = gradviz("run", "s.py", "-o", "full", "-f", "dot", cwd=tmp_path)
     assert done.returncode == 1
-    assert done.stderr.strip().splitlines()[-1] == "error: cannot write full: No space left on device"
+    last = done.stderr.strip().splitlines()[-1]
+    assert last == "error: cannot write full: No space left on device"
     assert is_device(full) and only_files(tmp_path) == ["full", "s.py"]
 
 
@@ -172,18 +174,33 @@ def test_output_through_a_symlink_writes_its_target(gradviz: Gradviz, tmp_path: 
     assert json.loads((tmp_path / "g.json").read_text())["format"] == "gradviz-graph"
 
 
-def test_output_to_dev_stdout_prints_each_document(gradviz: Gradviz, tmp_path: Path) -> None:
+def stdout_link(folder: Path, kind: str) -> str:
+    """A path in ``folder`` that leads to this process's stdout as ``/dev/stdout`` does
+    (``/dev/stdout`` is a link to ``/proc/self/fd/1``, ``/dev/fd`` one to ``/proc/self/fd``):
+    code that replaces the path it is given clobbers only the link in ``folder`` here, not the
+    machine's ``/dev/stdout``."""
+    if kind == "stdout":
+        (folder / "stdout").symlink_to("/proc/self/fd/1")
+        return "stdout"
+    (folder / "fd").symlink_to("/proc/self/fd")
+    return "fd/1"
+
+
+@pytest.mark.parametrize("kind", ["stdout", "fd"])
+def test_output_to_stdout_by_its_path_prints_each_document(
+    gradviz: Gradviz, tmp_path: Path, kind: str
+) -> None:
     (tmp_path / "s.py").write_text(SCRIPT)
+    out = stdout_link(tmp_path, kind)
     done = gradviz(
-        "run", "s.py", "-o", "/dev/stdout", "-f", "mermaid", "--call", "all",
-        cwd=tmp_path, process=True,
-    )  # fmt: skip
+        "run", "s.py", "-o", out, "-f", "mermaid", "--call", "all", cwd=tmp_path, process=True
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("flowchart TB") == 2 and "the script's own line" in done.stdout
-    assert only_files(tmp_path) == ["s.py"]
+    assert (tmp_path / kind).is_symlink() and only_files(tmp_path) == sorted([kind, "s.py"])
 
 
-def test_output_to_dev_stdout_sent_to_a_file_keeps_what_was_printed(tmp_path: Path) -> None:
+def test_output_to_stdout_sent_to_a_file_keeps_what_was_printed(tmp_path: Path) -> None:
     """``gradviz run s.py -o /dev/stdout > out``: the document goes after the script's print,
     at stdout's own offset, not over it."""
     import subprocess
@@ -191,20 +208,21 @@ def test_output_to_dev_stdout_sent_to_a_file_keeps_what_was_printed(tmp_path: Pa
     from conftest import GRADVIZ_BIN
 
     (tmp_path / "s.py").write_text(SCRIPT)
+    link = stdout_link(tmp_path, "stdout")
     with open(tmp_path / "out", "wb") as out:
         subprocess.run(
-            [str(GRADVIZ_BIN), "run", "s.py", "-o", "/dev/stdout", "-f", "json", "--call", "last"],
+            [str(GRADVIZ_BIN), "run", "s.py", "-o", link, "-f", "json", "--call", "last"],
             cwd=tmp_path, stdout=out, timeout=300, check=True,
         )  # fmt: skip
-    text = (tmp_path / "out").read_text()
-    printed, document = text.split("\n", 1)
+    printed, document = (tmp_path / "out").read_text().split("\n", 1)
     assert printed == "the script's own line"
     assert json.loads(document)["format"] == "gradviz-graph"
-    assert not (tmp_path / "out").is_symlink()
+    assert (tmp_path / "stdout").is_symlink()
 
 
 def test_output_to_a_missing_folder_names_it(gradviz: Gradviz, tmp_path: Path) -> None:
     (tmp_path / "s.py").write_text(SCRIPT)
     done = gradviz("run", "s.py", "-o", "nofolder/x.svg", cwd=tmp_path)
     assert done.returncode == 1
-    assert done.stderr.strip() == "error: cannot write nofolder/x.svg: folder nofolder does not exist"
+    expected = "error: cannot write nofolder/x.svg: folder nofolder does not exist"
+    assert done.stderr.strip() == expected

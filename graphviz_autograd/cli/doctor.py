@@ -11,7 +11,7 @@ from rich.markup import escape
 from ..errors import GradvizError
 from ..text import count_of
 from ..trace.script import run_captured
-from .exits import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_SCRIPT_FAILED, EXIT_USAGE
+from .exits import EXIT_FINDINGS, EXIT_SCRIPT_FAILED, EXIT_USAGE, script_exit_code
 from .options import (
     Args,
     DoctorFormat,
@@ -46,8 +46,10 @@ def doctor_command(
 
     Exit codes: 0 no warning or error; 4 at least one (a failure of the script that the doctor
     explains counts as one: its traceback is still printed); 3 the script raised otherwise;
-    1 gradviz's own error; 2 usage; 130 Ctrl-C. A reader of stdout that leaves early
-    (``| head -1``) changes none of these: the rest of the report goes nowhere, quietly.
+    N the script called sys.exit(N) or os._exit(N), N not 0: its status wins over 4, the report
+    is printed all the same; 1 gradviz's own error; 2 usage; 130 Ctrl-C. A reader of stdout that
+    leaves early (``| head -1``) changes none of these: the rest of the report goes nowhere,
+    quietly.
     """
     from ..doctor.findings import EXPLAINS_FAILURE, counts, to_json
     from ..doctor.report import print_report
@@ -93,10 +95,10 @@ def doctor_command(
         print_report(report_console(), findings, script=str(script), calls=calls)
 
     tally = counts(findings)
-    if run.interrupted:
-        raise typer.Exit(EXIT_INTERRUPTED)
+    if run.error is not None and (run.interrupted or run.exited):  # a CI step keeps its status
+        raise typer.Exit(script_exit_code(run.error))
     explained = any(f.code in EXPLAINS_FAILURE for f in findings)
-    if run.error is not None and not explained:  # sys.exit(1) included, as for `run`
+    if run.error is not None and not explained:
         raise typer.Exit(EXIT_SCRIPT_FAILED)
     if tally["error"] or tally["warning"]:
         raise typer.Exit(EXIT_FINDINGS)

@@ -10,6 +10,7 @@ from pathlib import Path
 from rich.markup import escape
 
 from ..errors import GradvizError, LayoutTimeoutError
+from ..files import is_special
 from ..model import Graph
 from ..renderers.document import Document, encode
 from ..renderers.fitting import tree_shown
@@ -30,7 +31,8 @@ def targets(
     script: Path, output: str | None, fmt: OutputFormat | None, names: list[str]
 ) -> tuple[Format | None, list[str]]:
     """The format and the output paths, one per graph ``names`` names (``-`` is stdout; [] with
-    format None means tree): ``output`` itself for one graph, else ``g-1.svg``, ``g-1.1.svg``."""
+    format None means tree): ``output`` itself for one graph, or for each when it is a device,
+    FIFO or ``/dev/stdout``; else ``g-1.svg``, ``g-1.1.svg``."""
     count = len(names)
     if fmt is OutputFormat.tree:
         return None, []
@@ -46,8 +48,8 @@ def targets(
         raise fail(str(exc), EXIT_USAGE) from None
     if kind is None:
         raise fail(f"cannot tell the format of {output!r}: use --format or a known extension")
-    if count == 1:
-        return kind, [output]
+    if count == 1 or is_special(output):  # /dev/null, /dev/stdout: each graph goes there
+        return kind, [output] * count
     p = Path(output)
     return kind, [str(p.with_name(f"{p.stem}-{name}{p.suffix}")) for name in names]
 

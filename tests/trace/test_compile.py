@@ -178,3 +178,42 @@ def test_inductor_with_a_cold_cache(gradviz: Gradviz, tmp_path: Path) -> None:
     assert gradviz_lines(ran.stderr) == err.splitlines()
     graph = json.loads((tmp_path / "g.json").read_text())
     assert Counter(n["op"] for n in graph["nodes"])["CompiledFunctionBackward"] == REGIONS
+
+
+# A backward call made inside a compiled function (Dynamo breaks the graph there), under
+# compiled autograd, which traces the hooks on the graph's nodes into its own graph.
+COMPILED_AUTOGRAD = """\
+import torch
+import torch.nn as nn
+
+torch._dynamo.config.compiled_autograd = True
+torch.manual_seed(0)
+model = nn.Sequential(nn.Linear(8, 16), nn.GELU(), nn.Linear(16, 1))
+fast = torch.compile(model, backend="aot_eager")
+x = torch.randn(4, 8)
+for step in range(2):
+    loss = fast(x).pow(2).mean()
+    model.zero_grad()
+    torch.compile(lambda: loss.backward(), backend="aot_eager")()
+    print("step", step, round(model[0].weight.grad.norm().item(), 4))
+"""
+
+
+def test_a_backward_inside_a_compiled_function_under_compiled_autograd(
+    gradviz: Gradviz, tmp_path: Path
+) -> None:
+    """Recorded as the script's call, with the leaves' gradients and a note: gradviz's hooks
+    and stand-ins are never traced (no Dynamo warning about them, nothing compiled again)."""
+    script = tmp_path / "ca.py"
+    script.write_text(COMPILED_AUTOGRAD)
+    status, out, err = python_run(script)
+    assert status == 0, err
+    ran = gradviz("run", "ca.py", "-o", "g.json", cwd=tmp_path, process=True, timeout=600)
+    assert ran.returncode == 0, ran.stderr
+    assert gradviz_lines(ran.stdout) == out.splitlines()
+    assert gradviz_lines(ran.stderr) == err.splitlines()
+    graph = json.loads((tmp_path / "g.json").read_text())
+    assert any("compiled autograd" in note for note in graph["notes"])
+    weight = next(n for n in graph["nodes"] if n["name"] == "model.0.weight")
+    first = float(out.splitlines()[0].split()[-1])  # step 0's gradient norm, printed by torch
+    assert round(weight["grad"]["norm"], 4) == first

@@ -103,7 +103,16 @@ def _summarize(shape: tuple[int, ...] | None, tensor: torch.Tensor) -> TensorSta
         return TensorStats(shape, None, None, None, None, 0, 0)
     if t.numel() <= MAX_VALUES:  # few values: one copy, then plain Python (fast)
         return _small(shape, [float(v) for v in t.reshape(-1).tolist()])
-    return _large(shape, t.reshape(-1))
+    return _large(shape, _in_memory_order(t))
+
+
+def _in_memory_order(t: torch.Tensor) -> torch.Tensor:
+    """``t``'s values as one flat tensor in the order they lie in memory: a view of a tensor
+    whose dimensions are a permutation of a contiguous one's (a gradient of a transpose), where
+    ``reshape(-1)`` would copy it (no figure of a summary depends on the order)."""
+    if t.is_contiguous():
+        return t.view(-1)
+    return t.permute(sorted(range(t.dim()), key=t.stride, reverse=True)).reshape(-1)
 
 
 class Unread(dict[int, str]):

@@ -246,8 +246,13 @@ class _Reads(TorchDispatchMode):
         return out
 
 
-def test_finite_float32_gradient_is_read_in_three_passes_without_a_float64_copy() -> None:
+@pytest.mark.parametrize("transposed", [False, True])
+def test_finite_float32_gradient_is_read_in_three_passes_without_a_float64_copy(
+    transposed: bool,
+) -> None:
     grad = CASES["randn-3M"][:200_000]  # one chunk of squares; its mean is not cancelling
+    if transposed:  # read in memory order: no copy
+        grad = grad.view(400, 500).t()
     with _Reads() as reads:
         stats = summarize(grad)
     assert stats.nan == 0 and stats.norm is not None

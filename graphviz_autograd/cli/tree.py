@@ -13,6 +13,7 @@ from .options import (
     MaxNodes,
     OpShapes,
     OutputFormat,
+    Ranks,
     Script,
     ShowAttrs,
     ShowInputs,
@@ -20,6 +21,7 @@ from .options import (
     Var,
     WithModules,
     WithSource,
+    parse_ranks,
 )
 from .run import draw_script
 
@@ -43,6 +45,7 @@ def tree_command(
     labels: Labels = None,
     max_nodes: MaxNodes = None,
     depth: Depth = None,
+    ranks: Ranks = "0",
 ) -> None:
     """Run SCRIPT and print the graph of a backward call as a tree in the terminal."""
     walk: WalkOptions = {
@@ -54,4 +57,6 @@ def tree_command(
         "op_shapes": op_shapes,
     }
     draw = DrawOptions(labels=labels.value if labels else "short", max_nodes=max_nodes, depth=depth)
-    draw_script(script, args or [], None, OutputFormat.tree, call, var, walk, draw)
+    draw_script(
+        script, args or [], None, OutputFormat.tree, call, var, walk, draw, parse_ranks(ranks)
+    )

@@ -12,6 +12,7 @@ from rich.markup import escape
 from ..errors import GradvizError, LayoutTimeoutError
 from ..files import is_special
 from ..model import Graph
+from ..ranks import Rank, rank_path
 from ..renderers.document import Document, encode
 from ..renderers.fitting import tree_shown
 from ..renderers.formats import Format, resolve
@@ -28,12 +29,23 @@ __all__ = ["targets", "write_graphs"]
 
 
 def targets(
-    script: Path, output: str | None, fmt: OutputFormat | None, names: list[str]
+    script: Path,
+    output: str | None,
+    fmt: OutputFormat | None,
+    names: list[str],
+    rank: Rank | None = None,
 ) -> tuple[Format | None, list[str]]:
     """The format and the output paths, one per graph ``names`` names (``-`` is stdout; [] with
     format None means tree): ``output`` itself for one graph, or for each when it is a device,
-    FIFO or ``/dev/stdout``; else ``g-1.svg``, ``g-1.1.svg``."""
-    count = len(names)
+    FIFO or ``/dev/stdout``; else ``g-1.svg``, ``g-1.1.svg``; on ranks other than 0 of a
+    distributed job, ``g.rank1.svg`` (`ranks.rank_path`)."""
+    kind, paths = _targets(script, output, fmt, len(names), names)
+    return kind, [rank_path(path, rank) for path in paths]
+
+
+def _targets(
+    script: Path, output: str | None, fmt: OutputFormat | None, count: int, names: list[str]
+) -> tuple[Format | None, list[str]]:
     if fmt is OutputFormat.tree:
         return None, []
     if output == "-":

@@ -28,6 +28,7 @@ __all__ = [
     "put",
     "report_ending",
     "sigterm_exits",
+    "speaking",
     "status",
     "stdout_to_devnull",
     "tree_console",
@@ -82,6 +83,18 @@ def put(target: str, data: str | bytes) -> None:
         write_atomic(target, data)
     except OSError as exc:
         raise GradvizError(f"cannot write {target}: {exc.strerror or exc}") from None
+
+
+@contextlib.contextmanager
+def speaking(chosen: bool) -> Iterator[None]:
+    """gradviz's own messages on stderr (not the script's output, nor its traceback) only if
+    ``chosen``: on the ranks of a distributed job that write (`ranks.RankSelection`)."""
+    quiet = err.quiet
+    err.quiet = quiet or not chosen
+    try:
+        yield
+    finally:
+        err.quiet = quiet
 
 
 @contextlib.contextmanager

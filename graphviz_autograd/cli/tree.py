@@ -14,6 +14,7 @@ from .options import (
     MaxNodes,
     OpShapes,
     OutputFormat,
+    Ranks,
     Script,
     ShowAttrs,
     ShowInputs,
@@ -22,6 +23,7 @@ from .options import (
     Var,
     WithModules,
     WithSource,
+    parse_ranks,
 )
 from .run import draw_script
 
@@ -47,6 +49,7 @@ def tree_command(
     labels: Labels = None,
     max_nodes: MaxNodes = None,
     depth: Depth = None,
+    ranks: Ranks = "0",
 ) -> None:
     """Run SCRIPT and print the graph of a backward call as a tree in the terminal.
 
@@ -67,4 +70,6 @@ def tree_command(
         max_nodes=max_nodes,
         depth=depth,
     )
-    draw_script(script, args or [], None, OutputFormat.tree, call, var, walk, draw)
+    draw_script(
+        script, args or [], None, OutputFormat.tree, call, var, walk, draw, parse_ranks(ranks)
+    )

@@ -169,10 +169,12 @@ def unused_params(seen: Observations, explained: set[int]) -> list[Finding]:
         for k, requires_grad in seen.params.items()
         if requires_grad and k not in seen.reached and k not in explained
     ]
+    found = ddp_unused(seen, [k for k in unused if k in seen.ddp_index])
+    unused = [k for k in unused if k not in seen.ddp_index]
     if not unused:
-        return []
+        return found
     params = _named(seen.names, unused)
-    return [
+    return found + [
         Finding(
             "unused-param",
             f"{_list(params)} {one_or_many(len(params), 'requires', 'require')} grad but no "
@@ -180,6 +182,32 @@ def unused_params(seen: Observations, explained: set[int]) -> list[Finding]:
             "Use them in forward, or delete them (or set requires_grad_(False)); "
             "with DistributedDataParallel, unused parameters need "
             "find_unused_parameters=True.",
+            params=params,
+            source=seen.calls[0].source,
+        )
+    ]
+
+
+def ddp_unused(seen: Observations, unused: list[int]) -> list[Finding]:
+    """Parameters of a DDP module that a backward call left without a gradient: DDP stops at
+    the next forward, naming them by index only."""
+    if not unused:
+        return []
+    params = _named(seen.names, unused)
+    indices = " ".join(str(seen.ddp_index[k]) for k in unused)
+    return [
+        Finding(
+            "ddp-unused-param",
+            f"{_list(params)} require grad but no backward call reached them: "
+            "DistributedDataParallel waits for their gradients, and raises at the next forward "
+            f'"Expected to have finished reduction in the prior iteration" ("Parameter indices '
+            f'which did not receive grad for rank N: {indices}").',
+            "Use them in forward, or set requires_grad_(False) on them before wrapping the model "
+            "in DDP. Else DistributedDataParallel(..., find_unused_parameters=True) walks the "
+            "autograd graph from the forward's outputs after each forward and marks the "
+            "parameters it does not reach as ready (a walk per iteration); static_graph=True "
+            "says the same parameters are used (and unused) in every iteration: DDP learns "
+            "them in the first and skips the walk after.",
             params=params,
             source=seen.calls[0].source,
         )

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple
 import torch
 
 from ..model import OP_SHAPES_UP_TO, Columns, Graph, Node, SavedEdge, SavedTensor, TensorStats
+from ..ranks import Rank
 from .describe import (
     INPUT,
     INPUT_SLOT,
@@ -26,6 +27,7 @@ from .describe import (
     positions,
     shared_records,
 )
+from .distributed import FSDP_NODES, SHARD_ATTR, fsdp_note, gathered_params, local
 from .modules import module_of
 from .saved import SavedSizes, input_records, saved_record, saved_values
 from .sources import SourceReader
@@ -76,6 +78,12 @@ class Walker:
     def __init__(self, params: Mapping[str, torch.Tensor], options: WalkOptions) -> None:
         self.params = params
         self.names = _names_by_id(params)
+        # FSDP2's gathered parameters (the leaves its graphs reach) -> the user's parameters:
+        # named as those, with the gradient those received.
+        self.shards = gathered_params()
+        for key, param in self.shards.items():
+            if id(param) in self.names:
+                self.names[key] = self.names[id(param)]
         self.options = options
         # Node index -> autograd node (``grad_fn``, a leaf's ``AccumulateGrad``, or
         # `describe.INPUT_SLOT`), in walk order; kept until the walk's owner is done with them.
@@ -101,7 +109,7 @@ class Walker:
             grad = tensor.grad if tensor.is_leaf or tensor.retains_grad else None
             if given and id(tensor) in given:
                 grad = given[id(tensor)]
-            grads[index] = None if grad is None else self.unread.summarize(grad, index)
+            grads[index] = None if grad is None else self.unread.summarize(local(grad), index)
         self.tensors.clear()
         return grads
 
@@ -212,6 +220,7 @@ class Walker:
                 if i >= 0:
                     records[i] = records[i]._replace(name=name)
         self._name_roots(records, index, roots, seeds)
+        notes += self._distributed(records, leaves)
         if options.get("modules"):
             place_leaves(records)
         saved_bytes = self.saved_sizes.total() if options.get("show_saved") else None
@@ -255,14 +264,37 @@ class Walker:
         """Describe the leaves at node indices ``at``. Returns how many have a name."""
         tensors = list(map(_VARIABLE, map(self.fns.__getitem__, at)))
         names = list(map(self.names.get, map(id, tensors)))
-        self.tensors.extend(zip(at, tensors, strict=True))
-        grads: list[Any] = list(map(_GRAD_OF, tensors))
+        # The gradient of a parameter FSDP2 gathered is its user's parameter's, sharded.
+        owners = [self.shards.get(id(t), t) for t in tensors] if self.shards else tensors
+        self.tensors.extend(zip(at, owners, strict=True))
+        grads: list[Any] = list(map(_GRAD_OF, owners))
         if any(map(is_not, grads, repeat(None))):
             summary = self.unread.summarize
-            grads = [None if g is None else summary(g, i) for g, i in zip(grads, at, strict=True)]
+            grads = [
+                None if g is None else summary(local(g), i) for g, i in zip(grads, at, strict=True)
+            ]
         for i, record in zip(at, leaf_records(tensors, names, grads), strict=True):
             records[i] = record
         return len(names) - names.count(None)
+
+    def _distributed(self, records: list[Node], leaves: list[int]) -> tuple[str, ...]:
+        """Name FSDP2's own nodes as its, each with what it does; the note for a graph whose
+        leaves FSDP2 gathered."""
+        notes: list[str] = []
+        gathered = [i for i in leaves if id(self.fns[i].variable) in self.shards]
+        for i in gathered:
+            records[i] = records[i]._replace(attrs=(*records[i].attrs, SHARD_ATTR))
+        if gathered:
+            notes.append(fsdp_note(Rank.from_env()))
+        for i, record in enumerate(records):
+            own = FSDP_NODES.get(record.op or "") if record.kind == "op" else None
+            if own is not None:
+                attrs = (*record.attrs, ("does", own.does))
+                records[i] = record._replace(name=own.name, attrs=attrs)
+                note = f"{own.name}: {own.does}"
+                if note not in notes:
+                    notes.append(note)
+        return tuple(notes)
 
     def _per_op(self, records: list[Node], saved_edges: list[SavedEdge]) -> None:
         """Read what each op says of itself: call site, module, saved values."""

@@ -428,6 +428,7 @@ def test_every_code_is_covered_here_and_findings_come_errors_first() -> None:
         "no-graph",
         "nonfinite-grad",
         "vanishing",
+        "ddp-unused-param",  # tests/doctor/test_doctor_ddp.py
     } | {f.code for f in diagnose(seen, {})}
     assert covered == set(CODES)
 

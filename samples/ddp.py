@@ -5,8 +5,12 @@ Two processes on CPU, with gloo; every rank runs the script (and gradviz), rank 
 
     torchrun --nproc_per_node 2 --no-python gradviz run samples/ddp.py -o ddp.svg
 
+Run alone (`python` or `gradviz run`, no torchrun), it is a job of one process.
+
 DDP wraps the model: its parameters are named ``model.module.0.weight``.
 """
+
+import os
 
 import torch
 import torch.distributed as dist
@@ -14,7 +18,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-dist.init_process_group("gloo")
+if "RANK" in os.environ:  # under torchrun
+    dist.init_process_group("gloo")
+else:  # alone (python or gradviz run, no torchrun): a job of one process
+    dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
 rank = dist.get_rank()
 
 torch.manual_seed(0)  # the same model on every rank

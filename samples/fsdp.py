@@ -5,9 +5,13 @@ Two processes on CPU, with gloo; every rank runs the script (and gradviz), rank 
 
     torchrun --nproc_per_node 2 --no-python gradviz run samples/fsdp.py -o fsdp.svg
 
+Run alone (`python` or `gradviz run`, no torchrun), it is a job of one process.
+
 The parameters in the graph are the ones FSDP2 gathered (full shapes), named as yours
 (``model.0.weight``) with the gradient your parameter got: this rank's local shard.
 """
+
+import os
 
 import torch
 import torch.distributed as dist
@@ -15,7 +19,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.distributed.fsdp import fully_shard
 
-dist.init_process_group("gloo")
+if "RANK" in os.environ:  # under torchrun
+    dist.init_process_group("gloo")
+else:  # alone (python or gradviz run, no torchrun): a job of one process
+    dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
 rank = dist.get_rank()
 
 torch.manual_seed(0)  # the same model on every rank

@@ -28,6 +28,7 @@ from torch.nn.modules.module import (
 )
 from torch.utils.hooks import RemovableHandle
 
+from . import regions
 from .modes import stand_aside, stand_back
 
 __all__ = ["ForwardHooks", "compile_standin", "standing_aside"]
@@ -88,7 +89,9 @@ def _call_aside(
     run: Callable[..., Any], module: torch.nn.Module | None, *args: Any, **kwargs: Any
 ) -> Any:
     """``run(*args, **kwargs)`` with gradviz standing aside; ``module``'s hooks (the compiled
-    module, called as a whole) run around it, as they would around a module's forward."""
+    module, called as a whole) run around it, as they would around a module's forward. The
+    regions it ran are read (`regions.remember`) before any backward, named by what was
+    compiled: the function (``run``'s name), or the module, whose box names it."""
     hooks = list(_installed) if module is not None else []
     for each in hooks:
         each.pre(module, args)  # type: ignore[arg-type]
@@ -96,6 +99,7 @@ def _call_aside(
     try:
         with standing_aside():
             output = run(*args, **kwargs)
+        regions.remember(output, "" if module is not None else getattr(run, "__name__", ""))
         return output
     finally:
         for each in reversed(hooks):

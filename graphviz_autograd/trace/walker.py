@@ -27,6 +27,7 @@ from .describe import (
     shared_records,
 )
 from .modules import module_of
+from .regions import Region, Unopened
 from .saved import SavedSizes, saved_record, saved_values
 from .sources import SourceReader
 from .stats import Unread
@@ -86,6 +87,8 @@ class Walker:
         self.saved_sizes = SavedSizes()
         # Why each gradient the walk could not summarise was not: its owner notes it.
         self.unread = Unread()
+        # Node index -> the compiled region behind it (`regions.find`), set by `walk`.
+        self.regions: dict[int, Region | Unopened] = {}
 
     def hookable(self) -> list[tuple[int, Any]]:
         """(node index, autograd node) for each op and leaf met: where `record` hangs hooks."""

@@ -1,0 +1,193 @@
+"""Compiled regions, opened: each ``CompiledFunctionBackward`` node's backward graph (`regions`)
+spliced into the eager graph around it, in a box of its own.
+
+Drawn as the eager graph is, arrows from inputs towards the loss, gradients flowing against
+them: the region's node stays, as the gradient flowing into the region from outside (its
+``tangents``); each aten op of its backward graph is an ``op`` node with an arrow to each value
+it reads; each saved activation is a ``saved`` node, named by the forward op that made it; each
+forward input the region saved (a parameter, say) is its eager node, with a saved edge to the
+ops that read it; and the edge from each input of the region goes into the op that computes its
+gradient. All of the region's nodes are in the module box ``[compiled NAME]``, inside the box
+of the module that called it, and in the boxes of the modules that made them inside that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+from ..model import Edge, EdgeKind, Graph, Node, SavedTensor
+from .regions import Region, Unopened, Value
+
+__all__ = ["REGION_MARK", "open_regions", "region_path"]
+
+REGION_MARK: Final = "[compiled"
+"""How a compiled region's module path segment begins: ``[compiled f]``, ``[compiled]``."""
+
+
+def region_path(outer: str | None, label: str, number: int | None) -> str:
+    """The module path of a region's box: ``[compiled f]`` or ``[compiled f 2]`` (a graph
+    break's second region) inside the box ``outer`` of the module that called it."""
+    segment = REGION_MARK + (f" {label}" if label else "") + (f" {number}" if number else "") + "]"
+    return f"{outer}.{segment}" if outer else segment
+
+
+def open_regions(graph: Graph, regions: Mapping[int, Region | Unopened]) -> Graph:
+    """``graph`` with each region node at index ``i`` (``regions[i]``) opened; a region that
+    cannot be opened says why in its node's name."""
+    if not regions:
+        return graph
+    nodes, edges = list(graph.nodes), list(graph.edges)
+    numbers = _numbers(nodes, regions)
+    names = {node.id: node.name for node in nodes}  # an input's name, for what the region saved
+    notes: list[str] = []
+    for index in sorted(regions):
+        region = regions[index]
+        if isinstance(region, Unopened):
+            head = nodes[index]
+            nodes[index] = head._replace(name=f"not opened: {region.why}")
+            notes.append(f"compiled region {head.id} not opened: {region.why}")
+            continue
+        _Splice(nodes, edges, index, region, numbers.get(index)).run(names)
+        if not region.traced:
+            notes.append(
+                f"compiled region {nodes[index].id}: its backward graph was not traced in this run "
+                "(compiled from cache, or compiled before gradviz met it): ops without shapes"
+            )
+    return graph.replace(nodes=tuple(nodes), edges=tuple(edges), notes=graph.notes + tuple(notes))
+
+
+def _numbers(nodes: list[Node], regions: Mapping[int, Region | Unopened]) -> dict[int, int]:
+    """Node index -> its number among the regions of the same name in the same module (a
+    graph break makes several), when there are several: numbered in the order they ran,
+    the last to run (the first met, walking back from the loss) last."""
+    groups: dict[tuple[str | None, str], list[int]] = {}
+    for index, region in regions.items():
+        if isinstance(region, Region):
+            groups.setdefault((nodes[index].module, region.label), []).append(index)
+    numbers: dict[int, int] = {}
+    for members in groups.values():
+        if len(members) > 1:
+            for k, index in enumerate(sorted(members, reverse=True), start=1):
+                numbers[index] = k
+    return numbers
+
+
+class _Splice:
+    """One region spliced into the lists ``nodes`` and ``edges``."""
+
+    def __init__(
+        self,
+        nodes: list[Node],
+        edges: list[Edge],
+        index: int,
+        region: Region,
+        number: int | None,
+    ) -> None:
+        self.nodes, self.edges, self.region = nodes, edges, region
+        self.head = nodes[index]
+        self.index = index
+        self.path = region_path(self.head.module, region.label, number)
+        self.ids: dict[str, str] = {}  # FX name -> node id
+        self.values = {v.name: v for v in region.values}
+        # What fed each input slot of the region's node: those edges lead to it.
+        head = self.head.id
+        self.slots = {
+            e.slot: (k, e) for k, e in enumerate(edges) if e.dst == head and e.kind == "data"
+        }
+        self.new_edges: dict[tuple[str, str, EdgeKind], None] = {}
+
+    def run(self, names: dict[str, str | None]) -> None:
+        self.names = names
+        self.nodes[self.index] = self.head._replace(module=self.path)
+        for value in self.region.values:
+            if value.role == "tangent":
+                self.ids[value.name] = self.head.id
+            elif value.role == "saved":
+                self._add(value, Node("", "saved", name=value.name, requires_grad=False))
+            elif value.role == "primal":
+                self._primal(value)
+        claimed: set[str] = set()
+        for value in self.region.values:
+            if value.role == "op":
+                self._add(value, self._op_node(value, claimed))
+        for value in self.region.values:
+            if value.role == "op":
+                self._reads(value)
+        self._inputs()
+        self.edges.extend(Edge(src=s, dst=d, kind=kind) for s, d, kind in self.new_edges)
+
+    def _add(self, value: Value, record: Node) -> None:
+        node_id, k = f"n{len(self.nodes)}", len(self.nodes)
+        while node_id in self.names:  # ids not numbered in order: take a free one
+            k += 1
+            node_id = f"n{k}"
+        self.ids[value.name] = node_id
+        self.names[node_id] = record.name
+        self.nodes.append(
+            record._replace(
+                id=node_id,
+                shape=value.shape,
+                dtype=value.dtype,
+                module=self._module(value.module),
+                source=value.source,
+            )
+        )
+
+    def _module(self, inner: str | None) -> str:
+        if not inner:
+            return self.path
+        if not self.region.label:  # a compiled module: its paths begin with its own name
+            inner = inner.partition(".")[2]
+        return f"{self.path}.{inner}" if inner else self.path
+
+    def _primal(self, value: Value) -> None:
+        """A forward input saved for backward: its eager node, when the walk met one; else a
+        saved node of its own."""
+        fed = self.slots.get(value.slot)
+        if fed is not None:
+            self.ids[value.name] = fed[1].src
+        else:
+            name = f"input {value.primal + 1}" if value.primal is not None else value.name
+            self._add(value, Node("", "saved", name=name, requires_grad=False))
+
+    def _op_node(self, value: Value, claimed: set[str]) -> Node:
+        """An op's record; the saved tensors it reads that no op before it claimed are its
+        ``saved`` (so each one's bytes count once)."""
+        saved = []
+        for name in value.reads:
+            read = self.values.get(name)
+            if read is not None and read.role in ("saved", "primal") and name not in claimed:
+                claimed.add(name)
+                saved.append(
+                    SavedTensor(self._name_of(read), read.shape, read.dtype, read.bytes, False)
+                )
+        return Node("", "op", op=value.op, saved=tuple(saved))
+
+    def _name_of(self, saved: Value) -> str:
+        """A saved tensor's name: its node's (a saved activation's, or the input's)."""
+        return self.names.get(self.ids.get(saved.name, ""), None) or saved.name
+
+    def _reads(self, value: Value) -> None:
+        """An arrow from the op to each op or gradient it reads; a saved edge into it from each
+        saved tensor it reads."""
+        me = self.ids[value.name]
+        for name in value.reads:
+            read = self.values.get(name)
+            other = self.ids.get(name)
+            if read is None or other is None:
+                continue
+            if read.role in ("op", "tangent"):
+                self.new_edges[(me, other, "data")] = None
+            else:
+                self.new_edges[(other, me, "saved")] = None
+
+    def _inputs(self) -> None:
+        """Each edge into the region's node now goes into the op that makes its gradient."""
+        for slot, (k, edge) in self.slots.items():
+            if slot is None or slot >= len(self.region.outputs):
+                continue
+            grad = self.region.outputs[slot]
+            value = self.values.get(grad) if grad is not None else None
+            if value is not None and value.role == "op":
+                self.edges[k] = edge._replace(dst=self.ids[value.name], slot=None, local=None)

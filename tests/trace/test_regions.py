@@ -1,0 +1,157 @@
+"""A compiled region opens into the backward graph AOTAutograd built for it (`trace.regions`,
+`trace.opened`): its aten ops in a box of its own, the parameters each gradient goes to, the
+activations the forward saved, the gradient flowing in; or the node says why it cannot.
+
+The ``aot_eager`` backend runs AOTAutograd without inductor's C++ build; the inductor runs are
+in test_compile.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import torch
+from torch import nn
+
+from graphviz_autograd import build_graph, capture
+from graphviz_autograd.model import Graph, Node
+from graphviz_autograd.renderers.json import from_json, to_json
+from graphviz_autograd.renderers.mermaid import to_mermaid
+from graphviz_autograd.trace.opened import REGION_MARK
+
+
+@pytest.fixture(autouse=True)
+def _fresh_dynamo() -> Iterator[None]:
+    """Each test compiles from nothing, and leaves no compiled code to later tests (a shape
+    seen twice would make their compiles dynamic)."""
+    torch._dynamo.reset()
+    yield
+    torch._dynamo.reset()
+
+
+def mlp() -> nn.Sequential:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))
+
+
+def in_region(graph: Graph) -> list[Node]:
+    return [n for n in graph.nodes if n.module and REGION_MARK in n.module]
+
+
+def check_consistent(graph: Graph) -> None:
+    ids = [n.id for n in graph.nodes]
+    assert len(set(ids)) == len(ids)
+    assert {e.src for e in graph.edges} | {e.dst for e in graph.edges} <= set(ids)
+
+
+def test_a_compiled_module_opens_into_its_backward_graph() -> None:
+    model = mlp()
+    x = torch.randn(5, 4)
+    with capture(modules=True) as cap:
+        fast = torch.compile(model, backend="aot_eager")
+        fast(x).pow(2).mean().backward()
+    graph = cap.graph
+    check_consistent(graph)
+    (head,) = [n for n in graph.nodes if n.op == "CompiledFunctionBackward"]
+    assert head.module is not None and head.module.endswith("[compiled]")
+    assert head.grad is not None  # the gradient flowing in from outside
+    ops = {n.op for n in in_region(graph) if n.kind == "op"}
+    assert {"mm", "threshold_backward", "sum"} <= ops
+    # Each parameter's edge goes into the op that computes its gradient, not the region's node.
+    params = {n.id: n for n in graph.nodes if n.kind == "leaf"}
+    into = {params[e.src].name: graph.node(e.dst) for e in graph.edges if e.src in params}
+    assert set(into) == {"model.0.weight", "model.0.bias", "model.2.weight", "model.2.bias"}
+    assert all(node.module and REGION_MARK in node.module for node in into.values())
+    assert into["model.2.weight"].grad is None  # drawn, not hooked: the eager leaf has it
+    weight_edge = next(e for e in graph.edges if e.src in params and e.kind == "data")
+    assert weight_edge.grad is not None  # what flowed to the parameter
+    # The saved activations, named by the forward op that made them, with their bytes.
+    saved = {n.name: n for n in in_region(graph) if n.kind == "saved"}
+    assert saved["relu"].shape == (5, 8) and saved["relu"].dtype == "float32"
+    held = {t.name: t.bytes for n in in_region(graph) for t in n.saved}
+    assert held["relu"] == 5 * 8 * 4
+    assert held["model.2.weight"] == 8 * 4  # a saved input is its eager node
+    # Ops sit in the boxes of the modules that made them, inside the region's box.
+    assert {n.module for n in in_region(graph) if n.op == "threshold_backward"} == {
+        f"{head.module}.1"
+    }
+
+
+# Dynamo reads .grad of a non-leaf while it resumes after the break, under a filter that hides
+# torch's warning; pytest's "error" filter comes first.
+@pytest.mark.filterwarnings("ignore:The .grad attribute of a Tensor:UserWarning")
+def test_a_graph_break_makes_two_regions_named_by_the_function() -> None:
+    model = mlp()
+
+    def broken(x: torch.Tensor) -> torch.Tensor:
+        y = model(x)
+        torch._dynamo.graph_break()
+        return y.tanh() * 2
+
+    with capture() as cap:
+        fast = torch.compile(broken, backend="aot_eager")
+        fast(torch.randn(3, 4)).sum().backward()
+    graph = cap.graph
+    check_consistent(graph)
+    heads = sorted(n.module or "" for n in graph.nodes if n.op == "CompiledFunctionBackward")
+    assert heads == ["[compiled broken 1]", "[compiled broken 2]"]
+    second = [n.op for n in graph.nodes if n.module == "[compiled broken 2]" and n.kind == "op"]
+    assert "tanh_backward" in second
+    # The first region's node feeds the second region's op that computes its gradient.
+    first = next(n for n in graph.nodes if n.module == "[compiled broken 1]" and n.op)
+    assert first.op == "CompiledFunctionBackward"
+    (edge,) = [e for e in graph.edges if e.src == first.id and e.kind == "data"]
+    assert graph.node(edge.dst).module == "[compiled broken 2]"
+
+
+def test_a_region_compiled_outside_capture_opens_too() -> None:
+    fast = torch.compile(mlp(), backend="aot_eager")
+    graph = build_graph(fast(torch.randn(2, 4)).sum())
+    check_consistent(graph)
+    assert {n.module for n in graph.nodes if n.op == "CompiledFunctionBackward"} == {"[compiled]"}
+    assert "threshold_backward" in {n.op for n in graph.nodes}
+
+
+class CompiledFunction(torch.autograd.Function):
+    """Named like AOTAutograd's, without its backward graph."""
+
+    @staticmethod
+    def forward(ctx: object, x: torch.Tensor) -> torch.Tensor:
+        return x * 2
+
+    @staticmethod
+    def backward(ctx: object, grad: torch.Tensor) -> torch.Tensor:
+        return grad * 2
+
+
+def test_a_region_without_its_graph_says_why() -> None:
+    w = torch.ones(3, requires_grad=True)
+    graph = build_graph(CompiledFunction.apply(w).sum())
+    (node,) = [n for n in graph.nodes if n.op == "CompiledFunctionBackward"]
+    assert node.name == "not opened: AOTAutograd kept no backward graph for it"
+    assert node.module is None
+    assert any("not opened" in note for note in graph.notes)
+
+
+def test_every_format_carries_the_region() -> None:
+    fast = torch.compile(mlp(), backend="aot_eager")
+    graph = build_graph(fast(torch.randn(2, 4)).sum())
+    again = from_json(to_json(graph))
+    assert [n.module for n in again.nodes] == [n.module for n in graph.nodes]
+    assert "[compiled]" in to_mermaid(graph)
+
+
+def test_a_region_with_dynamic_shapes_opens() -> None:
+    """A second batch size makes Dynamo compile again with a symbolic batch: the region then
+    takes a SymInt among its inputs, with a gradient (None) in its backward graph's outputs
+    but no slot in its node's ``next_functions``."""
+    fast = torch.compile(mlp(), backend="aot_eager")
+    fast(torch.randn(5, 4))
+    graph = build_graph(fast(torch.randn(2, 4)).sum())
+    check_consistent(graph)
+    assert "not opened" not in str(graph.notes)
+    params = {n.id for n in graph.nodes if n.kind == "leaf"}
+    assert all(
+        graph.node(e.dst).op != "CompiledFunctionBackward" for e in graph.edges if e.src in params
+    )

@@ -34,9 +34,18 @@ def region_path(outer: str | None, label: str, number: int | None) -> str:
 
 def open_regions(graph: Graph, regions: Mapping[int, Region | Unopened]) -> Graph:
     """``graph`` with each region node at index ``i`` (``regions[i]``) opened; a region that
-    cannot be opened says why in its node's name."""
+    cannot be opened says why in its node's name. Never raises: where gradviz fails to open
+    them, the regions stay closed and a note says why (the user's backward call goes on)."""
     if not regions:
         return graph
+    try:
+        return _opened(graph, regions)
+    except Exception as exc:  # noqa: BLE001 - a drawing aid must not break the user's script
+        why = f"compiled regions not opened: gradviz failed ({type(exc).__name__}: {exc})"
+        return graph.replace(notes=(*graph.notes, why))
+
+
+def _opened(graph: Graph, regions: Mapping[int, Region | Unopened]) -> Graph:
     nodes, edges = list(graph.nodes), list(graph.edges)
     numbers = _numbers(nodes, regions)
     names = {node.id: node.name for node in nodes}  # an input's name, for what the region saved
@@ -59,16 +68,17 @@ def open_regions(graph: Graph, regions: Mapping[int, Region | Unopened]) -> Grap
 
 def _numbers(nodes: list[Node], regions: Mapping[int, Region | Unopened]) -> dict[int, int]:
     """Node index -> its number among the regions of the same name in the same module (a
-    graph break makes several), when there are several: numbered in the order they ran,
-    the last to run (the first met, walking back from the loss) last."""
-    groups: dict[tuple[str | None, str], list[int]] = {}
+    graph break makes several), when there are several: numbered in the order they were
+    compiled, which is the order they first ran."""
+    groups: dict[tuple[str | None, str], list[tuple[int, int]]] = {}
     for index, region in regions.items():
         if isinstance(region, Region):
-            groups.setdefault((nodes[index].module, region.label), []).append(index)
+            key = (nodes[index].module, region.label)
+            groups.setdefault(key, []).append((region.order, index))
     numbers: dict[int, int] = {}
     for members in groups.values():
         if len(members) > 1:
-            for k, index in enumerate(sorted(members, reverse=True), start=1):
+            for k, (_, index) in enumerate(sorted(members), start=1):
                 numbers[index] = k
     return numbers
 

@@ -70,6 +70,9 @@ class Region(NamedTuple):
     the gradient of that input, or None."""
     label: str
     """What was compiled: a function's name, or ``""`` for a compiled module (its box names it)."""
+    order: int
+    """AOTAutograd's number for the region (``aot_id``): regions are compiled in the order
+    they first run."""
     traced: bool
     """False when the graph was read without shapes (loaded from the compile cache, or already
     compiled by inductor when gradviz first met it)."""
@@ -160,7 +163,8 @@ def _region(forward: Any, next_functions: Any) -> Region | Unopened:
     for i, slot in slots.items():
         outputs[slot] = _name(grads[i])
     traced = any(v.shape is not None for v in values)
-    return Region(tuple(values), tuple(outputs), "", traced)
+    order = getattr(forward, "_aot_id", 0)
+    return Region(tuple(values), tuple(outputs), "", order if isinstance(order, int) else 0, traced)
 
 
 def _slots(forward: Any, next_functions: Any, grads: int) -> dict[int, int] | Unopened:

@@ -126,6 +126,7 @@ def test_a_compiled_script_runs_as_under_python(
         ops = Counter(node["op"] for node in graph["nodes"])
         assert ops["CompiledFunctionBackward"] == REGIONS
         assert "torch::autograd::Error" not in ops
+        opened(graph, traced=True)
 
 
 def test_compiled_code_never_traces_gradviz() -> None:

@@ -18,7 +18,13 @@ from graphviz_autograd import build_graph, capture
 from graphviz_autograd.model import Graph, Node
 from graphviz_autograd.renderers.json import from_json, to_json
 from graphviz_autograd.renderers.mermaid import to_mermaid
-from graphviz_autograd.trace.opened import REGION_MARK
+from graphviz_autograd.trace.opened import REGION_MARK, open_regions
+from graphviz_autograd.trace.regions import Region
+
+
+# Dynamo reads .grad of a non-leaf while it resumes after a graph break, under a filter that
+# hides torch's warning; pytest's "error" filter comes first.
+RESUMES = pytest.mark.filterwarnings("ignore:The .grad attribute of a Tensor:UserWarning")
 
 
 @pytest.fixture(autouse=True)
@@ -78,9 +84,7 @@ def test_a_compiled_module_opens_into_its_backward_graph() -> None:
     }
 
 
-# Dynamo reads .grad of a non-leaf while it resumes after the break, under a filter that hides
-# torch's warning; pytest's "error" filter comes first.
-@pytest.mark.filterwarnings("ignore:The .grad attribute of a Tensor:UserWarning")
+@RESUMES
 def test_a_graph_break_makes_two_regions_named_by_the_function() -> None:
     model = mlp()
 
@@ -155,3 +159,44 @@ def test_a_region_with_dynamic_shapes_opens() -> None:
     assert all(
         graph.node(e.dst).op != "CompiledFunctionBackward" for e in graph.edges if e.src in params
     )
+
+
+@pytest.mark.slow
+@RESUMES
+def test_a_compiled_transformers_model_opens() -> None:
+    """GPT-2 from a config (2 layers, random weights): a graph break before the loss makes two
+    regions; the parameters of each block feed the ops that compute their gradients, in the
+    boxes of the modules that made them."""
+    transformers = pytest.importorskip("transformers")
+    config = transformers.GPT2Config(
+        n_layer=2, n_embd=32, n_head=2, vocab_size=100, n_positions=16, bos_token_id=0
+    )
+    torch.manual_seed(0)
+    model = transformers.GPT2LMHeadModel(config)
+    ids = torch.randint(0, 100, (2, 8))
+    with capture(modules=True) as cap:
+        fast = torch.compile(model, backend="aot_eager")
+        fast(input_ids=ids, labels=ids).loss.backward()
+    graph = cap.graph
+    check_consistent(graph)
+    assert not [note for note in graph.notes if "not opened" in note]
+    heads = [n for n in graph.nodes if n.op == "CompiledFunctionBackward"]
+    assert heads and all(n.module and REGION_MARK in n.module for n in heads)
+    boxes = {n.module for n in in_region(graph) if n.op in ("mm", "bmm", "addmm")}
+    assert any(box and box.endswith("transformer.h.1.attn.c_attn") for box in boxes)
+    leaves = {n.id: n.name or "" for n in graph.nodes if n.kind == "leaf"}
+    fed = {leaves[e.src] for e in graph.edges if e.src in leaves}
+    assert any(name.endswith("h.0.mlp.c_fc.weight") for name in fed)
+    into = [graph.node(e.dst) for e in graph.edges if e.src in leaves]
+    assert all(node.module and REGION_MARK in node.module for node in into)
+
+
+def test_a_failure_to_open_leaves_the_graph_as_it_was() -> None:
+    """Whatever goes wrong while opening, the graph is the eager one, with a note: a drawing
+    aid never breaks the user's backward call."""
+    w = torch.ones(3, requires_grad=True)
+    graph = build_graph((w * 2).sum())
+    region = Region(values=(), outputs=(), label="", order=0, traced=True)
+    opened = open_regions(graph, {len(graph) + 5: region})  # a node the graph does not have
+    assert opened.nodes == graph.nodes and opened.edges == graph.edges
+    assert opened.notes[-1].startswith("compiled regions not opened: gradviz failed (IndexError")

@@ -50,6 +50,7 @@ def _opened(graph: Graph, regions: Mapping[int, Region | Unopened]) -> Graph:
     numbers = _numbers(nodes, regions)
     names = {node.id: node.name for node in nodes}  # an input's name, for what the region saved
     notes: list[str] = []
+    drop: set[str] = set()
     for index in sorted(regions):
         region = regions[index]
         if isinstance(region, Unopened):
@@ -57,12 +58,15 @@ def _opened(graph: Graph, regions: Mapping[int, Region | Unopened]) -> Graph:
             nodes[index] = head._replace(name=f"not opened: {region.why}")
             notes.append(f"compiled region {head.id} not opened: {region.why}")
             continue
-        _Splice(nodes, edges, index, region, numbers.get(index)).run(names)
+        _Splice(nodes, edges, names, drop, index, region, numbers.get(index)).run()
         if not region.traced:
             notes.append(
-                f"compiled region {nodes[index].id}: its backward graph was not traced in this run "
-                "(compiled from cache, or compiled before gradviz met it): ops without shapes"
+                f"compiled region {nodes[index].id} not traced in this run (from the compile "
+                "cache, or compiled before capture): its ops without shapes"
             )
+    if drop:
+        nodes = [n for n in nodes if n.id not in drop]
+        edges = [e for e in edges if e.src not in drop]
     return graph.replace(nodes=tuple(nodes), edges=tuple(edges), notes=graph.notes + tuple(notes))
 
 
@@ -90,11 +94,15 @@ class _Splice:
         self,
         nodes: list[Node],
         edges: list[Edge],
+        names: dict[str, str | None],
+        drop: set[str],
         index: int,
         region: Region,
         number: int | None,
     ) -> None:
         self.nodes, self.edges, self.region = nodes, edges, region
+        self.names = names  # node id -> name, of every node so far
+        self.drop = drop  # ids of nodes to leave out: saved copies of inputs drawn already
         self.head = nodes[index]
         self.index = index
         self.path = region_path(self.head.module, region.label, number)
@@ -107,16 +115,20 @@ class _Splice:
         }
         self.new_edges: dict[tuple[str, str, EdgeKind], None] = {}
 
-    def run(self, names: dict[str, str | None]) -> None:
-        self.names = names
-        self.nodes[self.index] = self.head._replace(module=self.path)
+    def run(self) -> None:
+        """Splice the region in."""
+        # Its ops hold what the region saved now, not its node (`show_saved`).
+        self.nodes[self.index] = self.head._replace(module=self.path, saved=())
+        kept = self._kept()
         for value in self.region.values:
             if value.role == "tangent":
                 self.ids[value.name] = self.head.id
+            elif value.role == "saved" and value.name in kept:
+                self._reuse(value, kept[value.name])
             elif value.role == "saved":
                 self._add(value, Node("", "saved", name=value.name, requires_grad=False))
             elif value.role == "primal":
-                self._primal(value)
+                self._primal(value, kept.get(value.name))
         claimed: set[str] = set()
         for value in self.region.values:
             if value.role == "op":
@@ -126,6 +138,28 @@ class _Splice:
                 self._reads(value)
         self._inputs()
         self.edges.extend(Edge(src=s, dst=d, kind=kind) for s, d, kind in self.new_edges)
+        if kept:  # the saved edges into the region's node now go into the ops that read them
+            gone = {(node_id, self.head.id) for node_id in kept.values()}
+            self.edges[:] = [e for e in self.edges if (e.src, e.dst) not in gone]
+
+    def _kept(self) -> dict[str, str]:
+        """With ``show_saved``, the walk drew what the region's node saved (its
+        ``saved_tensors``, in the order of the backward graph's saved placeholders): FX name ->
+        that node's id, for each saved activation, when the counts agree."""
+        head = self.head.id
+        drawn = [e.src for e in self.edges if e.dst == head and e.kind == "saved"]
+        wanted = [v for v in self.region.values if v.role in ("saved", "primal")]
+        if not drawn or len(drawn) != len(wanted):
+            return {}
+        return {v.name: src for v, src in zip(wanted, drawn, strict=True)}
+
+    def _reuse(self, value: Value, node_id: str, name: str | None = None) -> None:
+        """A saved tensor the walk drew already: renamed, and moved into the region."""
+        name = name or value.name
+        self.ids[value.name] = node_id
+        self.names[node_id] = name
+        at = next(i for i in range(len(self.nodes) - 1, -1, -1) if self.nodes[i].id == node_id)
+        self.nodes[at] = self.nodes[at]._replace(name=name, module=self._module(value.module))
 
     def _add(self, value: Value, record: Node) -> None:
         node_id, k = f"n{len(self.nodes)}", len(self.nodes)
@@ -151,14 +185,18 @@ class _Splice:
             inner = inner.partition(".")[2]
         return f"{self.path}.{inner}" if inner else self.path
 
-    def _primal(self, value: Value) -> None:
-        """A forward input saved for backward: its eager node, when the walk met one; else a
-        saved node of its own."""
+    def _primal(self, value: Value, drawn: str | None) -> None:
+        """A forward input saved for backward: its eager node, when the walk met one (and the
+        saved node the walk drew for it, ``drawn``, goes); else a saved node of its own."""
         fed = self.slots.get(value.slot)
+        name = f"input {value.primal + 1}" if value.primal is not None else value.name
         if fed is not None:
             self.ids[value.name] = fed[1].src
+            if drawn is not None:
+                self.drop.add(drawn)
+        elif drawn is not None:
+            self._reuse(value, drawn, name)
         else:
-            name = f"input {value.primal + 1}" if value.primal is not None else value.name
             self._add(value, Node("", "saved", name=name, requires_grad=False))
 
     def _op_node(self, value: Value, claimed: set[str]) -> Node:
@@ -169,9 +207,8 @@ class _Splice:
             read = self.values.get(name)
             if read is not None and read.role in ("saved", "primal") and name not in claimed:
                 claimed.add(name)
-                saved.append(
-                    SavedTensor(self._name_of(read), read.shape, read.dtype, read.bytes, False)
-                )
+                name_of = self._name_of(read)
+                saved.append(SavedTensor(name_of, read.shape, read.dtype, read.bytes, freed=False))
         return Node("", "op", op=value.op, saved=tuple(saved))
 
     def _name_of(self, saved: Value) -> str:

@@ -200,3 +200,18 @@ def test_a_failure_to_open_leaves_the_graph_as_it_was() -> None:
     opened = open_regions(graph, {len(graph) + 5: region})  # a node the graph does not have
     assert opened.nodes == graph.nodes and opened.edges == graph.edges
     assert opened.notes[-1].startswith("compiled regions not opened: gradviz failed (IndexError")
+
+
+def test_with_show_saved_the_region_holds_what_its_node_saved() -> None:
+    """The walk draws what the region's node saved (``saved_tensors[k]``); opened, those are
+    the region's saved activations, named, and inputs it has a node for already are not drawn
+    twice; each byte counts once."""
+    fast = torch.compile(mlp(), backend="aot_eager")
+    graph = build_graph(fast(torch.randn(5, 4)).sum(), show_saved=True)
+    check_consistent(graph)
+    names = [n.name for n in graph.nodes if n.kind == "saved"]
+    assert sorted(names) == ["input 3", "relu"]
+    (head,) = [n for n in graph.nodes if n.op == "CompiledFunctionBackward"]
+    assert head.saved == ()
+    held = sum(t.bytes or 0 for n in graph.nodes for t in n.saved)
+    assert held == graph.saved_bytes == (5 * 4 + 1 * 8 + 5 * 8) * 4  # x, model.2.weight, relu

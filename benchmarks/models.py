@@ -98,12 +98,11 @@ def bert() -> Built:
     return _language(BertForMaskedLM(config), 1000)
 
 
-def llama() -> Built:
-    """Llama with 2 layers (hidden 128, 4 heads, 2 KV heads, vocab 1,000), causal-LM loss."""
-    from transformers import LlamaConfig, LlamaForCausalLM
+def _decoder(kind: str) -> Built:
+    import transformers
 
     torch.manual_seed(0)
-    config = LlamaConfig(
+    config = getattr(transformers, f"{kind}Config")(
         num_hidden_layers=2,
         hidden_size=128,
         num_attention_heads=4,
@@ -112,7 +111,17 @@ def llama() -> Built:
         vocab_size=1000,
         max_position_embeddings=64,
     )
-    return _language(LlamaForCausalLM(config), 1000)
+    return _language(getattr(transformers, f"{kind}ForCausalLM")(config), 1000)
+
+
+def llama() -> Built:
+    """Llama with 2 layers (hidden 128, 4 heads, 2 KV heads, vocab 1,000), causal-LM loss."""
+    return _decoder("Llama")
+
+
+def mistral() -> Built:
+    """Mistral, as `llama` (not in the tables: the tests draw it, it times as Llama does)."""
+    return _decoder("Mistral")
 
 
 def _recurrent(kind: type[nn.GRU] | type[nn.LSTM]) -> Built:

@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from operator import truediv
 from pathlib import Path
 from statistics import median
@@ -41,6 +42,29 @@ from clitools import HERE, fmt_mb, gradviz_exe, run, stack_limit
 from run import MARK, ROOT, child_row, fmt_ratio, fmt_s, machine_line, rounds, table
 
 CHILD_TIMEOUT = 600.0
+
+
+def floor_call(loss: Any, params: dict[str, Any]) -> Callable[[], list[float]]:
+    """The floor of ``to_dot(build_graph(loss, params=params))`` after backward: the same call
+    with every ``.grad`` set to None, plus one ``torch.linalg.vector_norm`` over each gradient."""
+    import torch
+
+    from graphviz_autograd import build_graph, to_dot
+
+    with_grad = [p for p in params.values() if p.grad is not None]
+    grads = [p.grad for p in with_grad]
+
+    def floor() -> list[float]:
+        for p in with_grad:
+            p.grad = None
+        try:
+            to_dot(build_graph(loss, params=params))
+        finally:
+            for p, g in zip(with_grad, grads, strict=True):
+                p.grad = g
+        return [float(torch.linalg.vector_norm(g)) for g in grads]
+
+    return floor
 
 
 def measure(key: str, repeat: int) -> dict[str, Any]:
@@ -55,19 +79,8 @@ def measure(key: str, repeat: int) -> dict[str, Any]:
 
     loss, params = models.build(key)
     loss.backward()
-    with_grad = [p for p in params.values() if p.grad is not None]
-    grads = [p.grad for p in with_grad]
-
-    def floor() -> list[float]:
-        for p in with_grad:
-            p.grad = None
-        try:
-            to_dot(build_graph(loss, params=params))
-        finally:
-            for p, g in zip(with_grad, grads, strict=True):
-                p.grad = g
-        return [float(torch.linalg.vector_norm(g)) for g in grads]
-
+    grads = [p.grad for p in params.values() if p.grad is not None]
+    floor = floor_call(loss, params)
     graph = build_graph(loss, params=params)
     row: dict[str, Any] = {
         "key": key,

@@ -134,7 +134,13 @@ def print_tree(source: Graph | Outputs, *, console: Any = None, **options: Any) 
     sorted_options = _options(options)
     draw = sorted_options.draw
     graph = tree_shown(_graph(source, sorted_options), max_nodes=draw.max_nodes, depth=draw.depth)
-    print_graph_tree(graph, console=console)
+    print_graph_tree(
+        graph,
+        console=console,
+        full=draw.labels == "full",
+        show_order=draw.show_order,
+        edge_grads=draw.edge_grads is not False,
+    )
 
 
 def format_for(path: str | os.PathLike[str], fmt: str | None = None) -> Format:

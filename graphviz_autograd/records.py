@@ -126,6 +126,10 @@ class Node(NamedTuple):
     module: str | None = None
     """Qualified path of the innermost ``nn.Module`` running when the op was made; ``@n`` marks
     its n-th call in one forward (``model.act@2``), see `modules`."""
+    grad_returned: bool = False
+    """``grad`` is what ``torch.autograd.grad`` returned for this tensor, in the captured call:
+    that call does not store it in ``.grad``, which is left as it was (None before any
+    backward)."""
 
 
 class Edge(NamedTuple):

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-__all__ = ["count_of"]
+__all__ = ["count_of", "one_or_many"]
 
 
 def count_of(n: int, what: str) -> str:
     """``1 node``, ``1,500 nodes``: ``n`` and ``what``, plural unless one."""
     return f"{n:,} {what}" if n == 1 else f"{n:,} {what}s"
+
+
+def one_or_many(n: int, one: str, many: str) -> str:
+    """``one`` when ``n`` is 1, else ``many``: ``w reaches``, ``w, b reach``."""
+    return one if n == 1 else many

@@ -42,6 +42,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip_browser)
 
 
+def real_models() -> types.ModuleType:
+    """``benchmarks/models.py``: real models built from their configs (``models.mistral()``
+    binds the model as ``model`` in ``models.NAMESPACE``); skips the test without the bench
+    extra."""
+    pytest.importorskip("transformers", reason="needs the bench extra")
+    sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
+    try:
+        import models  # type: ignore[import-not-found]
+    finally:
+        sys.path.pop(0)
+    return models  # type: ignore[no-any-return]
+
+
 @pytest.fixture
 def golden(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
     """`golden(name, text)`: compare ``text`` with tests/golden/<name>, or rewrite it."""

@@ -137,6 +137,7 @@ def test_node_field_order_is_pinned() -> None:
         "source",
         "saved",
         "module",
+        "grad_returned",
     )
     assert Node("n0", "op") == Node._make(("n0", "op", *Node._field_defaults.values()))
 

@@ -12,7 +12,7 @@ from rich.markup import escape
 
 from .diff import diff_command
 from .doctor import doctor_command
-from .exits import EXIT_ERROR, EXIT_INTERRUPTED
+from .exits import EXIT_ERROR, EXIT_INTERRUPTED, SCRIPT_EXITS
 from .options import RUN_SETTINGS
 from .run import run_command
 from .terminal import err, stdout_to_devnull
@@ -35,8 +35,9 @@ gradviz doctor train.py                       [dim]# autograd pitfalls, with fix
 
 gradviz diff train.py --calls 1 3 -o d.svg    [dim]# two calls compared[/]
 
-[bold]Exit codes[/]  0 ok · 1 error · 2 bad usage · 3 the script raised · 4 diff: the
-structure differs · 130 Ctrl-C
+[bold]Exit codes[/]  0 ok · 1 error · 2 bad usage · 3 the script raised · 4 doctor: findings,
+diff: the structure differs · N the script's sys.exit(N) or os._exit(N), after what was captured
+is written (it wins over 4) · 130 Ctrl-C
 """
 
 app = typer.Typer(
@@ -73,8 +74,8 @@ def _root(
 
 
 # In this order in the help.
-app.command("run", context_settings=RUN_SETTINGS)(run_command)
-app.command("tree", context_settings=RUN_SETTINGS)(tree_command)
+app.command("run", context_settings=RUN_SETTINGS, epilog=SCRIPT_EXITS)(run_command)
+app.command("tree", context_settings=RUN_SETTINGS, epilog=SCRIPT_EXITS)(tree_command)
 app.command("doctor", context_settings=RUN_SETTINGS)(doctor_command)
 app.command("diff", context_settings=RUN_SETTINGS)(diff_command)
 

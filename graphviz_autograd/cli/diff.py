@@ -28,7 +28,8 @@ __all__ = ["diff_command"]
 
 def diff_command(sources: Sources, calls: Calls = None, output: DiffOutputs = None) -> None:
     """Compare two autograd graphs by structure: nodes added, removed and changed (shape,
-    dtype, gradient). Exit 0 when the structure is the same, 4 when it differs."""
+    dtype, gradient). Exit 0 when the structure is the same, 4 when it differs; 3 when a script
+    raised, N when it called sys.exit(N) or os._exit(N) (no comparison then)."""
     from ..renderers.diff import to_diff_dot, to_diff_json, to_report
     from ..transform.diff import compare
 

@@ -3,24 +3,43 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
 
 from ..errors import GradvizError
+from ..ranks import Rank, rank_path
 from ..text import count_of
 from ..trace.script import run_captured
-from .exits import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_SCRIPT_FAILED, EXIT_USAGE
+from ..trace.selection import CallSelection
+from .exits import EXIT_FINDINGS, EXIT_SCRIPT_FAILED, EXIT_USAGE, script_exit_code
 from .options import (
     Args,
     DoctorFormat,
+    Ranks,
     RecordedCall,
     ReportFormat,
     ReportOutput,
     Script,
     parse_call,
+    parse_ranks,
 )
-from .terminal import check_writable, err, fail, put, report_ending, tree_console
+from .terminal import (
+    check_writable,
+    err,
+    fail,
+    put,
+    report_console,
+    report_ending,
+    speaking,
+    stdout_to_devnull,
+)
+
+if TYPE_CHECKING:
+    from ..doctor.findings import Finding
 
 __all__ = ["doctor_command"]
 
@@ -31,18 +50,42 @@ def doctor_command(
     output: ReportOutput = None,
     fmt: ReportFormat = None,
     call: RecordedCall = "first",
+    ranks: Ranks = "0",
 ) -> None:
     """Run SCRIPT and diagnose autograd pitfalls: unused, detached or frozen parameters,
     gradients never zeroed, backward twice, in-place changes, where a NaN was born, and more.
 
     Exit codes: 0 no warning or error; 4 at least one (a failure of the script that the doctor
     explains counts as one: its traceback is still printed); 3 the script raised otherwise;
-    1 gradviz's own error; 2 usage; 130 Ctrl-C.
+    N the script called sys.exit(N) or os._exit(N), N not 0: its status wins over 4, the report
+    is printed all the same; 1 gradviz's own error; 2 usage; 130 Ctrl-C. A reader of stdout that
+    leaves early (``| head -1``) changes none of these: the rest of the report goes nowhere,
+    quietly. Under torchrun every rank runs the doctor; the chosen ranks (--ranks) report, each
+    on its own findings.
     """
-    from ..doctor.findings import EXPLAINS_FAILURE, counts, to_json
-    from ..doctor.report import print_report
+    chosen = parse_ranks(ranks)
+    rank = Rank.from_env()
+    try:
+        chosen.check(rank)
+    except GradvizError as exc:
+        raise fail(str(exc), code=EXIT_USAGE) from None
+    if output not in (None, "-"):
+        output = rank_path(output, rank)
+    with speaking(chosen.chooses(rank)):
+        _doctor(script, args or [], output, fmt, parse_call(call), report=chosen.chooses(rank))
 
-    selection = parse_call(call)
+
+def _doctor(
+    script: Path,
+    args: list[str],
+    output: str | None,
+    fmt: DoctorFormat | None,
+    selection: CallSelection,
+    *,
+    report: bool,
+) -> None:
+    from ..doctor.findings import EXPLAINS_FAILURE, counts
+
     as_json = fmt is DoctorFormat.json or (fmt is None and output not in (None, "-"))
     if output not in (None, "-"):
         check_writable(output)
@@ -52,7 +95,7 @@ def doctor_command(
     try:
         run = run_captured(
             script,
-            args or [],
+            args,
             keep=selection,
             options={"source": True, "modules": True},
             diagnose=True,
@@ -60,27 +103,43 @@ def doctor_command(
         )
     except GradvizError as exc:
         raise fail(str(exc)) from None
+    reader_left = isinstance(run.error, BrokenPipeError)  # the script printed into `| head`
+    if reader_left:
+        stdout_to_devnull()
+        run = replace(run, error=None)  # the reader's leaving, not the script's failure
     report_ending(run, interrupted="the report covers what ran so far")
 
     findings = run.recorded.findings
-    calls = run.recorded.count
-    if as_json:
-        text = json.dumps(to_json(findings, script=str(script), calls=calls), indent=2) + "\n"
-        target = "-" if to_stdout or output is None else output
-        try:
-            put(target, text)
-        except GradvizError as exc:
-            raise fail(str(exc)) from None
-        if target != "-":
-            err.print(f"wrote {escape(target)} ({count_of(len(findings), 'finding')})")
-    else:
-        print_report(tree_console(), findings, script=str(script), calls=calls)
+    if report:
+        _publish(findings, run.recorded.count, str(script), output if as_json else None, to_stdout)
 
     tally = counts(findings)
-    if run.interrupted:
-        raise typer.Exit(EXIT_INTERRUPTED)
+    if run.error is not None and (run.interrupted or run.exited):  # a CI step keeps its status
+        raise typer.Exit(script_exit_code(run.error))
     explained = any(f.code in EXPLAINS_FAILURE for f in findings)
-    if run.error is not None and not explained:  # sys.exit(1) included, as for `run`
+    if run.error is not None and not explained:
         raise typer.Exit(EXIT_SCRIPT_FAILED)
     if tally["error"] or tally["warning"]:
         raise typer.Exit(EXIT_FINDINGS)
+
+
+def _publish(
+    findings: list[Finding], calls: int, script: str, json_to: str | None, to_stdout: bool
+) -> None:
+    """Print the report, or write it as JSON to ``json_to`` (stdout with ``to_stdout``)."""
+    from ..doctor.findings import to_json
+    from ..doctor.report import print_report
+
+    if json_to is None and not to_stdout:
+        print_report(report_console(), findings, script=script, calls=calls)
+        return
+    text = json.dumps(to_json(findings, script=script, calls=calls), indent=2) + "\n"
+    target = "-" if to_stdout or json_to is None else json_to
+    try:
+        put(target, text)
+    except GradvizError as exc:
+        raise fail(str(exc)) from None
+    except BrokenPipeError:  # `| head`: the rest goes nowhere
+        stdout_to_devnull()
+    if target != "-":
+        err.print(f"wrote {escape(target)} ({count_of(len(findings), 'finding')})")

@@ -10,7 +10,9 @@ from pathlib import Path
 from rich.markup import escape
 
 from ..errors import GradvizError, LayoutTimeoutError
+from ..files import is_special
 from ..model import Graph
+from ..ranks import Rank, rank_path
 from ..renderers.document import Document, encode
 from ..renderers.fitting import tree_shown
 from ..renderers.formats import Format, resolve
@@ -19,6 +21,7 @@ from ..renderers.options import DrawOptions
 from ..renderers.picture import write_dot_beside
 from ..renderers.tree import print_graph_tree
 from ..text import count_of
+from .exits import EXIT_USAGE
 from .options import OutputFormat
 from .terminal import check_writable, err, fail, put, sigterm_exits, status, tree_console
 
@@ -26,11 +29,23 @@ __all__ = ["targets", "write_graphs"]
 
 
 def targets(
-    script: Path, output: str | None, fmt: OutputFormat | None, names: list[str]
+    script: Path,
+    output: str | None,
+    fmt: OutputFormat | None,
+    names: list[str],
+    rank: Rank | None = None,
 ) -> tuple[Format | None, list[str]]:
     """The format and the output paths, one per graph ``names`` names (``-`` is stdout; [] with
-    format None means tree): ``output`` itself for one graph, else ``g-1.svg``, ``g-1.1.svg``."""
-    count = len(names)
+    format None means tree): ``output`` itself for one graph, or for each when it is a device,
+    FIFO or ``/dev/stdout``; else ``g-1.svg``, ``g-1.1.svg``; on ranks other than 0 of a
+    distributed job, ``g.rank1.svg`` (`ranks.rank_path`)."""
+    kind, paths = _targets(script, output, fmt, len(names), names)
+    return kind, [rank_path(path, rank) for path in paths]
+
+
+def _targets(
+    script: Path, output: str | None, fmt: OutputFormat | None, count: int, names: list[str]
+) -> tuple[Format | None, list[str]]:
     if fmt is OutputFormat.tree:
         return None, []
     if output == "-":
@@ -39,11 +54,14 @@ def targets(
         return resolve(output, fmt.value if fmt else "dot"), ["-"] * count
     if output is None:
         output = f"{script.stem}.{fmt.value if fmt else 'svg'}"
-    kind = resolve(output, fmt.value if fmt else None)
+    try:
+        kind = resolve(output, fmt.value if fmt else None)
+    except GradvizError as exc:  # -o g.svg -f png: which one was meant?
+        raise fail(str(exc), EXIT_USAGE) from None
     if kind is None:
         raise fail(f"cannot tell the format of {output!r}: use --format or a known extension")
-    if count == 1:
-        return kind, [output]
+    if count == 1 or is_special(output):  # /dev/null, /dev/stdout: each graph goes there
+        return kind, [output] * count
     p = Path(output)
     return kind, [str(p.with_name(f"{p.stem}-{name}{p.suffix}")) for name in names]
 
@@ -55,7 +73,13 @@ def write_graphs(
     if kind is None:
         for graph in graphs:
             shown = tree_shown(graph, max_nodes=draw.max_nodes, depth=draw.depth)
-            print_graph_tree(shown, console=tree_console(), full=draw.labels == "full")
+            print_graph_tree(
+                shown,
+                console=tree_console(),
+                full=draw.labels == "full",
+                show_order=draw.show_order,
+                edge_grads=draw.edge_grads is not False,  # a tree has room for them: on unless off
+            )
         return
     for graph, target in zip(graphs, paths, strict=True):
         if target != "-":

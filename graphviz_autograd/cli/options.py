@@ -13,6 +13,7 @@ from typing import Annotated, Final, Optional
 import typer
 
 from ..model import OP_SHAPES_UP_TO
+from ..ranks import RankSelection
 from ..renderers.dot import EDGE_GRADS_UP_TO
 from ..renderers.picture import DEFAULT_LAYOUT_TIMEOUT
 from ..trace.selection import CallSelection
@@ -36,6 +37,7 @@ __all__ = [
     "OutputFormat",
     "RUN_SETTINGS",
     "RankDir",
+    "Ranks",
     "LayoutDirection",
     "RecordedCall",
     "ReportFormat",
@@ -50,6 +52,7 @@ __all__ = [
     "WithModules",
     "WithSource",
     "parse_call",
+    "parse_ranks",
 ]
 
 RUN_SETTINGS: Final = {"allow_extra_args": True}  # script options go after --
@@ -95,6 +98,30 @@ def parse_call(value: str) -> CallSelection:
         )
     return selection
 
+
+def parse_ranks(value: str) -> RankSelection:
+    """The ranks ``--ranks`` ``value`` chooses; a usage error if none."""
+    selection = RankSelection.parse(value)
+    if selection is None:
+        raise typer.BadParameter(
+            f"{value!r}: use all, or rank numbers separated by commas (0,1)",
+            param_hint="'--ranks'",
+        )
+    return selection
+
+
+# -- every command that runs a script ----------------------------------------------------------
+
+Ranks = Annotated[
+    str,
+    typer.Option(
+        "--ranks",
+        metavar="0|all|N,M",
+        help="Under torchrun (every rank runs gradviz and the whole script): the ranks that "
+        "write and print. Rank 0 writes g.svg, rank 1 g.rank1.svg, and so on; the others run "
+        "the script just the same and exit with its status.",
+    ),
+]
 
 # -- run and tree ------------------------------------------------------------------------------
 
@@ -220,7 +247,10 @@ Depth = Annotated[
     ),
 ]
 LayoutDirection = Annotated[
-    RankDir, typer.Option("--rankdir", help="Layout direction: TB puts leaves on top.")
+    RankDir,
+    typer.Option(
+        "--rankdir", case_sensitive=False, help="Layout direction: TB puts leaves on top."
+    ),
 ]
 LayoutTimeout = Annotated[
     Optional[float],  # noqa: UP045

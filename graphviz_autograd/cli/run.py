@@ -13,6 +13,7 @@ import typer
 
 from ..errors import GradvizError
 from ..model import Graph
+from ..ranks import Rank, RankSelection
 from ..renderers.formats import Format as FileFormat
 from ..renderers.layout import IMAGE_FORMATS, INSTALL_HINT, find_dot
 from ..renderers.options import DrawOptions
@@ -21,7 +22,7 @@ from ..text import count_of
 from ..trace.script import ScriptRun, graph_globals, run_captured
 from ..trace.selection import CallSelection
 from .drawing import targets, write_graphs
-from .exits import EXIT_ERROR, EXIT_INTERRUPTED, script_exit_code
+from .exits import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, script_exit_code
 from .options import (
     Args,
     Call,
@@ -36,6 +37,7 @@ from .options import (
     Output,
     OutputFormat,
     RankDir,
+    Ranks,
     Script,
     ShowAttrs,
     ShowInputs,
@@ -45,8 +47,9 @@ from .options import (
     WithModules,
     WithSource,
     parse_call,
+    parse_ranks,
 )
-from .terminal import check_writable, fail, report_ending, stdout_to_devnull
+from .terminal import check_writable, err, fail, report_ending, speaking, stdout_to_devnull
 
 if TYPE_CHECKING:
     from ..trace.record import BackwardCall
@@ -75,6 +78,7 @@ def run_command(
     depth: Depth = None,
     rankdir: LayoutDirection = RankDir.TB,
     layout_timeout: LayoutTimeout = None,
+    ranks: Ranks = "0",
 ) -> None:
     """Run SCRIPT, record its backward calls, and write the graph of one (or all)."""
     walk: WalkOptions = {
@@ -95,7 +99,7 @@ def run_command(
         max_nodes=max_nodes,
         depth=depth,
     )
-    draw_script(script, args or [], output, fmt, call, var, walk, draw)
+    draw_script(script, args or [], output, fmt, call, var, walk, draw, parse_ranks(ranks))
 
 
 def draw_script(
@@ -107,10 +111,35 @@ def draw_script(
     var: str | None,
     walk: WalkOptions,
     draw: DrawOptions,
+    ranks: RankSelection | None = None,
 ) -> None:
-    """Run ``script`` under capture and write (or print as a tree) the graph(s) asked for."""
-    selection = parse_call(call)
-    kind, paths = targets(script, output, fmt, ["1"])
+    """Run ``script`` under capture and write (or print as a tree) the graph(s) asked for; in
+    a distributed job, only on the ``ranks`` chosen (rank 0 by default): the others run the
+    script and gradviz just the same, silent, and exit as they would."""
+    ranks = ranks or RankSelection()
+    rank = Rank.from_env()
+    try:
+        ranks.check(rank)
+    except GradvizError as exc:
+        raise fail(str(exc), EXIT_USAGE) from None
+    chosen = ranks.chooses(rank)
+    with speaking(chosen):
+        _draw_script(script, args, output, fmt, parse_call(call), var, walk, draw, rank, chosen)
+
+
+def _draw_script(
+    script: Path,
+    args: list[str],
+    output: str | None,
+    fmt: OutputFormat | None,
+    selection: CallSelection,
+    var: str | None,
+    walk: WalkOptions,
+    draw: DrawOptions,
+    rank: Rank | None,
+    chosen: bool,
+) -> None:
+    kind, paths = targets(script, output, fmt, ["1"], rank)
     if kind in IMAGE_FORMATS and find_dot() is None:
         raise fail(INSTALL_HINT)
     for target in paths:
@@ -119,7 +148,7 @@ def draw_script(
     # The one call to draw is written as soon as it is recorded: a script that ends with
     # os._exit, or crashes in native code, after it loses nothing. The tree prints at the end,
     # after the script's output; --var draws what the script left.
-    early = _Early(kind, paths, draw) if kind is not None and var is None else None
+    early = _Early(kind, paths, draw) if chosen and kind is not None and var is None else None
     try:
         run = run_captured(
             script,
@@ -136,6 +165,9 @@ def draw_script(
         raise fail("interrupted", EXIT_INTERRUPTED)
     if isinstance(stopped, SystemExit):
         raise stopped
+    if run.interrupted and var is None and not run.calls:  # nothing to draw, nothing to hint at
+        err.print("[yellow]interrupted:[/] before the script made a backward call; nothing written")
+        raise typer.Exit(EXIT_INTERRUPTED)
     reader_left = isinstance(run.error, BrokenPipeError)  # `gradviz tree s.py | head`
     if reader_left:  # nothing to say: what is left of stdout goes nowhere
         stdout_to_devnull()
@@ -144,13 +176,13 @@ def draw_script(
     failed = None if reader_left else run.error
 
     graphs, names = _chosen(run, selection, var, walk, failed)
-    kind, paths = targets(script, output, fmt, names)
+    kind, paths = targets(script, output, fmt, names, rank)
     if len(graphs) > 1:  # --call all: one shading scale, so that the calls compare
         draw = replace(draw, scale=shared_scale(graphs))
     try:
         if stopped is not None:
             raise stopped
-        if not (early and early.outcome):
+        if chosen and not (early and early.outcome):
             write_graphs(graphs, kind, paths, draw)
     except GradvizError as exc:
         raise fail(str(exc)) from None

@@ -10,7 +10,6 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -18,7 +17,7 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ..errors import GradvizError
-from ..files import write_atomic
+from ..files import is_special, unwritable, write_atomic
 from ..trace.script import ScriptRun
 from .exits import EXIT_ERROR, EXIT_TERMINATED
 
@@ -29,6 +28,7 @@ __all__ = [
     "put",
     "report_ending",
     "sigterm_exits",
+    "speaking",
     "status",
     "stdout_to_devnull",
     "tree_console",
@@ -44,31 +44,57 @@ def fail(message: str, code: int = EXIT_ERROR) -> typer.Exit:
 
 
 def tree_console() -> Console:
-    """stdout for trees; unbounded width when not a terminal, so deep levels are not cut off."""
+    """stdout for trees; unbounded width when not a terminal, so deep levels are not cut off.
+    A reader that leaves early (``| head``) ends the command quietly, with status 1."""
     return Console(highlight=False, width=None if sys.stdout.isatty() else 100_000)
+
+
+class _ReaderMayLeave(Console):
+    """A `Console` whose reader may leave early (``| head``): the rest of its output goes
+    nowhere, quietly, and the command goes on to its own exit status (rich's exits 1)."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        stdout_to_devnull()
+
+
+def report_console() -> Console:
+    """stdout for reports whose exit status says what they found: as `tree_console`, but a
+    reader that leaves early does not change the exit status."""
+    return _ReaderMayLeave(highlight=False, width=None if sys.stdout.isatty() else 100_000)
 
 
 def check_writable(path: str, *, folder_only: bool = False) -> None:
     """Fail unless ``path`` can be written (``folder_only``: unless its folder can)."""
-    parent = Path(path).parent
-    if not parent.is_dir():
-        raise fail(f"cannot write {path}: folder {parent} does not exist")
-    if not folder_only and Path(path).is_dir():
-        raise fail(f"cannot write {path}: it is a folder, not a file")
-    if not os.access(parent, os.W_OK):
-        raise fail(f"cannot write {path}: permission denied")
+    reason = unwritable(path, folder_only=folder_only)
+    if reason is not None:
+        raise fail(f"cannot write {path}: {reason}")
 
 
 def put(target: str, data: str | bytes) -> None:
-    """Write ``data`` to the file ``target`` atomically, or to stdout for ``-``."""
+    """Write ``data`` to the file ``target`` (see `write_atomic`), or to stdout for ``-``."""
     if target == "-":
         sys.stdout.write(data if isinstance(data, str) else data.decode())
         sys.stdout.flush()
         return
+    if is_special(target):  # maybe /dev/stdout: what was printed before goes first
+        sys.stdout.flush()
     try:
         write_atomic(target, data)
     except OSError as exc:
         raise GradvizError(f"cannot write {target}: {exc.strerror or exc}") from None
+
+
+@contextlib.contextmanager
+def speaking(chosen: bool) -> Iterator[None]:
+    """gradviz's own messages on stderr (not the script's output, nor its traceback) only if
+    ``chosen``: on the ranks of a distributed job that write (`ranks.RankSelection`)."""
+    quiet = err.quiet
+    err.quiet = quiet or not chosen
+    try:
+        yield
+    finally:
+        err.quiet = quiet
 
 
 @contextlib.contextmanager
@@ -116,14 +142,17 @@ def stdout_to_devnull() -> None:
 
 def report_ending(run: ScriptRun, *, interrupted: str | None) -> None:
     """Say on stderr how ``run`` ended early, if it did: after Ctrl-C, ``interrupted`` (what
-    the output holds); after ``sys.exit``, its status; else the script's traceback. With
-    ``interrupted`` None, every ending is told by its traceback."""
+    the output holds; None: its traceback); after ``sys.exit`` or ``os._exit``, its status, or
+    its message as Python prints it; else the script's traceback."""
     if run.error is None:
         return
     if interrupted is not None and run.interrupted:
         err.print(f"[yellow]interrupted:[/] {interrupted}")
-    elif interrupted is not None and run.exited:
-        err.print(f"[yellow]the script exited:[/] {escape(str(run.exit_status))}")
+    elif run.exited and isinstance(run.exit_status, int):
+        err.print(f"[yellow]the script exited with status {run.exit_status}[/]")
+    elif run.exited:  # sys.exit("message"): Python prints it, and exits 1
+        sys.stderr.write(f"{run.exit_status}\n")
+        sys.stderr.flush()
     else:
         sys.stderr.write(run.traceback)
         sys.stderr.flush()

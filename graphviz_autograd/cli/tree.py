@@ -9,17 +9,21 @@ from .options import (
     Args,
     Call,
     Depth,
+    EdgeGrads,
     Labels,
     MaxNodes,
     OpShapes,
     OutputFormat,
+    Ranks,
     Script,
     ShowAttrs,
     ShowInputs,
+    ShowOrder,
     ShowSaved,
     Var,
     WithModules,
     WithSource,
+    parse_ranks,
 )
 from .run import draw_script
 
@@ -40,11 +44,17 @@ def tree_command(
     source: WithSource = True,
     modules: WithModules = True,
     op_shapes: OpShapes = None,
+    show_order: ShowOrder = False,
+    edge_grads: EdgeGrads = None,
     labels: Labels = None,
     max_nodes: MaxNodes = None,
     depth: Depth = None,
+    ranks: Ranks = "0",
 ) -> None:
-    """Run SCRIPT and print the graph of a backward call as a tree in the terminal."""
+    """Run SCRIPT and print the graph of a backward call as a tree in the terminal.
+
+    Takes the options of ``gradviz run`` that apply to a tree; not those of a file (--output,
+    --format) or of a layout (--rankdir, --layout-timeout)."""
     walk: WalkOptions = {
         "show_saved": show_saved,
         "show_attrs": show_attrs,
@@ -53,5 +63,13 @@ def tree_command(
         "modules": modules,
         "op_shapes": op_shapes,
     }
-    draw = DrawOptions(labels=labels.value if labels else "short", max_nodes=max_nodes, depth=depth)
-    draw_script(script, args or [], None, OutputFormat.tree, call, var, walk, draw)
+    draw = DrawOptions(
+        show_order=show_order,
+        edge_grads=edge_grads,
+        labels=labels.value if labels else "short",
+        max_nodes=max_nodes,
+        depth=depth,
+    )
+    draw_script(
+        script, args or [], None, OutputFormat.tree, call, var, walk, draw, parse_ranks(ranks)
+    )

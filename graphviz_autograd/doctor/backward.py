@@ -16,6 +16,7 @@ from typing import Any, Final, NamedTuple
 
 import torch
 
+from ..trace.distributed import local
 from ..trace.sources import SourceReader
 from .findings import NodeRef
 from .observations import (
@@ -117,7 +118,7 @@ class BackwardWatch:
         full: list[int] = []
         for key, leaf in reached.items():
             self.reached.add(key)
-            grad = leaf.grad
+            grad = local(leaf.grad)  # a DTensor's own shard: no collective call
             if grad is None or key not in self._written:
                 continue
             with torch.no_grad():
@@ -136,7 +137,7 @@ class BackwardWatch:
         grads: dict[int, torch.Tensor] = {}
         for key, leaf in reached.items():
             self._written[key] = _Written(call, self.steps)
-            grad = leaf.grad
+            grad = local(leaf.grad)
             if grad is not None and checkable(grad):
                 grads[key] = grad
         norms = _norms(grads)

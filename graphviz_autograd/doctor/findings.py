@@ -23,6 +23,7 @@ Severity = Literal["error", "warning", "info"]
 
 CODES: Final[dict[str, Severity]] = {
     "unused-param": "warning",
+    "ddp-unused-param": "error",
     "detached": "warning",
     "frozen-param": "info",
     "grad-accumulation": "warning",
@@ -39,9 +40,10 @@ CODES: Final[dict[str, Severity]] = {
 """Every finding code and its severity."""
 
 EXPLAINS_FAILURE: Final = frozenset(
-    {"backward-twice", "inplace-modified", "no-graph", "non-scalar-backward"}
+    {"backward-twice", "inplace-modified", "no-graph", "non-scalar-backward", "ddp-unused-param"}
 )
-"""Codes that explain an exception ``backward`` raised."""
+"""Codes that explain an exception the script raised: in ``backward``, or DDP's at the forward
+after a backward that left parameters without a gradient."""
 
 FORMAT: Final = "gradviz-doctor"
 VERSION: Final = 1

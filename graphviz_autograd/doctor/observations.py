@@ -234,4 +234,7 @@ class Observations:
     nonleaf_reads: tuple[NonleafRead, ...] = ()
     slope: Slope | None = None
     module_paths: Mapping[int, str] = field(default_factory=dict)
+    ddp_index: Mapping[int, int] = field(default_factory=dict)
+    """Each parameter of a ``DistributedDataParallel`` module, by key: its index in DDP's
+    messages ("Parameter indices which did not receive grad")."""
     """Paths of the modules in `slope`, by key (``"?"`` for one gone)."""

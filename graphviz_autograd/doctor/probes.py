@@ -11,6 +11,7 @@ from typing import Any, Final
 import torch
 
 from ..model import Source
+from ..trace.distributed import gathered_params, local
 from ..trace.frames import user_frame
 from ..trace.sources import SourceReader
 from .observations import Site
@@ -66,8 +67,9 @@ def tensors(args: Iterable[Any]) -> Iterable[torch.Tensor]:
 def leaves(fns: Iterable[Any], call: str | None = None) -> dict[int, torch.Tensor]:
     """The leaf tensors (``AccumulateGrad.variable``) the autograd nodes ``fns`` lead to, by
     key. With ``call``, each node not run by an earlier call is noted as run (and freed) by
-    ``call``."""
+    ``call``. A parameter FSDP2 gathered for forward is found as the user's (sharded) one."""
     found: dict[int, torch.Tensor] = {}
+    shards = gathered_params()
     seen: set[int] = set()
     todo = [fn for fn in fns if fn is not None]
     while todo and len(seen) < WALK_LIMIT:
@@ -79,6 +81,7 @@ def leaves(fns: Iterable[Any], call: str | None = None) -> dict[int, torch.Tenso
             fn.metadata.setdefault(CALL_KEY, call)
         variable = getattr(fn, "variable", None)
         if isinstance(variable, torch.Tensor):
+            variable = shards.get(id(variable), variable) if shards else variable
             found[id(variable)] = variable
         todo.extend(next_fn for next_fn, _ in fn.next_functions if next_fn is not None)
     return found
@@ -86,7 +89,9 @@ def leaves(fns: Iterable[Any], call: str | None = None) -> dict[int, torch.Tenso
 
 def finite(tensor: torch.Tensor) -> bool:
     """Whether every value is finite: one sum (a finite sum has no NaN nor Inf), and
-    ``isfinite`` only when the sum is not finite (finite values can sum to Inf)."""
+    ``isfinite`` only when the sum is not finite (finite values can sum to Inf). A DTensor's
+    local shard only: summing the whole would be a collective call."""
+    tensor = local(tensor)
     if math.isfinite(tensor.sum().item()):
         return True
     return bool(torch.isfinite(tensor).all())

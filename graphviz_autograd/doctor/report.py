@@ -17,11 +17,15 @@ _STYLE: Final = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
 
 def _where(source: Source, relative_to: str) -> str:
-    path = source.file
+    """``train.py:12``: the file relative to ``relative_to`` when it lies inside it, else its
+    absolute path (``/tmp/x/train.py``, not ``../../../tmp/x/train.py``)."""
+    path = os.path.abspath(source.file)
     try:
-        path = os.path.relpath(path, relative_to)
+        inside = os.path.relpath(path, relative_to)
     except ValueError:  # another drive
-        pass
+        inside = os.pardir
+    if inside != os.pardir and not inside.startswith(os.pardir + os.sep):
+        path = inside
     return f"{escape(path)}:{source.line}"
 
 

@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import Final
 
 from ..model import Graph
+from ..text import one_or_many
 from .failures import explain
 from .findings import Finding, NodeRef, Severity
 from .observations import Birth, Cut, ModuleNorm, NonfiniteGrad, NonleafRead, Observations, Slope
@@ -148,11 +149,14 @@ def detached(cut: Cut, names: Mapping[int, str]) -> Finding:
     how, source = cut.at.how, cut.at.source
     params = _named(names, cut.leaves)
     where = f" at line {source.line}" if source is not None else ""
+    n = len(params)
     return Finding(
         "detached",
-        f"{_list(params)} reach the loss only through {how}{where}: no backward call reached them.",
-        f"Remove the {how} if these parameters should learn; if they should not, "
-        "set requires_grad_(False) on them to say so.",
+        f"{_list(params)} {one_or_many(n, 'reaches', 'reach')} the loss only through {how}"
+        f"{where}: no backward call reached {one_or_many(n, 'it', 'them')}.",
+        f"Remove the {how} if {one_or_many(n, 'this parameter', 'these parameters')} should "
+        f"learn; if {one_or_many(n, 'it', 'they')} should not, set requires_grad_(False) on "
+        f"{one_or_many(n, 'it', 'them')} to say so.",
         params=params,
         source=source,
     )
@@ -165,16 +169,45 @@ def unused_params(seen: Observations, explained: set[int]) -> list[Finding]:
         for k, requires_grad in seen.params.items()
         if requires_grad and k not in seen.reached and k not in explained
     ]
+    found = ddp_unused(seen, [k for k in unused if k in seen.ddp_index])
+    unused = [k for k in unused if k not in seen.ddp_index]
     if not unused:
-        return []
+        return found
     params = _named(seen.names, unused)
-    return [
+    return found + [
         Finding(
             "unused-param",
-            f"{_list(params)} require grad but no backward call reached them.",
+            f"{_list(params)} {one_or_many(len(params), 'requires', 'require')} grad but no "
+            f"backward call reached {one_or_many(len(params), 'it', 'them')}.",
             "Use them in forward, or delete them (or set requires_grad_(False)); "
             "with DistributedDataParallel, unused parameters need "
             "find_unused_parameters=True.",
+            params=params,
+            source=seen.calls[0].source,
+        )
+    ]
+
+
+def ddp_unused(seen: Observations, unused: list[int]) -> list[Finding]:
+    """Parameters of a DDP module that a backward call left without a gradient: DDP stops at
+    the next forward, naming them by index only."""
+    if not unused:
+        return []
+    params = _named(seen.names, unused)
+    indices = " ".join(str(seen.ddp_index[k]) for k in unused)
+    return [
+        Finding(
+            "ddp-unused-param",
+            f"{_list(params)} require grad but no backward call reached them: "
+            "DistributedDataParallel waits for their gradients, and raises at the next forward "
+            f'"Expected to have finished reduction in the prior iteration" ("Parameter indices '
+            f'which did not receive grad for rank N: {indices}").',
+            "Use them in forward, or set requires_grad_(False) on them before wrapping the model "
+            "in DDP. Else DistributedDataParallel(..., find_unused_parameters=True) walks the "
+            "autograd graph from the forward's outputs after each forward and marks the "
+            "parameters it does not reach as ready (a walk per iteration); static_graph=True "
+            "says the same parameters are used (and unused) in every iteration: DDP learns "
+            "them in the first and skips the walk after.",
             params=params,
             source=seen.calls[0].source,
         )

@@ -17,6 +17,7 @@ from torch.optim.optimizer import (
 
 from ..model import Graph
 from ..trace.aside import ForwardHooks
+from ..trace.distributed import ddp_indices
 from ..trace.frames import user_frame
 from ..trace.modes import push_mode, remove_mode
 from ..trace.module_names import module_paths
@@ -123,6 +124,7 @@ class Doctor:
             module_paths={}
             if slope is None
             else {m.module: self._path(m.module, names) for m in (slope.first, slope.last)},
+            ddp_index=ddp_indices(ref() for ref in self._used.values()),
         )
 
     def _names(self) -> dict[int, str]:

@@ -29,6 +29,7 @@ from torch.overrides import TorchFunctionMode
 from torch.utils.weak import WeakIdKeyDictionary
 
 from ..trace import sources
+from ..trace.distributed import in_torch_distributed
 from ..trace.relay import relay_warnings_of
 from ..trace.sources import SourceReader
 from .observations import Birth, Cut, CutAt, InPlace, NonleafRead, Site
@@ -155,6 +156,8 @@ class ForwardWatch(TorchFunctionMode):
                     return
 
     def _direct(self, how: str, cut: list[torch.Tensor], out: torch.Tensor) -> None:
+        if in_torch_distributed(currentframe()):  # DDP's broadcast, FSDP2's gathers: no cut
+            return
         line = site(currentframe())
         found = self._cuts.get((how, line))
         if found is None:

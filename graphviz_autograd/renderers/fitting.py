@@ -27,9 +27,10 @@ def fold_budget(fmt: Format | Literal["tree"], max_nodes: int | None = None) -> 
 
 
 def fold_for(graph: Graph, fmt: Format | Literal["tree"], max_nodes: int | None = None) -> Graph:
-    """``graph`` folded as it is shown as ``fmt``: to `fold_budget`; and Mermaid, unless
-    ``max_nodes`` is given, further, until it fits Mermaid's limits (`fit_mermaid`)."""
-    graph = fold(graph, max_nodes=fold_budget(fmt, max_nodes))
+    """``graph`` folded as it is shown as ``fmt``: to `fold_budget` (a tree, which is not laid
+    out, counting nodes only); and Mermaid, unless ``max_nodes`` is given, further, until it
+    fits Mermaid's limits (`fit_mermaid`)."""
+    graph = fold(graph, max_nodes=fold_budget(fmt, max_nodes), layout=fmt != "tree")
     if fmt == "mermaid" and max_nodes is None:
         return fit_mermaid(graph)
     return graph

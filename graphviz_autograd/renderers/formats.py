@@ -31,12 +31,18 @@ def resolve(path: str | os.PathLike[str], fmt: str | None = None) -> Format | No
     names none (each caller says what to do instead: its options differ).
 
     Raises:
-        GradvizError: ``fmt`` is not a format's name.
+        GradvizError: ``fmt`` is not a format's name, or the extension of ``path`` names
+            another format (PNG bytes in ``g.svg`` would open as a broken picture).
     """
-    if fmt is not None:
-        if fmt not in FORMATS.values():
-            raise GradvizError(
-                f"unknown format {fmt!r}: use svg, png, pdf, dot, json, html or mermaid"
-            )
-        return fmt  # type: ignore[return-value]
-    return FORMATS.get(Path(path).suffix.lower())
+    named = FORMATS.get(Path(path).suffix.lower())
+    if fmt is None:
+        return named
+    if fmt not in FORMATS.values():
+        raise GradvizError(f"unknown format {fmt!r}: use svg, png, pdf, dot, json, html or mermaid")
+    if named is not None and named != fmt:
+        fixed = Path(path).with_suffix("." + ("mmd" if fmt == "mermaid" else fmt))
+        raise GradvizError(
+            f"cannot write {fmt} into {os.fspath(path)!r}: its extension says {named}; "
+            f"name it {fixed.name}, or leave out the format"
+        )
+    return fmt  # type: ignore[return-value]

@@ -83,6 +83,8 @@ def node_dict(node: Node, *, saved_lists: bool = False) -> dict[str, Any]:
         ]  # fmt: skip
     if node.retains_grad:
         out["retains_grad"] = True
+    if node.grad_returned:
+        out["grad_returned"] = True
     if node.attrs:
         out["attrs"] = dict(node.attrs)
     if node.kind == "saved":
@@ -190,6 +192,7 @@ def read_node(doc: dict[str, Any]) -> Node:
         source=None if source is None else _read_source(source),
         saved=tuple(map(_read_saved, doc.get("saved", ()))),
         module=doc.get("module"),
+        grad_returned=bool(doc.get("grad_returned", False)),
     )
 
 

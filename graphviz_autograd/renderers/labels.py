@@ -15,6 +15,7 @@ __all__ = [
     "FULL_ATTR_CHARS",
     "FULL_SOURCE_CHARS",
     "FULL_VALUES",
+    "RETURNED",
     "cut",
     "edge_label",
     "facts",
@@ -32,8 +33,25 @@ __all__ = [
 
 
 def fmt_float(value: float | None) -> str:
-    """Four significant digits; ``-`` for a missing value."""
-    return "-" if value is None else f"{value:.4g}"
+    """Four significant digits; ``-`` for a missing value; ``NaN``, ``Inf``, ``-Inf``; ``0``
+    for a negative zero too (a ``[-0, -0]`` range reads as a sign that is not there)."""
+    if value is None:
+        return "-"
+    if value != value:  # NaN
+        return "NaN"
+    if value in (_INF, -_INF):
+        return "Inf" if value > 0 else "-Inf"
+    return "0" if value == 0 else f"{value:.4g}"
+
+
+_INF: Final = float("inf")
+
+
+def _nonfinite(stats: TensorStats) -> str:
+    """``NaN``, ``Inf`` or ``NaN/Inf``: what a gradient with no finite entry holds."""
+    if stats.nan and stats.inf:
+        return "NaN/Inf"
+    return "NaN" if stats.nan else "Inf"
 
 
 @lru_cache(maxsize=4096)  # a graph has few distinct shapes, and a DOT label shows each twice
@@ -77,14 +95,21 @@ def subtitle(node: Node) -> str:
     return f"{fmt_shape(node.shape)} {node.dtype or ''}".rstrip()
 
 
-def grad_line(stats: TensorStats | None) -> str:
-    """``grad ‖·‖=0.64 [-0.5, -0.24]``: norm, and range; NaN/Inf counts when there are any."""
+RETURNED: Final = "returned by torch.autograd.grad, not stored in .grad"
+"""What a gradient `Node.grad_returned` marks is, in a tooltip or the explorer."""
+
+
+def grad_line(stats: TensorStats | None, *, returned: bool = False) -> str:
+    """``grad ‖·‖=0.64 [-0.5, -0.24]``: norm, and range; NaN/Inf counts when there are any.
+    A gradient ``returned`` by ``torch.autograd.grad`` (`Node.grad_returned`) is called so:
+    ``autograd.grad ‖·‖=0.64 ...``, not ``grad``, which reads as the tensor's ``.grad``."""
     if stats is None:
         return ""
-    text = "grad:" if stats.norm is None else f"grad ‖·‖={fmt_float(stats.norm)}"
+    what = "autograd.grad" if returned else "grad"
+    text = f"{what}:" if stats.norm is None else f"{what} ‖·‖={fmt_float(stats.norm)}"
     if stats.values is not None and len(stats.values) == 1:
-        text = f"grad={fmt_float(stats.values[0])}"
-    elif stats.min is not None:
+        return f"{what}={fmt_float(stats.values[0])}"  # NaN, Inf: nothing to count
+    if stats.min is not None:
         text += f" [{fmt_float(stats.min)}, {fmt_float(stats.max)}]"
     if stats.nan:
         text += f" {stats.nan} NaN"
@@ -100,11 +125,13 @@ def edge_label(grad: TensorStats | None, local: float | None) -> str:
     if grad is None:
         return ""
     if grad.values is not None and len(grad.values) == 1:
-        text = fmt_float(grad.values[0])
+        text = fmt_float(grad.values[0])  # NaN, Inf: says so itself
+    elif grad.norm is None:  # no finite entry: no norm to give
+        text = "‖·‖=" + _nonfinite(grad)
     else:
         text = "‖·‖=" + fmt_float(grad.norm)
-    if grad.nan or grad.inf:
-        text += " NaN/Inf"
+        if grad.nan or grad.inf:
+            text += " NaN/Inf"
     return text if local is None else f"{text} (×{fmt_float(local)})"
 
 
@@ -124,6 +151,8 @@ def facts(node: Node) -> list[str]:
     )
     g = node.grad
     if g is not None:
+        if node.grad_returned:
+            lines.append(f"grad: {RETURNED}")
         lines.append(
             f"grad: shape {fmt_shape(g.shape)} norm {fmt_float(g.norm)} min {fmt_float(g.min)}"
             f" max {fmt_float(g.max)} mean {fmt_float(g.mean)} NaN {g.nan} Inf {g.inf}"
@@ -148,7 +177,7 @@ def label_rest(node: Node, first_bad: bool, attr_chars: int = 0, full: bool = Fa
     NaN's warning when it is ``first_bad``. With ``attr_chars``, also its attributes, each value
     cut to that many characters; with ``full`` (``labels="full"``), also what the tooltip knows:
     the gradient's first values, the attributes and the source line."""
-    lines = [subtitle(node), grad_line(node.grad)]
+    lines = [subtitle(node), grad_line(node.grad, returned=node.grad_returned)]
     if full:
         lines.append(values_line(node.grad, FULL_VALUES, one=False))
         attr_chars = attr_chars or FULL_ATTR_CHARS

@@ -126,7 +126,7 @@ def to_mermaid(
         head = title(node)
         if show_order and node.order is not None:
             head = f"#{node.order} {head}"
-        lines = [head, subtitle(node), grad_line(node.grad)]
+        lines = [head, subtitle(node), grad_line(node.grad, returned=node.grad_returned)]
         if node.id == graph.first_nonfinite:
             lines.append("⚠ first NaN/Inf in backward")
         opening, closing = _SHAPES[node_role]

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Final, NamedTuple
 
 from ..errors import GradvizError, LayoutTimeoutError
-from ..files import write_atomic
+from ..files import is_special, write_atomic
 from ..model import Graph
 from ..transform.collapse import collapse_modules, module_depth
 from ..transform.fold import fold_fitting
@@ -201,8 +201,8 @@ def _coarser(
 
 def write_dot_beside(path: str | os.PathLike[str], error: LayoutTimeoutError) -> Path | None:
     """Write the DOT a timed-out layout left (``error.dot``) next to ``path``, as ``.dot``;
-    None when there is none, or ``path`` is a DOT file already."""
+    None when there is none, ``path`` is a DOT file already, or a device (``/dev/null``)."""
     target = Path(path).with_suffix(".dot")
-    if error.dot is None or target == Path(path):
+    if error.dot is None or target == Path(path) or is_special(path):
         return None
     return write_atomic(target, error.dot)

@@ -44,19 +44,29 @@ TEXT_ROOM: Final = 40
 """Columns kept for a line's text when `print_graph_tree` decides how deep to nest."""
 
 
-def node_text(node: Node, node_role: Role, *, first_bad: bool = False, full: bool = False) -> Text:
-    """One tree line for ``node``: a colour swatch, title, shape, gradient and id.
+def node_text(
+    node: Node,
+    node_role: Role,
+    *,
+    first_bad: bool = False,
+    full: bool = False,
+    show_order: bool = False,
+) -> Text:
+    """One tree line for ``node``: a colour swatch, title, shape, gradient and id; with
+    ``show_order``, first the position (``#3``) in which backward ran it.
 
     Built from `Text` parts, never from markup, so names such as ``[bold]`` print as they are.
     """
     colour = LEGEND[node_role].fill
     text = Text()
     text.append("■ ", style=colour)
+    if show_order and node.order is not None:
+        text.append(f"#{node.order} ", style="bold")
     text.append(title(node), style="bold" if node_role == "output" else "")
     sub = subtitle(node)
     if sub:
         text.append(f"  {sub}", style="cyan")
-    grad = grad_line(node.grad)
+    grad = grad_line(node.grad, returned=node.grad_returned)
     if grad:
         text.append(
             f"  {grad}", style="red" if node.grad and (node.grad.nan or node.grad.inf) else "green"
@@ -75,14 +85,25 @@ def node_text(node: Node, node_role: Role, *, first_bad: bool = False, full: boo
     return text
 
 
-def to_tree(graph: Graph, *, max_depth: int | None = None, full: bool = False) -> Tree | Group:
+def to_tree(
+    graph: Graph,
+    *,
+    max_depth: int | None = None,
+    full: bool = False,
+    show_order: bool = False,
+    edge_grads: bool = True,
+) -> Tree | Group:
     """A rich renderable: one `Tree` per root (a `Group` of them when there are several).
+
+    With ``show_order``, each line starts with the position (``#3``) in which backward ran its
+    node; with ``edge_grads`` (the default), each ends with what flowed along its edge(s) to the
+    line above (``⟵ ‖·‖=2.3``).
 
     Past ``max_depth`` levels of nesting (None: no limit) a node's inputs are not nested
     further: its line ends in ``↓``, and a tree of its own after the others goes on from it
     (``↓ n12 MulBackward0, continued``), so a deep chain stays readable in a narrow terminal.
     """
-    trees = _TreeWriter(graph, max_depth, full).trees()
+    trees = _TreeWriter(graph, max_depth, _Parts(full, show_order, edge_grads)).trees()
     return trees[0] if len(trees) == 1 else Group(*trees)
 
 
@@ -92,6 +113,17 @@ class _Start(NamedTuple):
     node_id: str
     module: str | None
     """The module around the node (None for a root)."""
+
+
+class _Parts(NamedTuple):
+    """What each line of a tree shows beyond a node's title, shape, gradient and id."""
+
+    full: bool
+    """Gradient values and the source line (``labels="full"``)."""
+    show_order: bool
+    """The position in which backward ran the node (``#3``)."""
+    edge_grads: bool
+    """What flowed along the edge(s) to the line above (``⟵ ‖·‖=2.3``)."""
 
 
 class _Line(NamedTuple):
@@ -113,11 +145,11 @@ class _Line(NamedTuple):
 class _TreeWriter:
     """The trees of one graph: each node is printed in full once, then referred to."""
 
-    def __init__(self, graph: Graph, max_depth: int | None, full: bool) -> None:
+    def __init__(self, graph: Graph, max_depth: int | None, parts: _Parts) -> None:
         self.graph = graph
         self.roots = frozenset(graph.roots)
         self.max_depth = max_depth
-        self.full = full
+        self.parts = parts
         # dst -> {src: how many of dst's inputs it feeds}: `x + x` lists x once, as "×2".
         self.inputs: dict[str, dict[str, int]] = {n.id: {} for n in graph.nodes}
         # (dst, src) -> what flowed along those edges in the captured backward (`Edge.grad`).
@@ -125,7 +157,7 @@ class _TreeWriter:
         for edge in graph.edges:
             uses = self.inputs[edge.dst]
             uses[edge.src] = uses.get(edge.src, 0) + 1
-            label = edge_label(edge.grad, edge.local)
+            label = edge_label(edge.grad, edge.local) if parts.edge_grads else ""
             if label:
                 self.flows.setdefault((edge.dst, edge.src), []).append(label)
         self.shown: set[str] = set()
@@ -195,7 +227,10 @@ class _TreeWriter:
         else:
             node_role = role(self.roots, node)
             first_bad = node.id == self.graph.first_nonfinite
-            text = node_text(node, node_role, first_bad=first_bad, full=self.full)
+            parts = self.parts
+            text = node_text(
+                node, node_role, first_bad=first_bad, full=parts.full, show_order=parts.show_order
+            )
         if line.uses > 1:
             text.append(f"  ×{line.uses}", style="dim")
         if line.flow:  # what this node got along its edge(s) to the line above
@@ -261,14 +296,22 @@ def _number(node_id: str) -> int:
 
 
 def print_graph_tree(
-    graph: Graph, *, console: Console | None = None, legend: bool = True, full: bool = False
+    graph: Graph,
+    *,
+    console: Console | None = None,
+    legend: bool = True,
+    full: bool = False,
+    show_order: bool = False,
+    edge_grads: bool = True,
 ) -> None:
-    """Print ``graph`` as a tree, the graph's notes (what was folded, and how not to), the
-    saved-memory summary (``show_saved``), the legend."""
+    """Print ``graph`` as a tree (``full``, ``show_order``, ``edge_grads``: as for `to_tree`),
+    the graph's notes (what was folded, and how not to), the saved-memory summary
+    (``show_saved``), the legend."""
     console = console or Console()
     # Each level indents by 4 columns: keep TEXT_ROOM columns for the text of the deepest line.
     depth = max(2, (console.width - TEXT_ROOM) // 4)
-    console.print(to_tree(graph, max_depth=depth, full=full))
+    tree = to_tree(graph, max_depth=depth, full=full, show_order=show_order, edge_grads=edge_grads)
+    console.print(tree)
     for note in graph.notes:
         console.print(Text(note, style="yellow"))
     if graph.saved_bytes is not None:

@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
+import sys
 from collections.abc import Callable, Iterator
+from types import FrameType
 from typing import Any
 
 import torch
@@ -31,7 +34,48 @@ from torch.utils.hooks import RemovableHandle
 from . import regions
 from .modes import stand_aside, stand_back
 
-__all__ = ["ForwardHooks", "compile_standin", "standing_aside"]
+__all__ = [
+    "COMPILED_AUTOGRAD_NOTE",
+    "ForwardHooks",
+    "compile_standin",
+    "compiled_autograd",
+    "hidden_from_dynamo",
+    "is_dynamo_wrapper",
+    "standing_aside",
+    "torch_is_tracing",
+]
+
+_TRACING_MODES = tuple(
+    getattr(torch._C._TorchDispatchModeKey, name, None) for name in ("FAKE", "PROXY", "FUNCTIONAL")
+)
+
+
+def torch_is_tracing() -> bool:
+    """Whether torch is tracing a graph on this thread (AOTAutograd, ``make_fx``, compiled
+    autograd): a backward call made now is one of torch's, on fake or functional tensors.
+
+    ``torch.compiler.is_compiling()`` is not the test: it stays true while compiled autograd
+    runs the script's own backward. A fake, proxy or functional dispatch mode is (torch's
+    private ``_get_dispatch_mode``; where it is missing, ``is_compiling`` stands in)."""
+    get_mode = getattr(torch._C, "_get_dispatch_mode", None)
+    if get_mode is None or None in _TRACING_MODES:
+        return torch.compiler.is_compiling()
+    return any(get_mode(key) is not None for key in _TRACING_MODES)
+
+
+COMPILED_AUTOGRAD_NOTE = (
+    "compiled autograd ran this backward call: the gradients inside the graph were not seen, "
+    "only the leaves' .grad"
+)
+
+
+def compiled_autograd() -> bool:
+    """Whether a backward call made now runs under compiled autograd, which traces the hooks
+    on the graph's nodes into its own graph (``torch._dynamo.config.compiled_autograd``; the
+    flag is torch's private ``compiled_autograd_enabled``)."""
+    module = sys.modules.get("torch._dynamo.compiled_autograd")  # not loaded: not in use
+    return bool(getattr(module, "compiled_autograd_enabled", False))
+
 
 PreHook = Callable[[torch.nn.Module, Any], None]
 PostHook = Callable[[torch.nn.Module, Any, Any], None]
@@ -70,10 +114,16 @@ class ForwardHooks:
 _installed: list[ForwardHooks] = []
 
 
+def _registered() -> list[ForwardHooks]:
+    """The installed hooks that are not standing aside."""
+    return [hooks for hooks in _installed if hooks._handles]
+
+
 @contextlib.contextmanager
 def standing_aside() -> Iterator[None]:
-    """gradviz's module hooks and (this thread's) modes are away for the block."""
-    hooks = list(_installed)
+    """gradviz's module hooks and (this thread's) modes are away for the block (inside another
+    such block, there is nothing left to take away)."""
+    hooks = _registered()
     for each in hooks:
         each._unregister()
     modes = stand_aside()
@@ -82,7 +132,8 @@ def standing_aside() -> Iterator[None]:
     finally:
         stand_back(modes)
         for each in hooks:
-            each._register()
+            if each in _installed:  # not removed meanwhile (a capture ended inside the block)
+                each._register()
 
 
 def _call_aside(
@@ -92,7 +143,7 @@ def _call_aside(
     module, called as a whole) run around it, as they would around a module's forward. The
     regions it ran are read (`regions.remember`) before any backward, named by what was
     compiled: the function (``run``'s name), or the module, whose box names it."""
-    hooks = list(_installed) if module is not None else []
+    hooks = _registered() if module is not None else []
     for each in hooks:
         each.pre(module, args)  # type: ignore[arg-type]
     output: Any = None
@@ -107,20 +158,43 @@ def _call_aside(
                 each.post(module, args, output)  # type: ignore[arg-type]
 
 
-def compile_standin(original: Callable[..., Any]) -> Callable[..., Any]:
+def compile_standin(
+    original: Callable[..., Any], first_use: Callable[[], None]
+) -> Callable[..., Any]:
     """What stands in for ``torch.compile`` (``original``) inside a block: the same, but what it
-    returns runs with gradviz standing aside."""
+    returns runs with gradviz standing aside. ``first_use`` is called when it is first called."""
 
     @functools.wraps(original)
     def compile(model: Any = None, **kwargs: Any) -> Any:
         if model is None:  # @torch.compile(...) as a decorator with arguments
             return lambda target: compile(target, **kwargs)
+        if not used:
+            used.append(True)
+            first_use()
         with standing_aside():  # an OptimizedModule chooses what to trace by the hooks it sees
             compiled = original(model, **kwargs)
         owner = getattr(model, "__self__", None)  # Module.compile() compiles its _call_impl
         return _aside(compiled, owner if isinstance(owner, torch.nn.Module) else None)
 
+    used: list[bool] = []
     return compile
+
+
+def hidden_from_dynamo(standin: Callable[..., Any]) -> Callable[..., Any]:
+    """``standin`` (for ``torch.autograd.backward`` or ``grad``), run as Dynamo runs torch's
+    own: never traced, nor anything it calls (the engine, the hooks on the graph's nodes). A
+    backward call inside a compiled function breaks its graph and runs eagerly; without this,
+    Dynamo would go on to compile gradviz's frames the call enters."""
+    disable: Callable[..., Callable[..., Any]] = torch.compiler.disable
+    return disable(standin, recursive=True)
+
+
+def is_dynamo_wrapper(frame: FrameType) -> bool:
+    """Whether ``frame`` is the wrapper `hidden_from_dynamo` put around a stand-in."""
+    return frame.f_code.co_filename.endswith(_EVAL_FRAME)
+
+
+_EVAL_FRAME = os.path.join("torch", "_dynamo", "eval_frame.py")
 
 
 def _aside(compiled: Any, module: torch.nn.Module | None) -> Any:

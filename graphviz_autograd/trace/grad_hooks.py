@@ -55,10 +55,16 @@ class GradHooks:
             handle.remove()
         self.handles.clear()
 
-    def apply(self, graph: Graph, leaf_grads: dict[int, TensorStats | None]) -> Graph:
+    def apply(
+        self,
+        graph: Graph,
+        leaf_grads: dict[int, TensorStats | None],
+        returned: frozenset[int] = frozenset(),
+    ) -> Graph:
         """``graph`` with each node's execution order and, for ops, its gradient(s); and the
-        ``.grad`` read after the call (``leaf_grads``, node index -> summary). One new node per
-        node that changed."""
+        ``.grad`` read after the call (``leaf_grads``, node index -> summary), or for the nodes
+        at ``returned``, the gradient ``torch.autograd.grad`` returned instead
+        (`Node.grad_returned`). One new node per node that changed."""
         nodes = list(graph.nodes)
         first_bad: _FirstBad | None = None
         grads_of, order_of = self.grads, self.order
@@ -73,7 +79,10 @@ class GradHooks:
             else:
                 grad = node.grad
             several = grads if len(grads) > 1 else None
-            nodes[index] = node._replace(grad=grad, grads=several, order=order)
+            node = node._replace(grad=grad, grads=several, order=order)
+            if index in returned and node.kind != "op":
+                node = node._replace(grad_returned=True)
+            nodes[index] = node
             if order is not None and any(g is not None and (g.nan or g.inf) for g in grads):
                 if first_bad is None or order < first_bad.order:
                     first_bad = _FirstBad(order, node.id)

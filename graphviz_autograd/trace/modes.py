@@ -82,7 +82,9 @@ def remove_mode(mode: TorchFunctionMode) -> bool:
     """Take ``mode`` off the thread's torch function mode stack, wherever it is: a mode someone
     pushed after ours and left there stays. False when it is not there (not pushed, or taken
     off by torch while it handles a call: the mode is removed then, and pushed back after)."""
-    if not _take_off(mode):
+    if mode in _aside:  # off the stack for now (`stand_aside`): it stays off
+        _aside.remove(mode)
+    elif not _take_off(mode):
         return False
     _ours.remove(mode)
     return True
@@ -90,19 +92,26 @@ def remove_mode(mode: TorchFunctionMode) -> bool:
 
 _ours: list[TorchFunctionMode] = []
 """The modes `push_mode` pushed and `remove_mode` has not taken off yet, first pushed first."""
+_aside: list[TorchFunctionMode] = []
+"""Those of them `stand_aside` has taken off the stack, until `stand_back`."""
 
 
 def stand_aside() -> list[TorchFunctionMode]:
     """Take the modes `push_mode` pushed off this thread's stack, for `stand_back`: while they
     are off, torch calls (and ``torch.compile``, which would trace and guard on them) do not
     see them. Returns the modes taken off, bottom first."""
-    return [mode for mode in list(_ours) if _take_off(mode)]
+    taken = [mode for mode in list(_ours) if mode not in _aside and _take_off(mode)]
+    _aside.extend(taken)
+    return taken
 
 
 def stand_back(modes: list[TorchFunctionMode]) -> None:
-    """Push back the modes `stand_aside` took off, in their order."""
+    """Push back the modes `stand_aside` took off, in their order, but those `remove_mode`
+    took away meanwhile."""
     for mode in modes:
-        _put_on(mode)
+        if mode in _aside:
+            _aside.remove(mode)
+            _put_on(mode)
 
 
 def _put_on(mode: TorchFunctionMode) -> None:

@@ -3,7 +3,14 @@ of a namespace: ``named_modules(prefix=<variable name>)`` for every module found
 
 `ModuleNames` resolves the modules a `modules.ModuleTagger` meets, caching what it found by
 weak reference, so that no cache keeps a module alive. A module not found in the namespace is
-named from its parent, else ``<ClassName>#<n>`` (numbered in order of first appearance).
+named from its parent (the innermost running module) where the parent contains it. One the
+parent does not contain (a module made inside a forward, held in a global or a plain
+attribute, like the ``Func`` modules transformers wraps ``apply_rotary_pos_emb`` in) is the
+parent's all the same, named inside it: by the parent's attribute that holds it
+(``attn.rotary``, ``attn.fns.0``), else by the variable of the calling code that holds it
+(``attn.apply_rotary_pos_emb``), else ``<parent>.<ClassName>#<n>`` (the n-th of its class met
+in that call of the parent). A module with no running parent that no variable holds is
+``<ClassName>#<n>`` (numbered in order of first appearance).
 """
 
 from __future__ import annotations
@@ -15,7 +22,9 @@ from typing import Any, NamedTuple
 
 import torch
 
-__all__ = ["ModuleNames", "Namespace", "module_paths"]
+from .frames import user_caller
+
+__all__ = ["ModuleNames", "Namespace", "Running", "module_paths"]
 
 Namespace = Mapping[str, Any] | Callable[[], Mapping[str, Any]]
 """Where module variable names come from: a mapping, or a function returning one (called each
@@ -81,6 +90,58 @@ class _Known(NamedTuple):
     path: str
 
 
+class Running(NamedTuple):
+    """A module whose forward is running."""
+
+    module: torch.nn.Module
+    path: str
+    """Its qualified path (see `ModuleNames.resolve`)."""
+    call: str
+    """The path of this call: ``path`` inside its parent's call, with ``@n`` from its second
+    call in one forward on (see `modules.ModuleTagger`)."""
+
+
+class _Inside(NamedTuple):
+    """A module met inside a running module that the namespace does not name, and its name
+    in that module."""
+
+    parent: Ref
+    module: Ref
+    name: str
+    numbered: bool
+    """Whether ``name`` is ``<ClassName>#<n>``: counted in one forward, forgotten after it."""
+
+
+def _held(owner: torch.nn.Module, module: torch.nn.Module) -> str | None:
+    """The name under which ``owner`` holds ``module`` outside its submodules: an attribute
+    (``rotary``), or an item of a list, tuple or dict attribute (``fns.0``), else None."""
+    for name, value in getattr(owner, "__dict__", {}).items():
+        if value is module:
+            return str(name)
+        if isinstance(value, (list, tuple)):
+            items: Iterable[tuple[object, object]] = enumerate(value)
+        elif isinstance(value, dict):
+            items = value.items()
+        else:
+            continue
+        for key, item in items:
+            if item is module and isinstance(key, (int, str)) and "." not in str(key):
+                return f"{name}.{key}"
+    return None
+
+
+def _variable(module: torch.nn.Module) -> str | None:
+    """The name of the variable holding ``module`` in the code calling it (the innermost frame
+    outside torch and gradviz), its locals first, or None."""
+    frame = user_caller()
+    if frame is None:
+        return None
+    for name, value in _frame_pairs(frame):
+        if value is module and name != "self":
+            return name
+    return None
+
+
 class _Children(NamedTuple):
     """A module, and the relative name of each module inside it, by id."""
 
@@ -104,6 +165,10 @@ class ModuleNames:
         # id(parent) -> the names of the modules inside it
         self._children: dict[int, _Children] = {}
         self._anonymous: dict[str, int] = {}
+        # (id(parent), id(module)) -> a module named inside its running parent
+        self._inside: dict[tuple[int, int], _Inside] = {}
+        # during one outermost forward: (parent call, class name) -> modules numbered so far
+        self._numbers: dict[tuple[str, str], int] = {}
 
     def clear(self) -> None:
         """Forget every module and the frame (the block ended)."""
@@ -111,27 +176,60 @@ class ModuleNames:
         self._named = None
         self._children.clear()
         self._anonymous.clear()
+        self._inside.clear()
+        self._numbers.clear()
         self.frame = None
 
-    def resolve(
-        self, module: torch.nn.Module, parent: torch.nn.Module | None, parent_path: str
-    ) -> str:
+    def end_forward(self) -> None:
+        """Forget the numbered names (``<parent>.<ClassName>#<n>``), so that the next forward
+        numbers the modules it makes from 1 again, and the modules that died (made by a
+        forward)."""
+        self._numbers.clear()
+        inside = self._inside
+        for key in [key for key, hit in inside.items() if hit.numbered or hit.module() is None]:
+            del inside[key]
+
+    def resolve(self, module: torch.nn.Module, parent: Running | None) -> str:
         """The path of ``module``: as met before; else from the namespace; else inside
-        ``parent`` (the innermost running module, at ``parent_path``); else from the namespace
-        read again; else ``<ClassName>#<n>``."""
+        ``parent`` (the innermost running module), where it contains it; else from the
+        namespace read again; else inside ``parent`` all the same (see the module docstring);
+        else ``<ClassName>#<n>``. A path inside a parent follows the parent's path, which may
+        differ from call to call (one global module called by every layer)."""
         key = id(module)
         hit = self._known.get(key)
         if hit is not None and hit.ref() is module:
             return hit.path
+        if parent is not None:
+            inside = self._inside.get((id(parent.module), key))
+            if inside is not None and inside.module() is module:
+                if inside.parent() is parent.module:
+                    return f"{parent.path}.{inside.name}"
         path = self._lookup(module, rebuild=False)
         if path is None and parent is not None:
-            path = self._in_parent(parent, parent_path, module)
+            name = self._in_parent(parent.module, module)
+            if name is not None:
+                return self._keep(module, parent, name)
         if path is None:
             path = self._lookup(module, rebuild=True)
+        if path is None and parent is not None:
+            return self._keep(module, parent, _held(parent.module, module) or _variable(module))
         if path is None:
             path = self.anonymous(module)
         self._known[key] = _Known(_ref(module), path)
         return path
+
+    def _keep(self, module: torch.nn.Module, parent: Running, name: str | None) -> str:
+        """The path of ``module`` named ``name`` inside ``parent`` (``<ClassName>#<n>`` when
+        None), remembered for the next call of ``module`` inside ``parent``."""
+        numbered = name is None
+        if name is None:
+            kind = type(module).__name__
+            count = (parent.call, kind)
+            number = self._numbers[count] = self._numbers.get(count, 0) + 1
+            name = f"{kind}#{number}"
+        key = (id(parent.module), id(module))
+        self._inside[key] = _Inside(_ref(parent.module), _ref(module), name, numbered)
+        return f"{parent.path}.{name}"
 
     def _lookup(self, module: torch.nn.Module, *, rebuild: bool) -> str | None:
         if self._named is None or rebuild:
@@ -148,9 +246,8 @@ class ModuleNames:
             namespace = namespace()
         return list(namespace.items())
 
-    def _in_parent(
-        self, owner: torch.nn.Module, owner_path: str, module: torch.nn.Module
-    ) -> str | None:
+    def _in_parent(self, owner: torch.nn.Module, module: torch.nn.Module) -> str | None:
+        """The name of ``module`` in ``owner.named_modules()``, or None."""
         hit = self._children.get(id(owner))
         fresh = hit is None or hit.ref() is not owner
         while True:
@@ -160,7 +257,7 @@ class ModuleNames:
                 self._children[id(owner)] = hit
             name = hit.names.get(id(module))
             if name is not None:
-                return f"{owner_path}.{name}"
+                return name
             if fresh:
                 return None
             fresh = True  # the map may predate the child: build it once more

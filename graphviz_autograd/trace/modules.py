@@ -40,8 +40,12 @@ How it works, all undone when the block ends:
 Only path strings are stored: neither the metadata nor the tagger's caches keep a module alive
 (caches hold weak references). Paths come from a namespace (by default the locals and globals of
 the code that enters the block): ``named_modules(prefix=variable)`` for every module there.
-A module not found there is named from its parent on the stack (``<parent path>.<name in
-parent>``), else ``<ClassName>#<n>`` (numbered in order of first appearance).
+A module not found there is named inside its parent on the stack (the innermost running
+module), so that it is drawn in its parent's box: by its name in the parent's submodules, else
+by the parent's attribute or the calling code's variable that holds it (transformers' rotary
+``Func`` module is ``<attention path>.apply_rotary_pos_emb``), else
+``<parent path>.<ClassName>#<n>`` (counted in each call of the parent); with no parent running,
+``<ClassName>#<n>`` (numbered in order of first appearance). See `module_names`.
 
 Limits: only the thread that entered the block is tagged (sequence numbers are per thread);
 nodes made inside a module's forward that no later torch call nor the module's output leads back
@@ -51,7 +55,9 @@ a ``torch.compile``d module the hooks and the mode stand aside (`aside`: compile
 traces them), so its nodes get the compiled module's path as a whole. With the default
 namespace in a function, reading its locals leaves CPython's (< 3.13) snapshot dict on that
 frame, as ``locals()`` does: a module deleted from the function's variables then lives until
-the function returns or its locals are read again. Pass ``namespace=`` to avoid this.
+the function returns or its locals are read again. Pass ``namespace=`` to avoid this. The same
+holds, whatever the namespace, for the code that calls a module no variable of the namespace
+names inside a running module: its locals are read once, to name the module.
 """
 
 from __future__ import annotations
@@ -60,7 +66,7 @@ import threading
 from bisect import bisect_right
 from collections.abc import Iterable
 from types import TracebackType
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
 import torch
 from torch._C._autograd import _get_sequence_nr
@@ -69,7 +75,7 @@ from ..errors import GradvizError
 from .aside import ForwardHooks
 from .frames import user_caller
 from .modes import NodeWatch, grad_fns, push_mode, remove_mode, tag_made
-from .module_names import ModuleNames, Namespace
+from .module_names import ModuleNames, Namespace, Running
 
 __all__ = [
     "METADATA_KEY",
@@ -116,17 +122,6 @@ class _Mode(NodeWatch):
             self.tagger._sweep(grad_fns(value), high)
 
 
-class _Running(NamedTuple):
-    """A module whose forward is running."""
-
-    module: torch.nn.Module
-    path: str
-    """Its qualified path (see `ModuleTagger._resolve`)."""
-    call: str
-    """The path of this call: ``path`` inside its parent's call, with ``@n`` from its second
-    call in one forward on (see `ModuleTagger._call`)."""
-
-
 class ModuleTagger:
     """Context manager: tag every autograd node made inside an ``nn.Module`` forward with the
     module's qualified path (see the module docstring). ``tag_modules()`` makes one.
@@ -147,7 +142,7 @@ class ModuleTagger:
         self._mode = _Mode(self)
         self._mode_pushed = False
         # running modules, innermost last
-        self._stack: list[_Running] = []
+        self._stack: list[Running] = []
         # during an outermost forward: call path -> how many calls of it began so far
         self._calls: dict[str, int] = {}
         # while the stack is not empty: node numbers >= _starts[i] (and < _starts[i + 1])
@@ -190,11 +185,7 @@ class ModuleTagger:
             return None
         names = self._names
         try:
-            if self._stack:
-                parent = self._stack[-1]
-                path = names.resolve(module, parent.module, parent.path)
-            else:
-                path = names.resolve(module, None, "")
+            path = names.resolve(module, self._stack[-1] if self._stack else None)
         except Exception:  # never break the user's forward over a name
             path = names.anonymous(module)
         call = self._call(path)
@@ -206,7 +197,7 @@ class ModuleTagger:
                 self._mode_pushed = True
         else:
             self._mark(call)
-        self._stack.append(_Running(module, path, call))
+        self._stack.append(Running(module, path, call))
         return None
 
     def _call(self, path: str) -> str:
@@ -248,6 +239,7 @@ class ModuleTagger:
         self._calls.clear()
         self._starts.clear()
         self._owners.clear()
+        self._names.end_forward()
         if self._mode_pushed:
             self._mode_pushed = False
             remove_mode(self._mode)

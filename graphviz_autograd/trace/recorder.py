@@ -22,7 +22,14 @@ import torch
 from ..errors import GradvizError
 from ..model import Graph
 from . import checkpoints
-from .aside import compile_standin
+from .aside import (
+    COMPILED_AUTOGRAD_NOTE,
+    compile_standin,
+    compiled_autograd,
+    hidden_from_dynamo,
+    is_dynamo_wrapper,
+    torch_is_tracing,
+)
 from .calls import BackwardCall, Capture, call_name, call_path
 from .grad_hooks import GradHooks
 from .module_names import Namespace
@@ -94,6 +101,8 @@ def _own_caller(frame: FrameType | None) -> FrameType:
     """The caller of the function whose frame is ``frame`` (``inspect.currentframe()`` there):
     the public way to reach one's caller, where ``sys._getframe(1)`` is CPython's."""
     caller = frame.f_back if frame is not None else None
+    while caller is not None and is_dynamo_wrapper(caller):  # see `Recorder.hide_from_dynamo`
+        caller = caller.f_back
     if caller is None:
         raise GradvizError("capture() needs a Python with stack frames (CPython, PyPy)")
     return caller
@@ -143,7 +152,13 @@ class Recorder:
             self.forward_aids.enter_context(ModuleTagger(namespace))
         torch.autograd.backward = self.backward
         torch.autograd.grad = self.grad
-        torch.compile = compile_standin(self.original_compile)
+        torch.compile = compile_standin(self.original_compile, self.hide_from_dynamo)
+
+    def hide_from_dynamo(self) -> None:
+        """Once the program uses torch.compile: Dynamo never traces the stand-ins for backward
+        and grad, nor what they call (`aside.hidden_from_dynamo`)."""
+        torch.autograd.backward = hidden_from_dynamo(self.backward)
+        torch.autograd.grad = hidden_from_dynamo(self.grad)
 
     def stop(self) -> None:
         """Give torch its functions back, stop the aids, and collect the doctor's findings."""
@@ -183,9 +198,10 @@ class Recorder:
         kwargs: dict[str, Any],
     ) -> Any:
         """Make one call, ``engine(*args, **kwargs)``: a ``backward``, or a ``grad`` with its
-        ``inputs``. A call torch.compile makes while it compiles (AOTAutograd tracing the
-        backward on fake tensors) is torch's own: it passes through, unseen."""
-        if torch.compiler.is_compiling():
+        ``inputs``. A call torch makes while it traces (AOTAutograd tracing the backward of a
+        compiled region on fake tensors, compiled autograd) is torch's own: it passes through,
+        unseen."""
+        if torch_is_tracing():
             return engine(*args, **kwargs)
         call = _Running(self._next_path())
         self.running.append(call)
@@ -245,7 +261,10 @@ class Recorder:
         found = checkpoints.find(graph, walker.fns, walker.names)
         error = None
         returned: Any = None
-        hooks = call.hooks = GradHooks(walker.hookable())
+        # Compiled autograd traces the hooks on the graph's nodes into its own compiled graph:
+        # ours would run on fake tensors. Under it, only the leaves' gradients are read.
+        compiled = compiled_autograd()
+        hooks = call.hooks = GradHooks([] if compiled else walker.hookable())
         try:
             returned = run()
             return returned
@@ -257,8 +276,12 @@ class Recorder:
             walker.fns.clear()
             # What the walk could not read before the call is read again after it.
             walker.unread.clear()
-            recorded = hooks.apply(graph, walker.leaf_grads(_given(inputs, returned)))
+            given = _given(inputs, returned)
+            from_grad = walker.indices_of(given)  # before leaf_grads forgets the tensors
+            recorded = hooks.apply(graph, walker.leaf_grads(given), returned=from_grad)
             unread = unread_note({**hooks.unread, **walker.unread})
+            if compiled:
+                unread += (COMPILED_AUTOGRAD_NOTE,)
             if unread:
                 recorded = recorded.replace(notes=recorded.notes + unread)
             if found:

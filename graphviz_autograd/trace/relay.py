@@ -26,11 +26,12 @@ import re
 import threading
 import warnings
 from collections.abc import Callable
-from types import CodeType, FrameType
+from types import FrameType
 from typing import Any, Final, cast
 
-import torch
 from torch.overrides import TorchFunctionMode
+
+from .frames import MODE_CODES, handed_to_mode
 
 __all__ = ["hold", "relay_warnings_of", "release"]
 
@@ -42,9 +43,6 @@ its block, so a relay hung there would not see the warnings recorded inside such
 (tests/test_warnings.py::test_catch_warnings_records_the_callers_file_and_line fails then); it
 leaves ``_showwarnmsg`` alone."""
 
-_HANDLE_TORCH_FUNCTION: Final = torch.overrides.handle_torch_function.__code__
-_MODE_CODES: set[CodeType] = set()
-"""The code of each ``__torch_function__`` whose frame the relay looks past."""
 _MODE_MODULES: list[str] = []
 """The modules those are defined in: where the warnings the relay issues again are located."""
 
@@ -59,7 +57,7 @@ def relay_warnings_of(mode: type[TorchFunctionMode]) -> None:
     """Warnings torch raises under ``mode`` name the caller's line, not ``mode``'s frame."""
     global _registry
     code = mode.__torch_function__.__code__
-    _MODE_CODES.add(code)
+    MODE_CODES.add(code)
     if mode.__module__ not in _MODE_MODULES:
         _MODE_MODULES.append(mode.__module__)
     if _registry is None:
@@ -139,11 +137,11 @@ def _relay(msg: warnings.WarningMessage) -> None:
 
 def _mode_frame(filename: str, line: int) -> FrameType | None:
     """The innermost frame of a mode's ``__torch_function__`` at ``filename:line``, if any."""
-    if not any(filename == code.co_filename for code in _MODE_CODES):
+    if not any(filename == code.co_filename for code in MODE_CODES):
         return None
     frame = inspect.currentframe()  # no depth: our frames are not mode frames
     while frame is not None:
-        if frame.f_code in _MODE_CODES and frame.f_lineno == line:
+        if frame.f_code in MODE_CODES and frame.f_lineno == line:
             return frame
         frame = frame.f_back
     return None
@@ -152,11 +150,5 @@ def _mode_frame(filename: str, line: int) -> FrameType | None:
 def _outside_modes(frame: FrameType | None) -> FrameType | None:
     """The frame that called the torch function a mode's ``__torch_function__`` (``frame``)
     was handed, past any other mode's: what a warning naming ``frame`` names without them."""
-    while frame is not None and frame.f_code in _MODE_CODES:
-        frame = frame.f_back
-        if frame is not None and frame.f_code is _HANDLE_TORCH_FUNCTION:
-            # A function written in Python hands itself to the mode through
-            # handle_torch_function: skip that and the function's outer call.
-            frame = frame.f_back
-            frame = frame.f_back if frame is not None else None
-    return frame
+    handing = handed_to_mode(frame)
+    return handing[-1].f_back if handing else frame

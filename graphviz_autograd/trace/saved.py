@@ -14,7 +14,7 @@ import torch
 from ..model import Node, SavedTensor
 from .stats import dtype_name, shape_of
 
-__all__ = ["SavedSizes", "saved_record", "saved_values"]
+__all__ = ["SavedSizes", "input_records", "saved_record", "saved_values"]
 
 
 class SavedSizes:
@@ -104,3 +104,45 @@ def saved_values(
 def _short(value: object, limit: int = 80) -> str:
     text = str(value) if isinstance(value, torch.dtype) else repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def input_records(fn: Any, slots: list[int], names: dict[int, str]) -> dict[int, Node]:
+    """The records of the forward inputs of ``fn`` that need no gradient, at its input
+    ``slots`` (the ``None`` entries of its ``next_functions``, in order), by slot: named by
+    ``names`` (``id(tensor) -> name``), with shape and dtype, when ``fn`` saved them for
+    backward (``w * x`` saves ``x``). Such an input is not in the graph otherwise: those ``fn``
+    did not save, or saved and backward freed, are anonymous (none here).
+
+    The saved tensors that are no output (``result``), need no grad and hold floating-point
+    values are paired with the slots in order (``self`` first, as in the forward signature),
+    when there are as many of them as slots; else none is, rather than a wrong one.
+    """
+    found: list[tuple[str, torch.Tensor]] = []
+    raw = {a[len("_raw_saved_") :] for a in dir(fn) if a.startswith("_raw_saved_")}
+    for name in sorted(raw, key=lambda n: (n != "self", n)):
+        if name.startswith("result"):
+            continue
+        try:
+            value = getattr(fn, f"_saved_{name}")
+        except RuntimeError:  # freed by backward: the inputs cannot be told apart
+            return {}
+        if (
+            isinstance(value, torch.Tensor)
+            and not value.requires_grad
+            and (value.is_floating_point() or value.is_complex())
+        ):
+            found.append((name, value))
+    if len(found) != len(slots):
+        return {}
+    return {
+        slot: Node(
+            "",
+            "input",
+            name=names.get(id(tensor)),
+            is_leaf=tensor.is_leaf,
+            requires_grad=False,
+            shape=shape_of(tensor),
+            dtype=dtype_name(tensor.dtype),
+        )
+        for slot, (_, tensor) in zip(slots, found, strict=True)
+    }

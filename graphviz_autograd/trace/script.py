@@ -1,17 +1,18 @@
-"""Run a user's script as ``__main__`` and keep what it left behind, even when it fails; under
-`capture` (`run_captured`), with what it recorded and how it ended."""
+"""Run a user's script as ``__main__`` and keep what it left behind, even when it fails or calls
+``os._exit``; under `capture` (`run_captured`), with what it recorded and how it ended."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import sys
+import threading
 import traceback
 import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..errors import GradvizError
 from .selection import CallSelection, Keep
@@ -24,6 +25,7 @@ __all__ = [
     "ScriptResult",
     "ScriptRun",
     "compile_script",
+    "exit_code_of",
     "graph_globals",
     "run_captured",
     "run_script",
@@ -39,7 +41,8 @@ class ScriptResult:
 
     globals: dict[str, Any] = field(default_factory=dict)
     error: BaseException | None = None
-    """The exception it raised (SystemExit with a non-zero code counts), or None."""
+    """The exception it raised (SystemExit with a non-zero code counts, and ``os._exit`` with a
+    non-zero status, as SystemExit), or None."""
 
 
 def compile_script(path: str | os.PathLike[str]) -> types.CodeType:
@@ -53,12 +56,13 @@ def compile_script(path: str | os.PathLike[str]) -> types.CodeType:
         source = p.read_bytes()
     except OSError as exc:
         raise GradvizError(f"cannot read {os.fspath(path)}: {exc.strerror}") from None
+    if b"\0" in source:  # an image, a program: Python would say "syntax error" at no line
+        raise GradvizError(f"{os.fspath(path)} is not a Python script: it is a binary file")
     try:
         return compile(source, os.fspath(path), "exec", dont_inherit=True)
     except SyntaxError as exc:
-        raise GradvizError(
-            f"{exc.filename}:{exc.lineno}: syntax error in the script: {exc.msg}"
-        ) from None
+        where = os.fspath(path) if exc.lineno is None else f"{os.fspath(path)}:{exc.lineno}"
+        raise GradvizError(f"{where}: syntax error in the script: {exc.msg}") from None
     except ValueError as exc:  # e.g. null bytes
         raise GradvizError(f"{os.fspath(path)} is not a Python script: {exc}") from None
 
@@ -86,21 +90,73 @@ def run_script(
     new `main_module`).
 
     The script's exceptions are caught and returned, not raised, so whatever it recorded before
-    failing can still be used; its globals are kept either way.
+    failing can still be used; its globals are kept either way. ``os._exit`` ends it as
+    ``sys.exit`` would (see `_os_exit_unwinds`).
     """
     code = compile_script(path)
     if module is None:
         module = main_module(path)
     result = ScriptResult(module.__dict__)
-    with _as_main(Path(path), args, module):
+    with _as_main(Path(path), args, module), _os_exit_unwinds():
         try:
             exec(code, module.__dict__)
         except SystemExit as exc:
             if exc.code not in (None, 0):
                 result.error = exc
+        except _OsExit as exc:
+            if exc.status != 0:
+                result.error = SystemExit(exc.status)
         except BaseException as exc:  # the script's own failure, Ctrl-C included
             result.error = exc
     return result
+
+
+class _OsExit(BaseException):
+    """Raised in place of ``os._exit(status)`` in the script's thread: not an `Exception`, nor
+    a `SystemExit`, so that the script's handlers of those do not take it."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+@contextlib.contextmanager
+def _os_exit_unwinds() -> Iterator[None]:
+    """While the script runs, ``os._exit(status)`` called in the thread that runs it raises
+    `_OsExit`: the script ends there (its ``finally`` blocks run on the way out) and the
+    command writes what was recorded, then exits with ``status``. Called from another of its
+    threads, it says on stderr that nothing more is written and ends the process at once, with
+    ``status`` (1 for 0); in a forked child (a DataLoader worker) it is the real one."""
+    real = os._exit
+    pid, thread = os.getpid(), threading.current_thread()
+
+    def unwind(status: int) -> NoReturn:
+        if os.getpid() != pid:
+            real(status)
+        if threading.current_thread() is not thread:
+            with contextlib.suppress(Exception):
+                print(
+                    f"gradviz: the script called os._exit({status}) from a thread: "
+                    "what it recorded is not written",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            real(status or 1)
+        raise _OsExit(status)
+
+    os._exit = unwind
+    try:
+        yield
+    finally:
+        os._exit = real
+
+
+def exit_code_of(code: object) -> int:
+    """The status Python exits with after ``sys.exit(code)``: ``code`` when a number, 0 for
+    None, else 1 (Python prints the message)."""
+    if code is None:
+        return 0
+    return code if isinstance(code, int) else 1
 
 
 def main_module(path: str | os.PathLike[str]) -> types.ModuleType:
@@ -122,7 +178,8 @@ class ScriptRun:
     """The script's module globals, as it left them."""
     error: BaseException | None
     """What ended it early: its exception, ``KeyboardInterrupt`` (Ctrl-C), ``SystemExit``
-    with a non-zero code; None when it ran to the end."""
+    with a non-zero code (``os._exit`` with a non-zero status too); None when it ran to the end
+    (or exited with 0)."""
 
     @property
     def calls(self) -> list[BackwardCall]:
@@ -136,7 +193,7 @@ class ScriptRun:
 
     @property
     def exited(self) -> bool:
-        """Whether it called ``sys.exit`` with a non-zero status (`exit_status`)."""
+        """Whether it called ``sys.exit`` (or ``os._exit``) with a non-zero status."""
         return isinstance(self.error, SystemExit)
 
     @property
@@ -194,17 +251,29 @@ def _ours(filename: str) -> bool:
     return filename.startswith(_PACKAGE_DIR)
 
 
-def _strip(te: traceback.TracebackException) -> None:
-    te.stack = traceback.StackSummary.from_list([f for f in te.stack if not _ours(f.filename)])
-    for linked in (te.__cause__, te.__context__):
-        if linked is not None:
-            _strip(linked)
+def _strip(te: traceback.TracebackException, exc: BaseException) -> None:
+    """Drop from ``te`` (of ``exc``) the frames that are gradviz's or hand a torch call to
+    gradviz's modes (`frames.handed_to_mode`): Python without gradviz has none of them."""
+    from .frames import handed_to_mode  # loaded already: the script ran under capture
+
+    frames = [frame for frame, _ in traceback.walk_tb(exc.__traceback__)]
+    handing = {id(f) for frame in frames for f in handed_to_mode(frame)}
+    te.stack = traceback.StackSummary.from_list(
+        [
+            summary
+            for summary, frame in zip(te.stack, frames, strict=False)
+            if not _ours(summary.filename) and id(frame) not in handing
+        ]
+    )
+    for linked, cause in ((te.__cause__, exc.__cause__), (te.__context__, exc.__context__)):
+        if linked is not None and cause is not None:
+            _strip(linked, cause)
 
 
 def script_traceback(exc: BaseException) -> str:
-    """The traceback of ``exc`` as Python would print it, without gradviz's own frames."""
+    """The traceback of ``exc`` as Python would print it, without gradviz's frames."""
     te = traceback.TracebackException(type(exc), exc, exc.__traceback__)
-    _strip(te)
+    _strip(te, exc)
     return "".join(te.format())
 
 

@@ -51,9 +51,14 @@ def summarize(tensor: torch.Tensor) -> TensorStats:
 
     Statistics cover the finite entries only; NaN and Inf are counted apart. Each shown to 4
     significant digits equals a float64 computation within one unit of the last digit; a big
-    tensor is read in three passes or so (`_large`), never copied to float64. Complex tensors are
-    summarised by magnitude, sparse ones by their stored values, nested ones by the values of
-    all their components (and no shape).
+    tensor is read in three passes or so (`_large`), never copied whole to float64. Complex
+    tensors are summarised by magnitude, sparse ones by their stored values, nested ones by the
+    values of all their components (and no shape).
+
+    A CPU tensor past the fast path for small ones is read on the calling thread alone
+    (`_on_one_thread`): torch splits a reduction between its threads past 32,768 values
+    (``at::internal::GRAIN_SIZE``) and MKL's dot far below that (8,192 values did), and on a
+    busy machine each such op waits for a worker thread the OS gave to another process.
     """
     shape = shape_of(tensor)
     if (
@@ -64,6 +69,29 @@ def summarize(tensor: torch.Tensor) -> TensorStats:
         and not tensor.is_meta
     ):  # the common case in hooks over long chains: keep it short
         return _small(shape, _flat(tensor.tolist()))
+    if tensor.is_cpu:
+        return _on_one_thread(shape, tensor)
+    return _summarize(shape, tensor)  # a device's kernels: no thread of ours waits on them
+
+
+def _on_one_thread(shape: tuple[int, ...] | None, tensor: torch.Tensor) -> TensorStats:
+    """`_summarize` with torch's intra-op threads set to one, then set back, on error too
+    (under 1 µs). The count is per thread in OpenMP (``omp_set_num_threads``) and in MKL
+    (``mkl_set_num_threads_local``): other threads that already ran a torch op keep theirs, one
+    whose first op starts meanwhile takes one thread, and threads started later take this
+    thread's count (``torch.set_num_threads`` also sets the process-wide default)."""
+    threads = torch.get_num_threads()
+    if threads == 1:
+        return _summarize(shape, tensor)
+    torch.set_num_threads(1)
+    try:
+        return _summarize(shape, tensor)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _summarize(shape: tuple[int, ...] | None, tensor: torch.Tensor) -> TensorStats:
+    """`summarize` of a tensor past the fast path for small plain ones."""
     t = tensor.detach()  # what is computed from it records no graph
     if t.is_nested:
         t = torch.cat([part.reshape(-1) for part in t.unbind()])
@@ -75,7 +103,16 @@ def summarize(tensor: torch.Tensor) -> TensorStats:
         return TensorStats(shape, None, None, None, None, 0, 0)
     if t.numel() <= MAX_VALUES:  # few values: one copy, then plain Python (fast)
         return _small(shape, [float(v) for v in t.reshape(-1).tolist()])
-    return _large(shape, t.reshape(-1))
+    return _large(shape, _in_memory_order(t))
+
+
+def _in_memory_order(t: torch.Tensor) -> torch.Tensor:
+    """``t``'s values as one flat tensor in the order they lie in memory: a view of a tensor
+    whose dimensions are a permutation of a contiguous one's (a gradient of a transpose), where
+    ``reshape(-1)`` would copy it (no figure of a summary depends on the order)."""
+    if t.is_contiguous():
+        return t.view(-1)
+    return t.permute(sorted(range(t.dim()), key=t.stride, reverse=True)).reshape(-1)
 
 
 class Unread(dict[int, str]):
@@ -102,9 +139,12 @@ def unread_note(unread: Mapping[int, str]) -> tuple[str, ...]:
     return (f"{what} could not be summarised and show no values ({unread[min(unread)]})",)
 
 
-SQUARES_CHUNK: Final = 1 << 18
-"""Sums of squares are taken by `torch.dot` over chunks of this many values, added in float64:
-a float32 dot over 10 M values was off by 1e-4 to 2e-2 of itself here, over 2**18 by 5e-6."""
+CHUNK: Final = 1 << 18
+"""Sums of squares (`torch.dot`) and float64 sums are taken over chunks of this many values,
+added in float64. A float32 dot over 10 M values was off by 1e-4 to 2e-2 of itself here, over
+2**18 by 5e-6. A float64 sum of a float32 tensor first copies it to float64 (torch casts the
+input of a reduction): over 2.4 M values at once, a fresh 19 MB whose page faults took 15-85 ms
+on a busy machine (1.2 ms at best), against 0.6 ms in chunks."""
 
 WIDE_SUM_MAX: Final = 4096
 """Tensors with at most this many values are summed with float64 accumulation outright."""
@@ -140,9 +180,9 @@ def _large(shape: tuple[int, ...] | None, flat: torch.Tensor) -> TensorStats:
 
 def _squares(flat: torch.Tensor) -> float:
     """The sum of the squares of ``flat``'s values (not finite when any is NaN or Inf)."""
-    if flat.numel() <= SQUARES_CHUNK:
+    if flat.numel() <= CHUNK:
         return float(torch.dot(flat, flat))
-    return math.fsum(float(torch.dot(part, part)) for part in torch.split(flat, SQUARES_CHUNK))
+    return math.fsum(float(torch.dot(part, part)) for part in torch.split(flat, CHUNK))
 
 
 def _sum(flat: torch.Tensor, norm: float) -> float:
@@ -153,7 +193,8 @@ def _sum(flat: torch.Tensor, norm: float) -> float:
     mean is at least 1/1000 of the root mean square, where that is under 4e-5 of the sum. Where
     values cancel (gradients after a LayerNorm or a softmax sum to zero but for rounding) the
     float32 sum can be off by several times itself: those, float64 and small tensors are
-    summed with float64 accumulation, 5-8x slower than a float32 sum here (no copy is kept)."""
+    summed with float64 accumulation, 5-8x slower than a float32 sum here (over `CHUNK` values
+    at a time)."""
     if flat.is_mps:  # MPS has no float64
         return float(flat.sum())
     n = flat.numel()
@@ -161,7 +202,9 @@ def _sum(flat: torch.Tensor, norm: float) -> float:
         total = float(flat.sum())
         if abs(total) * 1000 >= math.sqrt(n) * norm:
             return total
-    return float(flat.sum(dtype=torch.float64))
+    if n <= CHUNK:
+        return float(flat.sum(dtype=torch.float64))
+    return math.fsum(float(part.sum(dtype=torch.float64)) for part in torch.split(flat, CHUNK))
 
 
 def _small(shape: tuple[int, ...] | None, values: list[float]) -> TensorStats:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple
 import torch
 
 from ..model import OP_SHAPES_UP_TO, Columns, Graph, Node, SavedEdge, SavedTensor, TensorStats
+from ..ranks import Rank
 from .describe import (
     INPUT,
     INPUT_SLOT,
@@ -26,9 +27,10 @@ from .describe import (
     positions,
     shared_records,
 )
+from .distributed import FSDP_NODES, SHARD_ATTR, fsdp_note, gathered_params, local
 from .modules import module_of
 from .regions import Region, Unopened
-from .saved import SavedSizes, saved_record, saved_values
+from .saved import SavedSizes, input_records, saved_record, saved_values
 from .sources import SourceReader
 from .stats import Unread
 
@@ -77,6 +79,12 @@ class Walker:
     def __init__(self, params: Mapping[str, torch.Tensor], options: WalkOptions) -> None:
         self.params = params
         self.names = _names_by_id(params)
+        # FSDP2's gathered parameters (the leaves its graphs reach) -> the user's parameters:
+        # named as those, with the gradient those received.
+        self.shards = gathered_params()
+        for key, param in self.shards.items():
+            if id(param) in self.names:
+                self.names[key] = self.names[id(param)]
         self.options = options
         # Node index -> autograd node (``grad_fn``, a leaf's ``AccumulateGrad``, or
         # `describe.INPUT_SLOT`), in walk order; kept until the walk's owner is done with them.
@@ -104,9 +112,13 @@ class Walker:
             grad = tensor.grad if tensor.is_leaf or tensor.retains_grad else None
             if given and id(tensor) in given:
                 grad = given[id(tensor)]
-            grads[index] = None if grad is None else self.unread.summarize(grad, index)
+            grads[index] = None if grad is None else self.unread.summarize(local(grad), index)
         self.tensors.clear()
         return grads
+
+    def indices_of(self, ids: Mapping[int, Any]) -> frozenset[int]:
+        """The node indices of the tensors met whose ids are keys of ``ids``."""
+        return frozenset(index for index, tensor in self.tensors if id(tensor) in ids)
 
     def run(self, roots: list[tuple[str | None, torch.Tensor]]) -> Graph:
         seeds = [_autograd_node(tensor) for _, tensor in roots]
@@ -122,6 +134,8 @@ class Walker:
                 gc.enable()
         root_ids = tuple(dict.fromkeys(f"n{visited.numbers[seed]}" for seed in seeds))
         records = described.records
+        if self.options.get("show_inputs", False):
+            self._describe_inputs(records, visited)
         if len(records) > DEEP_GRAPH:
             _allow_deep_free()
         columns = Columns(records, visited.src, visited.dst, visited.slots, described.saved)
@@ -209,10 +223,24 @@ class Walker:
                 if i >= 0:
                     records[i] = records[i]._replace(name=name)
         self._name_roots(records, index, roots, seeds)
+        notes += self._distributed(records, leaves)
         if options.get("modules"):
             place_leaves(records)
         saved_bytes = self.saved_sizes.total() if options.get("show_saved") else None
         return _Described(records, saved_edges, saved_bytes, notes)
+
+    def _describe_inputs(self, records: list[Node], visited: _Visited) -> None:
+        """Name each input that needs no gradient, with its shape and dtype, where its
+        consumer saved it (`saved.input_records`)."""
+        fns = self.fns
+        slots: dict[int, list[tuple[int, int]]] = {}  # consumer -> (slot, input node index)
+        for src, dst, slot in zip(visited.src, visited.dst, visited.slots, strict=True):
+            if fns[src] is INPUT_SLOT:
+                slots.setdefault(dst, []).append((slot, src))
+        for consumer, inputs in slots.items():
+            found = input_records(fns[consumer], [slot for slot, _ in inputs], self.names)
+            for slot, i in inputs:
+                records[i] = found.get(slot, records[i])
 
     def _name_roots(
         self,
@@ -239,14 +267,37 @@ class Walker:
         """Describe the leaves at node indices ``at``. Returns how many have a name."""
         tensors = list(map(_VARIABLE, map(self.fns.__getitem__, at)))
         names = list(map(self.names.get, map(id, tensors)))
-        self.tensors.extend(zip(at, tensors, strict=True))
-        grads: list[Any] = list(map(_GRAD_OF, tensors))
+        # The gradient of a parameter FSDP2 gathered is its user's parameter's, sharded.
+        owners = [self.shards.get(id(t), t) for t in tensors] if self.shards else tensors
+        self.tensors.extend(zip(at, owners, strict=True))
+        grads: list[Any] = list(map(_GRAD_OF, owners))
         if any(map(is_not, grads, repeat(None))):
             summary = self.unread.summarize
-            grads = [None if g is None else summary(g, i) for g, i in zip(grads, at, strict=True)]
+            grads = [
+                None if g is None else summary(local(g), i) for g, i in zip(grads, at, strict=True)
+            ]
         for i, record in zip(at, leaf_records(tensors, names, grads), strict=True):
             records[i] = record
         return len(names) - names.count(None)
+
+    def _distributed(self, records: list[Node], leaves: list[int]) -> tuple[str, ...]:
+        """Name FSDP2's own nodes as its, each with what it does; the note for a graph whose
+        leaves FSDP2 gathered."""
+        notes: list[str] = []
+        gathered = [i for i in leaves if id(self.fns[i].variable) in self.shards]
+        for i in gathered:
+            records[i] = records[i]._replace(attrs=(*records[i].attrs, SHARD_ATTR))
+        if gathered:
+            notes.append(fsdp_note(Rank.from_env()))
+        for i, record in enumerate(records):
+            own = FSDP_NODES.get(record.op or "") if record.kind == "op" else None
+            if own is not None:
+                attrs = (*record.attrs, ("does", own.does))
+                records[i] = record._replace(name=own.name, attrs=attrs)
+                note = f"{own.name}: {own.does}"
+                if note not in notes:
+                    notes.append(note)
+        return tuple(notes)
 
     def _per_op(self, records: list[Node], saved_edges: list[SavedEdge]) -> None:
         """Read what each op says of itself: call site, module, saved values."""

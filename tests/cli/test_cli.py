@@ -479,12 +479,12 @@ def test_script_sys_exit_0_is_success(gradviz: Gradviz, tmp_path: Path) -> None:
     assert_drew_call(tmp_path / "g.dot", 1)
 
 
-def test_script_sys_exit_nonzero_fails_without_a_traceback(
+def test_script_sys_exit_nonzero_exits_with_its_status_without_a_traceback(
     gradviz: Gradviz, tmp_path: Path
 ) -> None:
     script(tmp_path, THREE_CALLS + "import sys\nsys.exit(4)\n")
     result = gradviz("run", "s.py", "-o", "g.dot", cwd=tmp_path)
-    assert result.returncode == 3, result.stderr
+    assert result.returncode == 4, result.stderr
     assert "Traceback" not in result.stderr
     assert "4" in result.stderr
     assert_drew_call(tmp_path / "g.dot", 1)
@@ -830,7 +830,7 @@ def test_tree_names_tensors_by_the_scripts_variables_and_shows_inputs(
     assert re.search(r"■ w  \(2,\) float32  grad ‖·‖=5 \[3, 4\]", plain.stdout), plain.stdout
     assert "input (no grad)" not in plain.stdout
     shown = gradviz("tree", "s.py", "--show-inputs", cwd=tmp_path)
-    assert "input (no grad)" in shown.stdout
+    assert "■ x  (2,) float32  n" in shown.stdout  # named by its variable, as w is
 
 
 def test_source_lines_are_on_by_default_and_off_with_no_source(

@@ -253,7 +253,7 @@ def test_a_cut_explains_only_unreached_known_leaves_once() -> None:
         ("detached", ("model.weight",)),
         ("detached", ("model.bias",)),
     ]
-    assert found[0].message.startswith("model.weight reach the loss only through .data: ")
+    assert found[0].message.startswith("model.weight reaches the loss only through .data: ")
     stdlib = Cut(CutAt(".data", Source(ast.__file__, 1, "")), (W,))
     copied = Observations(calls=(CALL_1,), cuts=(stdlib,), params={W: True}, names=NAMES)
     assert [f.code for f in diagnose(copied, {})] == ["unused-param"]
@@ -268,7 +268,7 @@ def test_unused_parameters_point_at_the_first_call() -> None:
     )
     finding = only(seen)
     assert finding.code == "unused-param"
-    assert finding.message == ("model.spare.weight require grad but no backward call reached them.")
+    assert finding.message == ("model.spare.weight requires grad but no backward call reached it.")
     assert finding.hint == (
         "Use them in forward, or delete them (or set requires_grad_(False)); with "
         "DistributedDataParallel, unused parameters need find_unused_parameters=True."
@@ -428,6 +428,7 @@ def test_every_code_is_covered_here_and_findings_come_errors_first() -> None:
         "no-graph",
         "nonfinite-grad",
         "vanishing",
+        "ddp-unused-param",  # tests/doctor/test_doctor_ddp.py
     } | {f.code for f in diagnose(seen, {})}
     assert covered == set(CODES)
 

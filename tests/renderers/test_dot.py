@@ -546,7 +546,7 @@ def test_svg_is_self_contained_and_has_tooltips() -> None:
     titles = [html.unescape(t) for t in re.findall(r'xlink:title="([^"]*)"', svg)]
     bias = next(t for t in titles if t.startswith("n1: fc.bias"))
     assert "norm 2.5 min -1.5 max 2 mean 0.25 NaN 1 Inf 1" in bias
-    assert "values: [nan, -1.5, 2, inf]" in bias
+    assert "values: [NaN, -1.5, 2, Inf]" in bias
     weight = next(t for t in titles if t.startswith("n2: fc.weight"))
     assert "shape: (10, 8)" in weight and "values" not in weight
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import torch
-from conftest import CHROMIUM, Gradviz
+from conftest import CHROMIUM, Gradviz, real_models
 
 from graphviz_autograd import Edge, Graph, Node, TensorStats, explore, render
 from graphviz_autograd.model import Source
@@ -606,14 +606,7 @@ def test_explore_runs_inside_its_sandboxed_frame(browser: Any, tmp_path: Path) -
 def test_resnet18_opens_with_its_blocks_folded_and_opens_one_by_one(
     browser: Any, tmp_path: Path
 ) -> None:
-    pytest.importorskip("transformers", reason="needs the bench extra")
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
-    try:
-        import models  # type: ignore[import-not-found]
-    finally:
-        sys.path.pop(0)
+    models = real_models()
     from graphviz_autograd import capture
 
     with capture(modules=True) as cap:
@@ -637,6 +630,33 @@ def test_resnet18_opens_with_its_blocks_folded_and_opens_one_by_one(
             assert page.page.locator(f'g.cluster[data-module="{path}"]').count() == 1
             assert len(page.drawn()) > drawn
             drawn = len(page.drawn())
+        assert page.errors == []
+    finally:
+        page.page.close()
+
+
+@pytest.mark.browser
+def test_mistral_opens_layer_by_layer_with_its_rotary_ops_inside_attention(
+    browser: Any, tmp_path: Path
+) -> None:
+    models = real_models()
+    from graphviz_autograd import capture
+
+    with capture(modules=True, namespace=models.NAMESPACE) as cap:
+        loss, _ = models.mistral()
+        loss.backward()
+    render(cap.calls[0].graph, tmp_path / "mistral.html")
+    page = Explorer(browser, tmp_path / "mistral.html")
+    try:
+        folded = page.page.eval_on_selector_all(
+            "g.node[data-module]", "els => els.map(e => e.getAttribute('data-module'))"
+        )
+        # each layer's norms, attention and MLP, as GPT-2 opens (not `model`, `Func#2`, `Func#3`)
+        assert sorted(folded) == sorted(
+            f"model.model.layers.{layer}.{part}"
+            for layer in (0, 1)
+            for part in ("input_layernorm", "self_attn", "post_attention_layernorm", "mlp")
+        )
         assert page.errors == []
     finally:
         page.page.close()

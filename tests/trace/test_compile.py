@@ -136,6 +136,7 @@ def test_compiled_code_never_traces_gradviz() -> None:
     from torch._dynamo.utils import counters
 
     torch._dynamo.reset()
+    before = counters["stats"]["unique_graphs"]  # other tests in this process compile too
     model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 1))
     x = torch.randn(2, 3)
     with warnings.catch_warnings(record=True) as seen:
@@ -145,7 +146,7 @@ def test_compiled_code_never_traces_gradviz() -> None:
             fast(x).sum().backward()
         compiled = counters["stats"]["unique_graphs"]
         fast(x).sum().backward()  # capture has ended: its hooks and modes are gone
-    assert counters["stats"]["unique_graphs"] == compiled == 1
+    assert counters["stats"]["unique_graphs"] == compiled == before + 1
     assert cap.count == 1
     ops = [node.op for node in cap.graph.nodes]
     assert ops.count("CompiledFunctionBackward") == 1
@@ -199,3 +200,42 @@ def opened(graph: dict[str, Any], *, traced: bool) -> None:
     assert bool(shaped) == traced
     untraced = [note for note in graph["notes"] if "not traced in this run" in note]
     assert bool(untraced) != traced
+
+
+# A backward call made inside a compiled function (Dynamo breaks the graph there), under
+# compiled autograd, which traces the hooks on the graph's nodes into its own graph.
+COMPILED_AUTOGRAD = """\
+import torch
+import torch.nn as nn
+
+torch._dynamo.config.compiled_autograd = True
+torch.manual_seed(0)
+model = nn.Sequential(nn.Linear(8, 16), nn.GELU(), nn.Linear(16, 1))
+fast = torch.compile(model, backend="aot_eager")
+x = torch.randn(4, 8)
+for step in range(2):
+    loss = fast(x).pow(2).mean()
+    model.zero_grad()
+    torch.compile(lambda: loss.backward(), backend="aot_eager")()
+    print("step", step, round(model[0].weight.grad.norm().item(), 4))
+"""
+
+
+def test_a_backward_inside_a_compiled_function_under_compiled_autograd(
+    gradviz: Gradviz, tmp_path: Path
+) -> None:
+    """Recorded as the script's call, with the leaves' gradients and a note: gradviz's hooks
+    and stand-ins are never traced (no Dynamo warning about them, nothing compiled again)."""
+    script = tmp_path / "ca.py"
+    script.write_text(COMPILED_AUTOGRAD)
+    status, out, err = python_run(script)
+    assert status == 0, err
+    ran = gradviz("run", "ca.py", "-o", "g.json", cwd=tmp_path, process=True, timeout=600)
+    assert ran.returncode == 0, ran.stderr
+    assert gradviz_lines(ran.stdout) == out.splitlines()
+    assert gradviz_lines(ran.stderr) == err.splitlines()
+    graph = json.loads((tmp_path / "g.json").read_text())
+    assert any("compiled autograd" in note for note in graph["notes"])
+    weight = next(n for n in graph["nodes"] if n["name"] == "model.0.weight")
+    first = float(out.splitlines()[0].split()[-1])  # step 0's gradient norm, printed by torch
+    assert round(weight["grad"]["norm"], 4) == first

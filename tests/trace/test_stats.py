@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from graphviz_autograd.model import TensorStats
 from graphviz_autograd.renderers.labels import fmt_float
-from graphviz_autograd.trace.stats import MAX_VALUES, Unread, dtype_name, summarize, unread_note
+from graphviz_autograd.trace.stats import (
+    CHUNK,
+    MAX_VALUES,
+    Unread,
+    dtype_name,
+    summarize,
+    unread_note,
+)
 
 
 @pytest.mark.parametrize(
@@ -207,34 +216,84 @@ def test_shown_figures_equal_float64(name: str) -> None:
         assert shown is not None and _shown_equal(shown, exact), (shown, exact)
 
 
-def test_finite_float32_gradient_is_read_in_three_passes_without_a_float64_copy() -> None:
-    from torch.utils._python_dispatch import TorchDispatchMode
+class _Read(NamedTuple):
+    op: str
+    numel: int
+    """Values of its first input."""
+    dtypes: set[torch.dtype]
+    """Of its outputs."""
+    threads: int
+    """torch's intra-op thread count as it ran."""
 
-    class Record(TorchDispatchMode):
-        """(op, values of its first input, dtypes of its outputs) for each op that reads a
-        tensor's values: views and aliases (``split``, ``view``, ``detach``) do not."""
 
-        def __init__(self) -> None:
-            super().__init__()
-            self.calls: list[tuple[str, int, set[torch.dtype]]] = []
+class _Reads(TorchDispatchMode):
+    """Each op that reads a tensor's values: views and aliases (``split``, ``view``,
+    ``detach``) do not."""
 
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
-            out = func(*args, **(kwargs or {}))
-            outs = out if isinstance(out, (list, tuple)) else [out]
-            first = args[0] if args and isinstance(args[0], torch.Tensor) else None
-            aliases = any(r.alias_info is not None for r in func._schema.returns)
-            if first is not None and not aliases:
-                dtypes = {t.dtype for t in outs if isinstance(t, torch.Tensor)}
-                self.calls.append((str(func.overloadpacket), first.numel(), dtypes))
-            return out
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[_Read] = []
 
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+        threads = torch.get_num_threads()
+        out = func(*args, **(kwargs or {}))
+        outs = out if isinstance(out, (list, tuple)) else [out]
+        first = args[0] if args and isinstance(args[0], torch.Tensor) else None
+        aliases = any(r.alias_info is not None for r in func._schema.returns)
+        if first is not None and not aliases:
+            dtypes = {t.dtype for t in outs if isinstance(t, torch.Tensor)}
+            self.calls.append(_Read(str(func.overloadpacket), first.numel(), dtypes, threads))
+        return out
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_finite_float32_gradient_is_read_in_three_passes_without_a_float64_copy(
+    transposed: bool,
+) -> None:
     grad = CASES["randn-3M"][:200_000]  # one chunk of squares; its mean is not cancelling
-    with Record() as record:
+    if transposed:  # read in memory order: no copy
+        grad = grad.view(400, 500).t()
+    with _Reads() as reads:
         stats = summarize(grad)
     assert stats.nan == 0 and stats.norm is not None
-    passes = [name for name, numel, _ in record.calls if numel == grad.numel()]
-    assert sorted(passes) == ["aten.aminmax", "aten.dot", "aten.sum"], record.calls
-    assert not any(torch.float64 in dtypes for _, numel, dtypes in record.calls if numel > 1)
+    passes = [read.op for read in reads.calls if read.numel == grad.numel()]
+    assert sorted(passes) == ["aten.aminmax", "aten.dot", "aten.sum"], reads.calls
+    assert not any(torch.float64 in read.dtypes for read in reads.calls if read.numel > 1)
+
+
+def test_a_cancelling_sum_is_widened_to_float64_one_chunk_at_a_time() -> None:
+    """torch copies a float32 tensor to float64 to sum it so: a fresh allocation each time,
+    whose page faults took 15-85 ms for 2.4 M values on a busy machine."""
+    with _Reads() as reads:
+        summarize(CASES["cancelling"])
+    widened = [read.numel for read in reads.calls if torch.float64 in read.dtypes]
+    assert widened and max(widened) <= CHUNK, reads.calls
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # torch.masked is a prototype
+def test_cpu_tensors_are_read_on_the_calling_thread_alone() -> None:
+    """On a busy machine each of torch's parallel ops waits for a worker thread the OS gave to
+    another process (MKL's dot splits 8,192 values already): every op of a summary runs with
+    one intra-op thread, and the thread count is set back after, on error too."""
+    from torch.masked import masked_tensor
+
+    torch.manual_seed(6)
+    dense = torch.randn(300, 300) * (torch.rand(300, 300) < 0.5)
+    tensors = [CASES[name] for name in ("randn-3M", "cancelling", "nan-inf", "float16")]
+    tensors += [CASES["transposed"], CASES["int64"], torch.randn(40_000, dtype=torch.complex64)]
+    tensors += [torch.randn(8192), dense.to_sparse()]
+    masked = masked_tensor(torch.ones(1000), torch.ones(1000, dtype=torch.bool))
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        for tensor in tensors:
+            with _Reads() as reads:
+                summarize(tensor)
+            assert {read.threads for read in reads.calls} == {1}, (tensor.dtype, tensor.shape)
+            assert torch.get_num_threads() == 2
+        assert Unread().summarize(masked, 0) is None and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")  # nested tensors are a prototype

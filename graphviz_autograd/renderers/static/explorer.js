@@ -535,6 +535,7 @@
     row(t, "is_leaf", d.is_leaf);
     row(t, "requires_grad", d.requires_grad);
     row(t, "retains_grad", d.retains_grad);
+    if (d.grad_returned) row(t, "grad from", "returned by torch.autograd.grad, not stored in .grad");
     row(t, "order", d.order);
     if (item.count > 1) row(t, "stands for", `${item.count} nodes`);
     row(t, "module", d.module);

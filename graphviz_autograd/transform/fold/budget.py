@@ -97,8 +97,9 @@ class _Measure(NamedTuple):
     not fit), for a folding step to use."""
 
 
-def fold(graph: Graph, *, max_nodes: int = DEFAULT_MAX_NODES) -> Graph:
-    """``graph`` folded until it has at most ``max_nodes`` nodes, or as far as it folds.
+def fold(graph: Graph, *, max_nodes: int = DEFAULT_MAX_NODES, layout: bool = True) -> Graph:
+    """``graph`` folded until it has at most ``max_nodes`` nodes, or as far as it folds; with
+    ``layout`` (the default: a picture), until it `fits` a layout of that budget too.
 
     ``max_nodes == 0``, or a graph that already fits, returns ``graph`` itself. Otherwise
     `fold_chains`, `fold_repeats` and `fold_series` are applied in turn, stopping as soon as the
@@ -108,17 +109,20 @@ def fold(graph: Graph, *, max_nodes: int = DEFAULT_MAX_NODES) -> Graph:
     Raises:
         GradvizError: ``max_nodes`` is negative.
     """
-    return fold_fitting(graph, max_nodes=max_nodes).graph
+    return fold_fitting(graph, max_nodes=max_nodes, layout=layout).graph
 
 
-def fold_fitting(graph: Graph, *, max_nodes: int = DEFAULT_MAX_NODES) -> Folded:
+def fold_fitting(
+    graph: Graph, *, max_nodes: int = DEFAULT_MAX_NODES, layout: bool = True
+) -> Folded:
     """`fold`, and whether what it returns `fits` the budget (always, for ``max_nodes == 0``):
-    known from the folding, so a caller need not measure the graph again."""
+    known from the folding, so a caller need not measure the graph again. Without ``layout``
+    (a terminal tree, which is not laid out), only the node count is measured."""
     if max_nodes < 0:
         raise GradvizError(f"max_nodes must be 0 (never fold) or positive, not {max_nodes}")
     if max_nodes == 0:
         return Folded(graph=graph, fits=True)
-    measure = _measure(graph, max_nodes)
+    measure = _measure(graph, max_nodes, layout)
     if measure.fits:
         return Folded(graph=graph, fits=True)
     fitting, adj = False, measure.adj
@@ -135,19 +139,22 @@ def fold_fitting(graph: Graph, *, max_nodes: int = DEFAULT_MAX_NODES) -> Folded:
             current = folded
             if strategy.what not in done:
                 done.append(strategy.what)
-            measure = _measure(current, max_nodes)
+            measure = _measure(current, max_nodes, layout)
             fitting, adj = measure.fits, measure.adj  # the adjacency serves the next step
             if fitting:
                 break
         if len(current) == before:
             break
-    notes = (*graph.notes, *_notes(graph, current, done, fits=fitting))
+    too_big = (
+        "more than lay out in a few seconds" if layout else f"more than the {max_nodes:,} asked for"
+    )
+    notes = (*graph.notes, *_notes(graph, current, done, too_big if not fitting else ""))
     return Folded(graph=current.replace(notes=notes), fits=fitting)
 
 
-def _notes(graph: Graph, folded: Graph, done: list[str], *, fits: bool) -> tuple[str, ...]:
+def _notes(graph: Graph, folded: Graph, done: list[str], too_big: str) -> tuple[str, ...]:
     """What folding ``graph`` into ``folded`` did (``done``: the strategies that folded), and
-    whether it still does not fit."""
+    why it is still too big (``too_big``; empty when it fits)."""
     notes: list[str] = []
     removed = len(graph) - len(folded)
     if removed:
@@ -156,11 +163,10 @@ def _notes(graph: Graph, folded: Graph, done: list[str], *, fits: bool) -> tuple
             f"folded {removed:,} nodes: {kinds} drawn once with ×N; "
             "pass --max-nodes 0 to draw every node"
         )
-    if not fits:
+    if too_big:
         notes.append(
             f"{len(folded):,} nodes{' remain' if removed else ''} with "
-            f"{folded.edge_count:,} edges, more than lay out in a few seconds: no more repeated "
-            "structure to fold"
+            f"{folded.edge_count:,} edges, {too_big}: no more repeated structure to fold"
         )
     return tuple(notes)
 
@@ -197,9 +203,12 @@ def fits(graph: Graph, max_nodes: int) -> bool:
     return _measure(graph, max_nodes).fits
 
 
-def _measure(graph: Graph, max_nodes: int) -> _Measure:
-    """`fits`, and the adjacency made to measure the graph, for a folding step to use."""
+def _measure(graph: Graph, max_nodes: int, layout: bool = True) -> _Measure:
+    """`fits` (without ``layout``: the node count alone), and the adjacency made to measure the
+    graph, for a folding step to use."""
     if len(graph) > max_nodes:
         return _Measure(fits=False, adj=None)
+    if not layout:
+        return _Measure(fits=True, adj=None)
     adj = Adjacency(graph)
     return _Measure(fits=_layout_size(adj) <= LAYOUT_SIZE_PER_NODE * max_nodes, adj=adj)

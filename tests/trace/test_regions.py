@@ -21,7 +21,6 @@ from graphviz_autograd.renderers.mermaid import to_mermaid
 from graphviz_autograd.trace.opened import REGION_MARK, open_regions
 from graphviz_autograd.trace.regions import Region
 
-
 # Dynamo reads .grad of a non-leaf while it resumes after a graph break, under a filter that
 # hides torch's warning; pytest's "error" filter comes first.
 RESUMES = pytest.mark.filterwarnings("ignore:The .grad attribute of a Tensor:UserWarning")

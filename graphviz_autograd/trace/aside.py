@@ -150,7 +150,8 @@ def _call_aside(
     try:
         with standing_aside():
             output = run(*args, **kwargs)
-        regions.remember(output, "" if module is not None else getattr(run, "__name__", ""))
+        label = "" if module is not None else getattr(run, "__name__", "")
+        regions.remember(output, label, (args, kwargs))
         return output
     finally:
         for each in reversed(hooks):

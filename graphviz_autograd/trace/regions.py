@@ -88,17 +88,24 @@ _read: weakref.WeakKeyDictionary[type, Region | Unopened] = weakref.WeakKeyDicti
 _labels: weakref.WeakKeyDictionary[type, str] = weakref.WeakKeyDictionary()
 
 
-def remember(output: Any, label: str) -> None:
+def remember(output: Any, label: str, inputs: Any = ()) -> None:
     """Read the regions a compiled call made ``output`` with, now, before its first backward,
-    and label them ``label``. Never raises: the call's output is the user's."""
+    and label them ``label`` (not the regions behind its ``inputs``: earlier calls made those).
+    Never raises: the call's output is the user's."""
     try:
-        starts = [t.grad_fn for t in torch.utils._pytree.tree_leaves(output)]
-        for fn in _regions_near(f for f in starts if f is not None):
+        before = {type(fn)._forward_cls for fn in _regions_near(_grad_fns(inputs))}
+        for fn in _regions_near(_grad_fns(output)):
             forward = type(fn)._forward_cls
-            _labels.setdefault(forward, label)
+            if forward not in before:
+                _labels.setdefault(forward, label)
             read(fn)
     except Exception:  # noqa: BLE001 - torch's private state moved: nothing to remember
         return
+
+
+def _grad_fns(values: Any) -> list[Any]:
+    leaves = torch.utils._pytree.tree_leaves(values)
+    return [t.grad_fn for t in leaves if isinstance(t, torch.Tensor) and t.grad_fn is not None]
 
 
 def _regions_near(starts: Iterable[Any], limit: int = 64) -> list[Any]:

@@ -21,8 +21,8 @@ from graphviz_autograd.renderers.mermaid import to_mermaid
 from graphviz_autograd.trace.opened import REGION_MARK, open_regions
 from graphviz_autograd.trace.regions import Region
 
-# Dynamo reads .grad of a non-leaf while it resumes after a graph break, under a filter that
-# hides torch's warning; pytest's "error" filter comes first.
+# Dynamo reads .grad of a non-leaf tensor it is handed (after a graph break, say), under a
+# filter that hides torch's warning; pytest's "error" filter comes first.
 RESUMES = pytest.mark.filterwarnings("ignore:The .grad attribute of a Tensor:UserWarning")
 
 
@@ -214,3 +214,20 @@ def test_with_show_saved_the_region_holds_what_its_node_saved() -> None:
     assert head.saved == ()
     held = sum(t.bytes or 0 for n in graph.nodes for t in n.saved)
     assert held == graph.saved_bytes == (5 * 4 + 1 * 8 + 5 * 8) * 4  # x, model.2.weight, relu
+
+
+@RESUMES
+def test_a_compiled_function_names_its_own_regions_only() -> None:
+    """A region made before (here, by a model compiled outside the capture) is not the
+    function's, though it lies behind the function's output."""
+    early = torch.compile(mlp(), backend="aot_eager")
+    y = early(torch.randn(2, 4))
+
+    def late_fn(y: torch.Tensor) -> torch.Tensor:
+        return y.tanh()
+
+    with capture() as cap:
+        late = torch.compile(late_fn, backend="aot_eager")
+        late(y).sum().backward()
+    heads = sorted(n.module or "" for n in cap.graph.nodes if n.op == "CompiledFunctionBackward")
+    assert heads == ["[compiled late_fn]", "[compiled]"]

@@ -14,15 +14,11 @@ of the module that called it, and in the boxes of the modules that made them ins
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Final
 
-from ..model import Edge, EdgeKind, Graph, Node, SavedTensor
+from ..model import REGION_MARK, Edge, EdgeKind, Graph, Node, SavedTensor
 from .regions import Region, Unopened, Value
 
-__all__ = ["REGION_MARK", "open_regions", "region_path"]
-
-REGION_MARK: Final = "[compiled"
-"""How a compiled region's module path segment begins: ``[compiled f]``, ``[compiled]``."""
+__all__ = ["open_regions", "region_path"]
 
 
 def region_path(outer: str | None, label: str, number: int | None) -> str:

@@ -24,12 +24,10 @@ from typing import Any, Final, Literal, NamedTuple
 
 import torch
 
-from ..model import Source
+from ..model import COMPILED_OP, Source
 from .stats import dtype_name
 
-__all__ = ["COMPILED_OP", "Region", "Unopened", "Value", "find", "read", "remember"]
-
-COMPILED_OP: Final = "CompiledFunctionBackward"
+__all__ = ["Region", "Unopened", "Value", "find", "read", "remember"]
 
 Role = Literal["op", "saved", "primal", "tangent", "size"]
 

@@ -15,10 +15,10 @@ import torch
 from torch import nn
 
 from graphviz_autograd import build_graph, capture
-from graphviz_autograd.model import Graph, Node
+from graphviz_autograd.model import REGION_MARK, Graph, Node
 from graphviz_autograd.renderers.json import from_json, to_json
 from graphviz_autograd.renderers.mermaid import to_mermaid
-from graphviz_autograd.trace.opened import REGION_MARK, open_regions
+from graphviz_autograd.trace.opened import open_regions
 from graphviz_autograd.trace.regions import Region
 
 # Dynamo reads .grad of a non-leaf tensor it is handed (after a graph break, say), under a
@@ -231,3 +231,23 @@ def test_a_compiled_function_names_its_own_regions_only() -> None:
         late(y).sum().backward()
     heads = sorted(n.module or "" for n in cap.graph.nodes if n.op == "CompiledFunctionBackward")
     assert heads == ["[compiled late_fn]", "[compiled]"]
+
+
+def test_the_doctor_names_the_compiled_region_a_nan_came_from() -> None:
+    """The region's ops did not run on their own: the region's node passed the NaN on. (The
+    compiled forward runs unwatched: its NaN is not seen.)"""
+    model = mlp()
+    with torch.no_grad():
+        model[2].bias.fill_(-5.0)  # every output negative: its sqrt is NaN
+
+    def head(x: torch.Tensor) -> torch.Tensor:
+        return model(x).sqrt()
+
+    with capture(diagnose=True) as cap:
+        fast = torch.compile(head, backend="aot_eager")
+        fast(torch.randn(5, 4)).sum().backward()
+    (finding,) = cap.findings
+    assert finding.code == "nonfinite-grad"
+    assert "CompiledFunctionBackward ([compiled head]) passed a non-finite gradient" in (
+        finding.message
+    )

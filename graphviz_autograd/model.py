@@ -28,9 +28,11 @@ from .records import (
 
 __all__ = [
     "CHECKPOINT_OP",
+    "COMPILED_OP",
     "NODE_KINDS",
     "Columns",
     "OP_SHAPES_UP_TO",
+    "REGION_MARK",
     "Edge",
     "EdgeKind",
     "EdgeRow",
@@ -41,12 +43,31 @@ __all__ = [
     "SavedTensor",
     "Source",
     "TensorStats",
+    "region_of",
 ]
 
 
 CHECKPOINT_OP: Final = "CheckpointFunctionBackward"
 """The node of a reentrant checkpoint (``checkpoint(fn, x, use_reentrant=True)``). It stands for
 every op ``fn`` ran, and those ops and the parameters they use are not in the graph."""
+
+COMPILED_OP: Final = "CompiledFunctionBackward"
+"""The node of a ``torch.compile``d region in the eager graph. Opened (`trace.opened`), it stands
+for the gradient flowing into the region, and the region's ops are nodes of their own."""
+
+REGION_MARK: Final = "[compiled"
+"""How the module path segment of a compiled region's box begins: ``[compiled f]``,
+``model.[compiled]``."""
+
+
+def region_of(module: str | None) -> str | None:
+    """The module path of the compiled region a node with module path ``module`` is in, if
+    any: ``model.[compiled].0`` -> ``model.[compiled]``."""
+    if not module or REGION_MARK not in module:
+        return None
+    start = module.index(REGION_MARK)
+    end = module.find("]", start)
+    return module[: end + 1] if end >= 0 else module
 
 
 class SavedEdge(NamedTuple):

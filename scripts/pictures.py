@@ -35,6 +35,7 @@ SAMPLES: Final[dict[str, tuple[str, ...]]] = {
     "lesson-retain_grad.svg": ("samples/retain_grad.py",),
     "lesson-vector_backward.svg": ("samples/vector_backward.py",),
     "lesson-linear_regression.svg": ("samples/linear_regression.py", "--call", "last"),
+    "compile.svg": ("samples/compile.py",),
 }
 """Picture in docs/images -> the `gradviz run` arguments that draw it (``-o`` added)."""
 

@@ -32,6 +32,7 @@ SAMPLE_NAMES = [
     "data_vs_detach",
     "retain_grad",
     "vector_backward",
+    "compile",
 ]
 
 
@@ -271,3 +272,17 @@ def test_checkpoint_gives_the_gradients_of_the_plain_model(
     for p, grad in zip(params, expected, strict=True):
         assert p.grad is not None
         assert torch.allclose(p.grad, grad, rtol=1e-6, atol=1e-8)
+
+
+# --- compile: the same gradients as the plain model ---------------------------------------------
+
+
+def test_compile_gives_the_gradients_of_the_plain_model(capsys: pytest.CaptureFixture[str]) -> None:
+    ns, _ = run_sample("compile", capsys)
+    model, x, target = ns["model"], ns["x"], ns["target"]
+    params = list(model.parameters())
+    got = [p.grad.clone() for p in params]
+    loss = torch.nn.functional.mse_loss(model(x), target)
+    expected = torch.autograd.grad(loss, params)  # the oracle: the model not compiled
+    for g, e in zip(got, expected, strict=True):
+        assert torch.allclose(g, e, rtol=1e-5, atol=1e-6)

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Final
 
-from ..model import Graph
+from ..model import COMPILED_OP, Graph, Node, region_of
 from ..text import one_or_many
 from .failures import explain
 from .findings import Finding, NodeRef, Severity
@@ -81,6 +81,16 @@ def nonfinite_forward(birth: Birth) -> Finding:
     )
 
 
+def _ran(graph: Graph, node: Node) -> Node:
+    """The node the engine ran for ``node``: itself, or for an op of an opened compiled region
+    (which ran as part of it), the region's node."""
+    region = region_of(node.module) if node.order is None else None
+    if region is None:
+        return node
+    heads = (n for n in graph.nodes if n.op == COMPILED_OP and n.module == region)
+    return next(heads, node)
+
+
 def nonfinite_grad(
     trouble: NonfiniteGrad, graph: Graph | None, names: Mapping[int, str]
 ) -> Finding:
@@ -91,7 +101,7 @@ def nonfinite_grad(
     if graph is not None and graph.first_nonfinite is not None:
         node = graph.node(graph.first_nonfinite)
         neighbours = [
-            graph.node(e.dst) if e.src == node.id else graph.node(e.src)
+            _ran(graph, graph.node(e.dst) if e.src == node.id else graph.node(e.src))
             for e in graph.outputs(node.id) + graph.inputs(node.id)
         ]
         makers = [
@@ -104,7 +114,8 @@ def nonfinite_grad(
         if makers:
             maker = makers[0]
             at = f" (line {maker.source.line})" if maker.source is not None else ""
-            detail = f": {maker.op}{at} passed a non-finite gradient to {node.op}"
+            region = f" ({region_of(maker.module)})" if maker.op == COMPILED_OP else ""
+            detail = f": {maker.op}{region}{at} passed a non-finite gradient to {node.op}"
         else:
             detail = f": first at {node.op}"
     leaves = _named(names, trouble.leaves)

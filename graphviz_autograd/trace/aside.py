@@ -31,6 +31,7 @@ from torch.nn.modules.module import (
 )
 from torch.utils.hooks import RemovableHandle
 
+from . import regions
 from .modes import stand_aside, stand_back
 
 __all__ = [
@@ -139,7 +140,9 @@ def _call_aside(
     run: Callable[..., Any], module: torch.nn.Module | None, *args: Any, **kwargs: Any
 ) -> Any:
     """``run(*args, **kwargs)`` with gradviz standing aside; ``module``'s hooks (the compiled
-    module, called as a whole) run around it, as they would around a module's forward."""
+    module, called as a whole) run around it, as they would around a module's forward. The
+    regions it ran are read (`regions.remember`) before any backward, named by what was
+    compiled: the function (``run``'s name), or the module, whose box names it."""
     hooks = _registered() if module is not None else []
     for each in hooks:
         each.pre(module, args)  # type: ignore[arg-type]
@@ -147,6 +150,8 @@ def _call_aside(
     try:
         with standing_aside():
             output = run(*args, **kwargs)
+        label = "" if module is not None else getattr(run, "__name__", "")
+        regions.remember(output, label, (args, kwargs))
         return output
     finally:
         for each in reversed(hooks):

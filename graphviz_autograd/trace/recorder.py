@@ -35,6 +35,7 @@ from .grad_hooks import GradHooks
 from .module_names import Namespace
 from .modules import ModuleTagger
 from .naming import caller_names
+from .opened import open_regions
 from .sources import SourceTagger
 from .stats import unread_note
 from .walk import WalkOptions, start_walk
@@ -285,6 +286,7 @@ class Recorder:
                 recorded = recorded.replace(notes=recorded.notes + unread)
             if found:
                 recorded = _mark(recorded, found, call.made, hooks.order)
+            recorded = open_regions(recorded, walker.regions)
             recompute = len(call.path) > 1 and checkpoints.is_recompute(caller)
             self._keep(_finished(call.path, recorded, error, recompute=recompute))
 

@@ -17,6 +17,8 @@ import torch
 
 from ..errors import GradvizError, NoGraphError
 from ..model import OP_SHAPES_UP_TO, Graph
+from . import regions
+from .opened import open_regions
 from .stats import unread_note
 from .walker import Walker
 
@@ -109,6 +111,7 @@ def build_graph(
         "op_shapes": op_shapes,
     }
     graph, walker = start_walk(outputs, params, options)
+    graph = open_regions(graph, walker.regions)
     unread = unread_note(walker.unread)
     return graph.replace(notes=graph.notes + unread) if unread else graph
 
@@ -118,7 +121,8 @@ def start_walk(
 ) -> tuple[Graph, Walker]:
     """`build_graph`, plus the `Walker`: its `hookable` lists the autograd nodes met, its
     `leaf_grads` reads the ``.grad`` of the tensors met, after a backward, and its ``unread``
-    says which gradients could not be summarised (the graph does not note them)."""
+    says which gradients could not be summarised (the graph does not note them), and its
+    ``regions`` the compiled regions met, for `opened.open_regions` to open."""
     roots = named_outputs(outputs)
     for name, tensor in roots:
         try:
@@ -133,4 +137,7 @@ def start_walk(
                 "or only from tensors that do not require grad)"
             )
     walker = Walker(params or {}, options)
-    return walker.run(roots), walker
+    graph = walker.run(roots)
+    # Read now, before the engine runs: compiling a region's backward may drop its graph.
+    walker.regions = regions.find(walker.fns, graph.column("op"))
+    return graph, walker

@@ -29,6 +29,7 @@ from .describe import (
 )
 from .distributed import FSDP_NODES, SHARD_ATTR, fsdp_note, gathered_params, local
 from .modules import module_of
+from .regions import Region, Unopened
 from .saved import SavedSizes, input_records, saved_record, saved_values
 from .sources import SourceReader
 from .stats import Unread
@@ -94,6 +95,8 @@ class Walker:
         self.saved_sizes = SavedSizes()
         # Why each gradient the walk could not summarise was not: its owner notes it.
         self.unread = Unread()
+        # Node index -> the compiled region behind it (`regions.find`), set by `walk`.
+        self.regions: dict[int, Region | Unopened] = {}
 
     def hookable(self) -> list[tuple[int, Any]]:
         """(node index, autograd node) for each op and leaf met: where `record` hangs hooks."""

@@ -660,3 +660,32 @@ def test_mistral_opens_layer_by_layer_with_its_rotary_ops_inside_attention(
         assert page.errors == []
     finally:
         page.page.close()
+
+
+@pytest.mark.browser
+def test_a_compiled_region_folds_like_a_module(open_page: Callable[..., Explorer]) -> None:
+    """The backward graph of a compiled region is drawn in its box, ``[compiled]``, which
+    folds to one node on a click and opens again."""
+    import torch
+
+    from graphviz_autograd import build_graph
+
+    torch._dynamo.reset()
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
+    fast = torch.compile(model, backend="aot_eager", dynamic=False)
+    graph = build_graph(fast(torch.randn(5, 4)).sum())
+    torch._dynamo.reset()
+    page = open_page(graph)
+    every = sorted(page.drawn())
+    assert len(every) == len(graph)  # small enough to open unfolded
+    page.laid_out_after(
+        lambda: page.page.locator('g.cluster[data-module="[compiled]"]').dispatch_event("click")
+    )
+    label = page.label('g.node[data-module="[compiled]"]')
+    assert label.startswith("module [compiled] ×")
+    assert "threshold_backward" not in " ".join(
+        page.label(f'[data-node="{n}"]') for n in page.drawn()
+    )
+    page.laid_out_after(page.page.locator('g.node[data-module="[compiled]"]').click)
+    assert sorted(page.drawn()) == every

@@ -17,6 +17,7 @@ import sys
 import warnings
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -125,6 +126,7 @@ def test_a_compiled_script_runs_as_under_python(
         ops = Counter(node["op"] for node in graph["nodes"])
         assert ops["CompiledFunctionBackward"] == REGIONS
         assert "torch::autograd::Error" not in ops
+        opened(graph, traced=True)
 
 
 def test_compiled_code_never_traces_gradviz() -> None:
@@ -178,6 +180,26 @@ def test_inductor_with_a_cold_cache(gradviz: Gradviz, tmp_path: Path) -> None:
     assert gradviz_lines(ran.stderr) == err.splitlines()
     graph = json.loads((tmp_path / "g.json").read_text())
     assert Counter(n["op"] for n in graph["nodes"])["CompiledFunctionBackward"] == REGIONS
+    opened(graph, traced=True)
+    # A warm cache: inductor loads each region, whose graph was not traced this time.
+    again = gradviz("run", "compiled.py", "-o", "w.json", "--", "inductor", cwd=tmp_path, env=env,
+                    process=True, timeout=900)  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert gradviz_lines(again.stdout) == out.splitlines()
+    opened(json.loads((tmp_path / "w.json").read_text()), traced=False)
+
+
+def opened(graph: dict[str, Any], *, traced: bool) -> None:
+    """Every region of the script opened into inductor's backward graph; with shapes when it
+    was traced in the run, with a note saying it was not when it was loaded from the cache."""
+    boxes = {n.get("module", "") for n in graph["nodes"] if n["op"] == "CompiledFunctionBackward"}
+    assert len(boxes) == REGIONS and all("[compiled" in box for box in boxes)
+    inside = [n for n in graph["nodes"] if "[compiled" in n.get("module", "") and n["kind"] == "op"]
+    assert {"mm", "sum"} <= {n["op"] for n in inside}
+    shaped = [n for n in inside if n["op"] == "mm" and n["shape"]]
+    assert bool(shaped) == traced
+    untraced = [note for note in graph["notes"] if "not traced in this run" in note]
+    assert bool(untraced) != traced
 
 
 # A backward call made inside a compiled function (Dynamo breaks the graph there), under

@@ -160,24 +160,21 @@ def _call_aside(
 
 
 def compile_standin(
-    original: Callable[..., Any], first_use: Callable[[], None]
+    original: Callable[..., Any], on_compile: Callable[[], None]
 ) -> Callable[..., Any]:
     """What stands in for ``torch.compile`` (``original``) inside a block: the same, but what it
-    returns runs with gradviz standing aside. ``first_use`` is called when it is first called."""
+    returns runs with gradviz standing aside. ``on_compile`` is called at each call."""
 
     @functools.wraps(original)
     def compile(model: Any = None, **kwargs: Any) -> Any:
         if model is None:  # @torch.compile(...) as a decorator with arguments
             return lambda target: compile(target, **kwargs)
-        if not used:
-            used.append(True)
-            first_use()
+        on_compile()
         with standing_aside():  # an OptimizedModule chooses what to trace by the hooks it sees
             compiled = original(model, **kwargs)
         owner = getattr(model, "__self__", None)  # Module.compile() compiles its _call_impl
         return _aside(compiled, owner if isinstance(owner, torch.nn.Module) else None)
 
-    used: list[bool] = []
     return compile
 
 

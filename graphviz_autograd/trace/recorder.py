@@ -156,7 +156,10 @@ class Recorder:
 
     def hide_from_dynamo(self) -> None:
         """Once the program uses torch.compile: Dynamo never traces the stand-ins for backward
-        and grad, nor what they call (`aside.hidden_from_dynamo`)."""
+        and grad, nor what they call (`aside.hidden_from_dynamo`). Done once: later calls find
+        the stand-ins hidden already."""
+        if torch.autograd.backward != self.backward:
+            return
         torch.autograd.backward = hidden_from_dynamo(self.backward)
         torch.autograd.grad = hidden_from_dynamo(self.grad)
 

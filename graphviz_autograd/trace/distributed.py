@@ -20,6 +20,7 @@ from typing import Any, Final, NamedTuple
 import torch
 
 from ..ranks import Rank
+from .frames import PACKAGE
 
 __all__ = [
     "FSDP_NODES",
@@ -59,6 +60,7 @@ GATHERED_NOTE: Final = (
 SHARD_ATTR: Final = ("gradient", "local shard")
 """The attribute of a leaf FSDP2 gathered: its gradient is this rank's shard."""
 
+_OVERRIDES: Final = os.path.join(os.path.dirname(torch.__file__), "overrides.py")
 _DISTRIBUTED: Final = tuple(
     os.path.join(os.path.dirname(torch.__file__), *parts) + os.sep
     for parts in (("distributed",), ("nn", "parallel"))
@@ -134,11 +136,9 @@ def in_torch_distributed(frame: FrameType | None) -> bool:
     """Whether the innermost frame from ``frame`` outward that is not gradviz's or
     ``torch/overrides.py`` is in ``torch.distributed`` or ``torch.nn.parallel``: DDP broadcasting
     parameters, FSDP2 gathering them."""
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
-    overrides = os.path.join(os.path.dirname(torch.__file__), "overrides.py")
     while frame is not None:
         name = frame.f_code.co_filename
-        if not (name.startswith(here) or name == overrides):
+        if not (name.startswith(PACKAGE) or name == _OVERRIDES):
             return name.startswith(_DISTRIBUTED)
         frame = frame.f_back
     return False

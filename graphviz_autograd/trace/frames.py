@@ -24,6 +24,7 @@ import torch
 
 __all__ = [
     "MODE_CODES",
+    "PACKAGE",
     "SKIP",
     "call_site",
     "handed_to_mode",
@@ -32,9 +33,12 @@ __all__ = [
     "user_frame",
 ]
 
+PACKAGE: Final = str(Path(__file__).parent.parent) + os.sep
+"""The folder of the whole package, as a prefix of its files' names."""
+
 SKIP: Final = (
     str(Path(torch.__file__).parent) + os.sep,  # the separator: not torchvision
-    str(Path(__file__).parent.parent) + os.sep,  # the whole package
+    PACKAGE,
     str(Path(contextlib.__file__ or "contextlib.py")),
 )
 """Prefixes of the file names that are not the user's."""

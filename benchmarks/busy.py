@@ -10,9 +10,10 @@ per core) each running ``while True: pass``:
 - *gradviz*: ``to_dot(build_graph(loss, params=params))``, every gradient summarised;
 - *floor*: the same call with every ``.grad`` set to None, plus one ``torch.linalg.vector_norm``
   over each gradient (as in ``real_models.py``);
-- *hooks*: the summaries ``gradviz run`` makes in one backward call (its node hooks summarise the
-  gradient at each node's outputs and what it passes to each input), over the tensors such hooks
-  saw in one ``backward()``, against one ``vector_norm`` over each of them (*hooks floor*).
+- *hooks*: the summaries ``gradviz run`` makes in one backward call: its node hooks
+  (``GradHooks``) replayed on what the hooks of one ``backward()`` were handed (each node's
+  gradient at its outputs and what it passes to each input), against one ``vector_norm`` over
+  each distinct tensor among them (*hooks floor*).
 
 The spinners share the benchmark's session, as a user's other jobs from the same shell do (the
 kernel's autogroups share the CPU between sessions first: spinners in a session of their own take
@@ -69,10 +70,10 @@ def spinning(count: int) -> Iterator[None]:
             proc.wait()
 
 
-def hook_tensors(loss: Any) -> list[Any]:
-    """The gradients a node hook sees in one ``backward()`` of ``loss``: each node's
-    ``grad_outputs`` and ``grad_inputs``."""
-    seen: list[Any] = []
+def hook_calls(loss: Any) -> list[tuple[Any, Any]]:
+    """What the node hooks of one ``backward()`` of ``loss`` are handed, in the order the
+    engine runs them: each node's ``(grad_inputs, grad_outputs)``."""
+    calls: list[tuple[Any, Any]] = []
     fns, stack = {loss.grad_fn}, [loss.grad_fn]
     while stack:
         for child, _ in stack.pop().next_functions:
@@ -81,13 +82,19 @@ def hook_tensors(loss: Any) -> list[Any]:
                 stack.append(child)
 
     def hook(grad_inputs: Any, grad_outputs: Any) -> None:
-        seen.extend(g for g in (*grad_outputs, *grad_inputs) if g is not None)
+        calls.append((grad_inputs, grad_outputs))
 
     handles = [fn.register_hook(hook) for fn in fns]
     loss.backward(retain_graph=True)
     for handle in handles:
         handle.remove()
-    return seen
+    return calls
+
+
+def distinct_tensors(calls: list[tuple[Any, Any]]) -> list[Any]:
+    """Each gradient tensor the hooks are handed, once."""
+    seen = {id(g): g for pair in calls for grads in pair for g in grads if g is not None}
+    return list(seen.values())
 
 
 def timed(contenders: dict[str, Callable[[], Any]], repeat: int, row: dict[str, Any], tag: str):
@@ -107,18 +114,21 @@ def measure(key: str, repeat: int, spinners: int) -> dict[str, Any]:
     import torch
 
     from graphviz_autograd import build_graph, to_dot
-    from graphviz_autograd.trace.stats import Unread
+    from graphviz_autograd.trace.grad_hooks import GradHooks
 
     loss, params = models.build(key)
-    seen = hook_tensors(loss)
+    calls = hook_calls(loss)
+    seen = distinct_tensors(calls)
     for p in params.values():
         p.grad = None
     loss.backward()
     grads = [p.grad for p in params.values() if p.grad is not None]
 
-    def hooks() -> list[Any]:
-        summarize = Unread().summarize
-        return [summarize(g, 0) for g in seen]
+    def hooks() -> GradHooks:
+        replay = GradHooks([])
+        for index, (grad_inputs, grad_outputs) in enumerate(calls):
+            replay._hook(index)(grad_inputs, grad_outputs)
+        return replay
 
     contenders = {
         "gradviz": lambda: to_dot(build_graph(loss, params=params)),
@@ -208,8 +218,8 @@ def report(rows: list[dict[str, Any]], repeat: int) -> str:
                 "*gradviz*: `to_dot(build_graph(loss, params=named_parameters))` after "
                 "`loss.backward()`. *floor*: the same call with every `.grad` set to None, plus "
                 "one `torch.linalg.vector_norm` over each gradient. *hooks*: the summaries the "
-                "node hooks of `gradviz run` make in one backward call; *hooks floor*: one "
-                "`vector_norm` over each of the same tensors. *busy*: "
+                "node hooks of `gradviz run` make in one backward call (replayed); *hooks floor*: "
+                "one `vector_norm` over each distinct tensor they are handed. *busy*: "
                 f"{first.get('spinners', '?')} processes spinning (`while True: pass`) in the "
                 f"benchmark's session, on torch's {first.get('threads', '?')} threads; the load "
                 "average is the 1-minute one as each measurement began (quiet) or ended (busy).",

@@ -4,6 +4,7 @@ walked graph with all of that written in (`GradHooks.apply`)."""
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -32,28 +33,44 @@ class GradHooks:
         self.grads: dict[int, tuple[TensorStats | None, ...]] = {}
         self.flows: dict[int, tuple[TensorStats | None, ...]] = {}
         self.unread = Unread()  # a hook must not raise: that would fail the user's backward
+        self.known: dict[int, tuple[weakref.ref[Any], int, TensorStats | None, int]] = {}
         self.handles = [fn.register_hook(self._hook(index)) for index, fn in fns]
 
     def _hook(self, index: int) -> Callable[[Any, Any], None]:
         def hook(grad_inputs: Any, grad_outputs: Any) -> None:
             self.order[index] = len(self.order) + 1
-            summary = self.unread.summarize
-            outputs = self.grads[index] = tuple(
-                None if g is None else summary(g, index) for g in grad_outputs
-            )
-            # An op that passes its gradient on unchanged (an add, a view of the same shape)
-            # hands on the very tensor it got: summarised once.
-            known = {id(g): s for g, s in zip(grad_outputs, outputs, strict=True) if s}
-            self.flows[index] = tuple(
-                None if g is None else known.get(id(g)) or summary(g, index) for g in grad_inputs
-            )
+            self.grads[index] = tuple(self._summary(g, index) for g in grad_outputs)
+            self.flows[index] = tuple(self._summary(g, index) for g in grad_inputs)
 
         return hook
+
+    def _summary(self, grad: Any, index: int) -> TensorStats | None:
+        """The summary of ``grad``, a gradient node ``index`` got or passed on; made once per
+        tensor and version. What a node passes to an input is, as often as not, the very
+        tensor its producer gets as the gradient at its output (and an add or a view of the
+        same shape hands on the tensor it got): summarised once, not twice. A weak reference
+        tells a tensor from a later one at the same address; the version, one changed in
+        place (the engine adds a second gradient into the first)."""
+        if grad is None:
+            return None
+        try:
+            key, version = id(grad), grad._version
+            seen = self.known.get(key)
+            if seen is not None and seen[0]() is grad and seen[1] == version:
+                if seen[2] is None:  # unreadable: this node's gradient is unread too
+                    self.unread.setdefault(index, self.unread[seen[3]])
+                return seen[2]
+            summary = self.unread.summarize(grad, index)
+            self.known[key] = (weakref.ref(grad), version, summary, index)
+            return summary
+        except Exception:  # no version or no weak reference (an odd tensor type): each time
+            return self.unread.summarize(grad, index)
 
     def remove(self) -> None:
         for handle in self.handles:
             handle.remove()
         self.handles.clear()
+        self.known.clear()
 
     def apply(
         self,

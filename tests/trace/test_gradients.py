@@ -157,3 +157,22 @@ def test_ops_are_shaded_by_gradient_norm_on_a_log_scale() -> None:
     assert f'fillcolor="{GRAD_RAMP[0]}"' in line["c"]
     assert "gradient norm (log scale)" in dot
     assert NONFINITE not in dot
+
+
+def test_a_gradient_summed_in_place_is_summarised_again_not_taken_from_before() -> None:
+    """A tensor the hooks saw is summarised once per call; but the engine adds a second
+    consumer's gradient into the first one's tensor in place, and what the node gets then is
+    the sum (torch's `retain_grad` is the oracle), while each edge keeps what flowed along it."""
+    a = torch.randn(100, requires_grad=True)
+    with capture() as cap:
+        y = a * 2
+        y.retain_grad()
+        loss = (y * 3).sum() + (y * 5).sum()
+        loss.backward()
+    g = cap.graph
+    node = by_name(g, "y")
+    assert node.grad is not None and y.grad is not None
+    assert node.grad.norm == pytest.approx(float(y.grad.norm()))  # 8 everywhere: 80
+    assert node.grad.norm == pytest.approx(80.0)
+    flows = sorted(e.grad.norm for e in g.edges if e.src == node.id and e.grad is not None)
+    assert flows == [pytest.approx(30.0), pytest.approx(50.0)]

@@ -12,13 +12,14 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from types import FrameType
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
 import torch
 
 from ..trace.distributed import local
 from ..trace.sources import SourceReader
 from .findings import NodeRef
+from .loop import LoopWatch
 from .observations import (
     Call,
     Failure,
@@ -32,9 +33,20 @@ from .observations import (
     Slope,
     VersionClash,
 )
-from .probes import CALL_KEY, WALK_LIMIT, checkable, leaves, name_in, site, source
+from .probes import (
+    CALL_KEY,
+    WALK_LIMIT,
+    bound_to,
+    checkable,
+    finite,
+    leaves,
+    marked,
+    name_in,
+    site,
+    source,
+)
 from .rules import slope_of
-from .watch import ForwardWatch
+from .watch import BIRTH_KEY, ForwardWatch
 
 __all__ = ["BackwardWatch", "version_clash", "write_for"]
 
@@ -46,31 +58,25 @@ Modules = Mapping[int, Callable[[], torch.nn.Module | None]]
 """The modules that ran, by key, in forward order (weak references)."""
 
 
-class _Written(NamedTuple):
-    """The last call that wrote a leaf's ``.grad``."""
-
-    call: str
-    steps: int
-    """Optimizer steps taken by then."""
-
-
 class BackwardWatch:
     """See the module docstring. ``forward``: the block's forward watch (cuts and in-place
-    writes explain failures); ``modules``: the modules that ran, kept up to date by the
-    caller; ``steps``: optimizer steps so far, counted by the caller."""
+    writes explain failures); ``loop``: the training loop's watch, told what each call added
+    to; ``modules``: the modules that ran, kept up to date by the caller."""
 
-    def __init__(self, forward: ForwardWatch, modules: Modules, reader: SourceReader) -> None:
+    def __init__(
+        self, forward: ForwardWatch, loop: LoopWatch, modules: Modules, reader: SourceReader
+    ) -> None:
         self._forward = forward
+        self._loop = loop
         self._modules = modules
         self._reader = reader
-        self.steps = 0
         self.calls: list[Call] = []
         self.failures: list[Failure] = []
         self.reached: set[int] = set()
-        self._written: dict[int, _Written] = {}
+        self._written: dict[int, str] = {}  # leaf key -> the last call that wrote its .grad
         self.accumulated: dict[int, list[str]] = {}  # leaf key -> calls that found .grad full
-        self.across_step: set[int] = set()
         self.nonfinite_grad: NonfiniteGrad | None = None
+        self.births: set[int] = set()  # births (by index) that reached a non-finite loss
         self.slope: Slope | None = None
 
     def run(
@@ -91,11 +97,14 @@ class BackwardWatch:
         retain = kwargs.get("retain_graph")
         if retain is None:
             retain = args[0] if args else kwargs.get("create_graph", False)
-        call = Call(name, source(self._reader, site(caller)))
+        line = site(caller)
+        call = Call(name, source(self._reader, line))
         self.calls.append(call)
         roots = [t.grad_fn if t.grad_fn is not None else _accumulator(t) for t in outputs]
         # A call without retain_graph frees what it runs: note which call ran each node.
         reached = leaves(roots, None if retain else name)
+        if self._forward.births and not all(finite(t) for t in outputs if checkable(t)):
+            self.births.update(marked(roots, BIRTH_KEY))
         full = self._before(reached)
         ok = False
         try:
@@ -110,6 +119,7 @@ class BackwardWatch:
         finally:
             if ok:  # a failed call added nothing to .grad
                 self._note_accumulated(name, full)
+                self._loop.backward(name, line, reached, full)
             self._after(name, reached)
 
     def _before(self, reached: dict[int, torch.Tensor]) -> list[int]:
@@ -128,15 +138,12 @@ class BackwardWatch:
 
     def _note_accumulated(self, call: str, full: list[int]) -> None:
         for key in full:
-            written = self._written[key]
-            self.accumulated.setdefault(key, [written.call]).append(call)
-            if self.steps > written.steps:
-                self.across_step.add(key)
+            self.accumulated.setdefault(key, [self._written[key]]).append(call)
 
     def _after(self, call: str, reached: dict[int, torch.Tensor]) -> None:
         grads: dict[int, torch.Tensor] = {}
         for key, leaf in reached.items():
-            self._written[key] = _Written(call, self.steps)
+            self._written[key] = call
             grad = local(leaf.grad)
             if grad is not None and checkable(grad):
                 grads[key] = grad
@@ -149,12 +156,12 @@ class BackwardWatch:
 
     def _module_norms(self, norms: dict[int, float]) -> list[ModuleNorm]:
         """The norm of each module's own gradients, for modules whose gradients are all
-        known and finite, in forward order."""
+        known and finite, in forward order; embeddings left out."""
         out: list[ModuleNorm] = []
         for key, ref in self._modules.items():
             module = ref()
-            if module is None:
-                continue
+            if module is None or type(module).__name__.endswith("Embedding"):
+                continue  # an embedding's gradient touches only the rows looked up: sparse
             own = [norms[id(p)] for p in module.parameters(recurse=False) if id(p) in norms]
             if own and all(math.isfinite(n) for n in own):
                 out.append(ModuleNorm(key, math.sqrt(sum(n * n for n in own))))
@@ -172,7 +179,7 @@ class BackwardWatch:
     ) -> Failure | None:
         """What made the call fail with the error ``text``, when the doctor knows."""
         if "backward through the graph a second time" in text:
-            return self._freed_twice(call, roots)
+            return self._freed_twice(call, roots, caller)
         if "modified by an inplace operation" in text:
             return self._inplace_modified(call, version_clash(text), roots)
         if "does not require grad and does not have a grad_fn" in text:
@@ -184,11 +191,16 @@ class BackwardWatch:
             return NonScalar(call, name, tuple(tensor.shape))
         return None
 
-    def _freed_twice(self, call: Call, roots: list[Any]) -> FreedTwice:
-        node = _saved_failure(roots, "freed")
+    def _freed_twice(self, call: Call, roots: list[Any], caller: FrameType) -> FreedTwice:
+        # The failed call freed its own nodes as it went: the culprit is an earlier call's.
+        node, via = _freed_earlier(roots, call.name)
         earlier = node.metadata.get(CALL_KEY) if node is not None else None
         freed_by = next((c for c in self.calls if c.name == earlier), None)
-        return FreedTwice(call, self._node(node), freed_by)
+        via_ref = self._node(via)
+        carried = None
+        if via is not None:  # a new graph grown on an old one: by what?
+            carried = bound_to(caller, node) or _carried(via_ref)
+        return FreedTwice(call, self._node(node), freed_by, via_ref, carried)
 
     def _inplace_modified(
         self, call: Call, clash: VersionClash | None, roots: list[Any]
@@ -252,6 +264,49 @@ def _accumulator(tensor: torch.Tensor) -> Any:
     return None if view is None else view.next_functions[0][0]
 
 
+def _freed_earlier(roots: list[Any], call: str) -> tuple[Any, Any]:
+    """The first node (from the roots) that an earlier call than ``call`` ran and freed, and
+    the last node of ``call``'s own graph on the way there (None when the way runs through
+    older nodes only: the same graph run twice); Nones when not found."""
+    todo: list[tuple[Any, Any]] = [(r, None) for r in roots if r is not None]
+    seen: set[int] = set()
+    while todo and len(seen) < WALK_LIMIT:
+        fn, parent = todo.pop(0)
+        if id(fn) in seen:
+            continue
+        seen.add(id(fn))
+        own = fn.metadata.get(CALL_KEY, call) == call
+        if not own and _unreadable(fn, "freed"):
+            return fn, parent
+        todo.extend((n, fn if own else parent) for n, _ in fn.next_functions if n is not None)
+    return None, None
+
+
+def _carried(ref: NodeRef | None) -> str | None:
+    """A name both assigned and passed on the line of ``ref`` (``out, h = rnn(x, h)``: ``h``)."""
+    code = ref.source.code if ref is not None and ref.source is not None else None
+    if not code or "=" not in code:
+        return None
+    target, _, value = code.partition("=")
+    if not target.strip() or target.rstrip()[-1] in "=!<>":
+        return None
+    assigned = re.findall(r"[A-Za-z_]\w*", target)
+    passed = set(re.findall(r"[A-Za-z_]\w*", value))
+    return next((name for name in assigned if name in passed), None)
+
+
+def _unreadable(fn: Any, want: str) -> bool:
+    """Whether one of ``fn``'s saved tensors raises an error saying ``want``."""
+    for attr in dir(fn):
+        if attr.startswith("_saved_"):
+            try:
+                getattr(fn, attr)
+            except RuntimeError as exc:
+                if want in str(exc):
+                    return True
+    return False
+
+
 def _saved_failure(roots: list[Any], kind: str) -> Any:
     """The first node (from the roots) whose saved tensors cannot be read: ``"freed"`` by an
     earlier backward, or modified ``"inplace"`` since."""
@@ -263,12 +318,7 @@ def _saved_failure(roots: list[Any], kind: str) -> Any:
         if id(fn) in seen:
             continue
         seen.add(id(fn))
-        for attr in dir(fn):
-            if attr.startswith("_saved_"):
-                try:
-                    getattr(fn, attr)
-                except RuntimeError as exc:
-                    if want in str(exc):
-                        return fn
+        if _unreadable(fn, want):
+            return fn
         todo.extend(n for n, _ in fn.next_functions if n is not None)
     return None

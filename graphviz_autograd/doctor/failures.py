@@ -24,20 +24,50 @@ def explain(failure: Failure) -> Finding:
 
 
 def backward_twice(failure: FreedTwice) -> Finding:
-    freed_by, node = failure.freed_by, failure.node
+    freed_by, node, via, carried = failure.freed_by, failure.node, failure.via, failure.carried
     by = (
         f"call {freed_by.name} (line {freed_by.source.line})"
         if freed_by is not None and freed_by.source is not None
         else "an earlier call"
     )
     op = f" {node.op}'s saved tensors" if node is not None else " it"
+    through = ""
+    if carried is not None or via is not None:
+        what = carried or "a tensor"
+        at = f" at line {via.source.line}" if via is not None and via.source is not None else ""
+        through = f", reached through {what}{at}"
+    message = (
+        f"Backward call {failure.call.name} ran through a graph that {by} had already "
+        f"freed{through}:{op} were gone."
+    )
+    # The same backward line again (a loop) over a graph an earlier iteration made: a state
+    # carried across iterations. Else two backward calls through one graph on purpose.
+    again = (
+        freed_by is not None
+        and freed_by.source is not None
+        and failure.call.source is not None
+        and freed_by.source.line == failure.call.source.line
+        and freed_by.source.file == failure.call.source.file
+    )
+    if again:
+        state = carried or "the state"
+        line = f" at line {via.source.line}" if via is not None and via.source is not None else ""
+        hint = (
+            f"Detach the state carried from one iteration to the next: {state} = "
+            f"{state}.detach() before it is used again{line} (truncated backpropagation "
+            "through time). retain_graph=True would backpropagate into every earlier "
+            "iteration and keep all their graphs in memory."
+        )
+    else:
+        hint = (
+            "Pass retain_graph=True to the first backward call if you need the graph "
+            "again, or recompute the forward pass before each backward call."
+        )
     return Finding(
         "backward-twice",
-        f"Backward call {failure.call.name} ran through a graph that {by} had already "
-        f"freed:{op} were gone.",
-        "Pass retain_graph=True to the first backward call if you need the graph "
-        "again, or recompute the forward pass before each backward call.",
-        nodes=(node,) if node is not None else (),
+        message,
+        hint,
+        nodes=tuple(n for n in (node, via) if n is not None),
         source=failure.call.source,
     )
 

@@ -19,6 +19,7 @@ __all__ = [
     "Call",
     "Cut",
     "CutAt",
+    "EmptiedStep",
     "Failure",
     "FreedTwice",
     "InPlace",
@@ -29,6 +30,7 @@ __all__ = [
     "NonfiniteGrad",
     "NonleafRead",
     "Observations",
+    "ScalerPath",
     "Site",
     "Slope",
     "VersionClash",
@@ -88,7 +90,8 @@ class InPlace:
 
 @dataclass(frozen=True, slots=True)
 class Birth:
-    """The first torch call whose output held NaN/Inf while its tensor inputs were finite."""
+    """A torch call whose output (needing grad) held NaN/Inf while its tensor inputs were
+    finite: the first at its line."""
 
     op: str
     """The function's name (``log``)."""
@@ -123,6 +126,12 @@ class FreedTwice:
     """The first node found whose saved tensors were gone."""
     freed_by: Call | None
     """The call that ran (and freed) that node first, when known."""
+    via: NodeRef | None = None
+    """The node of this call's graph that leads into the freed one: what carries the old graph
+    into the new (a hidden state passed from one iteration to the next)."""
+    carried: str | None = None
+    """The variable that carries it, when known: bound to the freed node's output, or both
+    assigned and passed at `via`'s line (``out, h = rnn(x, h)``)."""
 
 
 class VersionClash(NamedTuple):
@@ -175,6 +184,39 @@ Failure = FreedTwice | InplaceModified | NoGraph | NonScalar
 """A ``backward`` failure the doctor can explain."""
 
 
+# -- the training loop ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EmptiedStep:
+    """An optimizer step that found every gradient written since the last step zeroed."""
+
+    step: int
+    """Which step (1-based, all optimizers counted)."""
+    params: int
+    """How many of its parameters a backward call had written since."""
+    call: str
+    """The last backward call before it."""
+    call_source: Source | None
+    zero_source: Source | None
+    """The ``zero_grad`` call between that backward call and the step, when seen."""
+    step_source: Source | None
+
+
+class ScalerPath(NamedTuple):
+    """What the ``GradScaler.update`` calls did."""
+
+    updates: int
+    skipped: int
+    """Updates after a skipped step (non-finite gradients at the scale of the time)."""
+    first: float
+    """The scale before the first update."""
+    last: float
+    """The scale after the last."""
+    trailing: int
+    """Skipped steps at the end, in a row."""
+
+
 # -- after backward calls -----------------------------------------------------------------------
 
 
@@ -214,7 +256,8 @@ class Observations:
     calls: tuple[Call, ...] = ()
     failures: tuple[Failure, ...] = ()
     """Failures explained, in call order."""
-    birth: Birth | None = None
+    births: tuple[Birth, ...] = ()
+    """Births of non-finite values that reached a non-finite loss, in the order born."""
     nonfinite_grad: NonfiniteGrad | None = None
     cuts: tuple[Cut, ...] = ()
     """In the order first met."""
@@ -227,14 +270,26 @@ class Observations:
     """Keys of the leaves some backward call reached."""
     accumulated: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
     """Leaves whose ``.grad`` summed several calls' gradients, by key: those calls."""
-    across_step: frozenset[int] = frozenset()
-    """Leaves in `accumulated` whose sum spans an optimizer step."""
     steps: int = 0
     """Optimizer steps taken."""
+    held: frozenset[int] = frozenset()
+    """Keys of the parameters some stepping optimizer held."""
+    stale: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
+    """Parameters whose ``.grad`` a step consumed again after later calls added to it, by key:
+    the calls summed."""
+    stale_step: Source | None = None
+    """The line of the first step that consumed such a sum."""
+    emptied: tuple[EmptiedStep, ...] = ()
+    scaler: ScalerPath | None = None
+    assigned: Mapping[int, Source] = field(default_factory=dict)
+    """For parameters that got gradients but that no stepping optimizer held, by key: the
+    line that assigned their module to its parent, when seen."""
+    normalised: bool = False
+    """The model has normalisation layers (``LayerNorm``, ``BatchNorm2d``, ``RMSNorm``...)."""
     nonleaf_reads: tuple[NonleafRead, ...] = ()
     slope: Slope | None = None
     module_paths: Mapping[int, str] = field(default_factory=dict)
+    """Paths of the modules in `slope`, by key (``"?"`` for one gone)."""
     ddp_index: Mapping[int, int] = field(default_factory=dict)
     """Each parameter of a ``DistributedDataParallel`` module, by key: its index in DDP's
     messages ("Parameter indices which did not receive grad")."""
-    """Paths of the modules in `slope`, by key (``"?"`` for one gone)."""

@@ -21,7 +21,9 @@ __all__ = [
     "WALK_LIMIT",
     "checkable",
     "finite",
+    "bound_to",
     "leaves",
+    "marked",
     "name_in",
     "site",
     "source",
@@ -55,6 +57,20 @@ def name_in(frame: FrameType | None, tensor: object) -> str | None:
     return None
 
 
+def bound_to(frame: FrameType | None, fn: Any) -> str | None:
+    """The name of a variable of the user's ``frame`` bound to a tensor that the autograd node
+    ``fn`` made (``tensor.grad_fn is fn``)."""
+    user = user_frame(frame)
+    if user is None:
+        return None
+    for scope in (user.f_locals, user.f_globals):
+        for name, value in list(scope.items()):
+            if isinstance(value, torch.Tensor) and not name.startswith("_"):
+                if value.grad_fn is fn:
+                    return name
+    return None
+
+
 def tensors(args: Iterable[Any]) -> Iterable[torch.Tensor]:
     """Tensors among ``args``, and inside lists and tuples among them."""
     for arg in args:
@@ -83,6 +99,23 @@ def leaves(fns: Iterable[Any], call: str | None = None) -> dict[int, torch.Tenso
         if isinstance(variable, torch.Tensor):
             variable = shards.get(id(variable), variable) if shards else variable
             found[id(variable)] = variable
+        todo.extend(next_fn for next_fn, _ in fn.next_functions if next_fn is not None)
+    return found
+
+
+def marked(fns: Iterable[Any], key: str) -> set[Any]:
+    """The values of ``metadata[key]`` on the autograd nodes ``fns`` lead to."""
+    found: set[Any] = set()
+    seen: set[int] = set()
+    todo = [fn for fn in fns if fn is not None]
+    while todo and len(seen) < WALK_LIMIT:
+        fn = todo.pop()
+        if id(fn) in seen:
+            continue
+        seen.add(id(fn))
+        value = fn.metadata.get(key)
+        if value is not None:
+            found.add(value)
         todo.extend(next_fn for next_fn, _ in fn.next_functions if next_fn is not None)
     return found
 

@@ -9,7 +9,7 @@ The rules for a failed ``backward`` call are in `failures`.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Final
 
@@ -17,7 +17,24 @@ from ..model import COMPILED_OP, Graph, Node, region_of
 from ..text import one_or_many
 from .failures import explain
 from .findings import Finding, NodeRef, Severity
-from .observations import Birth, Cut, ModuleNorm, NonfiniteGrad, NonleafRead, Observations, Slope
+from .observations import (
+    Birth,
+    Cut,
+    ModuleNorm,
+    NoGraph,
+    NonfiniteGrad,
+    NonleafRead,
+    Observations,
+    Slope,
+)
+from .training import (
+    grad_accumulation,
+    listed,
+    named,
+    not_in_optimizer,
+    scaler_steps,
+    zeroed_before_step,
+)
 
 __all__ = ["FACTOR", "diagnose", "slope_of", "with_ids"]
 
@@ -38,31 +55,31 @@ _SLOPE_HINTS: Final = {
 def diagnose(seen: Observations, graphs: Mapping[str, Graph]) -> list[Finding]:
     """Every finding, errors first. ``graphs``: the recorded graph of each call, by name."""
     found = [with_ids(explain(failure), graphs.get(failure.call.name)) for failure in seen.failures]
-    if seen.birth is not None:
-        found.append(nonfinite_forward(seen.birth))
-    elif seen.nonfinite_grad is not None:
+    if seen.births:
+        found += [nonfinite_forward(birth) for birth in seen.births]
+    elif seen.nonfinite_grad is not None and seen.scaler is None:
         trouble = seen.nonfinite_grad
         found.append(nonfinite_grad(trouble, graphs.get(trouble.call), seen.names))
+    intended: list[Cut] = []
     if seen.calls:
         blamed = blamed_cuts(seen)
-        found += [detached(cut, seen.names) for cut in blamed]
+        intended = [c for c in blamed if seen.held and not any(k in seen.held for k in c.leaves)]
+        explained = {f.cut for f in seen.failures if isinstance(f, NoGraph)}  # said there
+        found += [
+            detached(cut, seen.names)
+            for cut in blamed
+            if cut not in intended and cut.at not in explained
+        ]
         found += unused_params(seen, {key for cut in blamed for key in cut.leaves})
-    found += frozen_params(seen.params, seen.names)
+    found += frozen_params(seen, intended)
     found += grad_accumulation(seen)
+    found += zeroed_before_step(seen)
+    found += not_in_optimizer(seen)
+    found += scaler_steps(seen)
     found += [non_leaf_grad(read) for read in seen.nonleaf_reads]
     if seen.slope is not None:
-        found.append(slope_finding(seen.slope, seen.module_paths))
+        found.append(slope_finding(seen.slope, seen.module_paths, seen.normalised))
     return sorted(found, key=lambda f: _ORDER[f.severity])
-
-
-def _named(names: Mapping[int, str], keys: Iterable[int]) -> tuple[str, ...]:
-    return tuple(names.get(k, f"<tensor {k:#x}>") for k in keys)
-
-
-def _list(names: tuple[str, ...], most: int = 6) -> str:
-    if len(names) <= most:
-        return ", ".join(names)
-    return f"{', '.join(names[:most])} and {len(names) - most} more"
 
 
 # -- non-finite values ---------------------------------------------------------------------------
@@ -72,8 +89,8 @@ def nonfinite_forward(birth: Birth) -> Finding:
     what = ", ".join(f"{n} {w}" for n, w in ((birth.nan, "NaN"), (birth.inf, "Inf")) if n)
     return Finding(
         "nonfinite-forward",
-        f"{birth.op} made {what} of {birth.total} values from finite inputs: "
-        "the first non-finite value of the forward pass.",
+        f"{birth.op} made {what} of {birth.total} values from finite inputs, and they reached "
+        "the loss.",
         "Keep the op's inputs in its domain (clamp before log/sqrt, add an epsilon "
         "to denominators) or mask them before the op, not after.",
         nodes=(NodeRef(None, birth.node, None, birth.source),) if birth.node else (),
@@ -118,11 +135,11 @@ def nonfinite_grad(
             detail = f": {maker.op}{region}{at} passed a non-finite gradient to {node.op}"
         else:
             detail = f": first at {node.op}"
-    leaves = _named(names, trouble.leaves)
+    leaves = named(names, trouble.leaves)
     return Finding(
         "nonfinite-grad",
         f"Backward call {trouble.call} made non-finite gradients{detail}; the forward pass was "
-        f"finite. Affected: {_list(leaves)}.",
+        f"finite. Affected: {listed(leaves)}.",
         "A function with an infinite slope at its input (sqrt or norm at 0, log at 0, "
         "pow with a fractional exponent at 0): add an epsilon, or clamp the input.",
         params=leaves,
@@ -158,12 +175,12 @@ def blamed_cuts(seen: Observations) -> list[Cut]:
 
 def detached(cut: Cut, names: Mapping[int, str]) -> Finding:
     how, source = cut.at.how, cut.at.source
-    params = _named(names, cut.leaves)
+    params = named(names, cut.leaves)
     where = f" at line {source.line}" if source is not None else ""
     n = len(params)
     return Finding(
         "detached",
-        f"{_list(params)} {one_or_many(n, 'reaches', 'reach')} the loss only through {how}"
+        f"{listed(params)} {one_or_many(n, 'reaches', 'reach')} the loss only through {how}"
         f"{where}: no backward call reached {one_or_many(n, 'it', 'them')}.",
         f"Remove the {how} if {one_or_many(n, 'this parameter', 'these parameters')} should "
         f"learn; if {one_or_many(n, 'it', 'they')} should not, set requires_grad_(False) on "
@@ -184,11 +201,11 @@ def unused_params(seen: Observations, explained: set[int]) -> list[Finding]:
     unused = [k for k in unused if k not in seen.ddp_index]
     if not unused:
         return found
-    params = _named(seen.names, unused)
+    params = named(seen.names, unused)
     return found + [
         Finding(
             "unused-param",
-            f"{_list(params)} {one_or_many(len(params), 'requires', 'require')} grad but no "
+            f"{listed(params)} {one_or_many(len(params), 'requires', 'require')} grad but no "
             f"backward call reached {one_or_many(len(params), 'it', 'them')}.",
             "Use them in forward, or delete them (or set requires_grad_(False)); "
             "with DistributedDataParallel, unused parameters need "
@@ -204,12 +221,12 @@ def ddp_unused(seen: Observations, unused: list[int]) -> list[Finding]:
     the next forward, naming them by index only."""
     if not unused:
         return []
-    params = _named(seen.names, unused)
+    params = named(seen.names, unused)
     indices = " ".join(str(seen.ddp_index[k]) for k in unused)
     return [
         Finding(
             "ddp-unused-param",
-            f"{_list(params)} require grad but no backward call reached them: "
+            f"{listed(params)} require grad but no backward call reached them: "
             "DistributedDataParallel waits for their gradients, and raises at the next forward "
             f'"Expected to have finished reduction in the prior iteration" ("Parameter indices '
             f'which did not receive grad for rank N: {indices}").',
@@ -225,49 +242,67 @@ def ddp_unused(seen: Observations, unused: list[int]) -> list[Finding]:
     ]
 
 
-def frozen_params(params: Mapping[int, bool], names: Mapping[int, str]) -> list[Finding]:
-    """One finding per module with parameters that need no grad."""
-    groups: dict[str, list[str]] = {}
-    for key, requires_grad in params.items():
-        if not requires_grad:
-            module, _, leaf = names.get(key, f"<tensor {key:#x}>").rpartition(".")
-            groups.setdefault(module, []).append(leaf)
-    return [
+def frozen_params(seen: Observations, intended: Sequence[Cut]) -> list[Finding]:
+    """Parameters that need no grad, one finding per top-most module whose parameters all
+    are; and parameters behind a cut that no stepping optimizer holds (``intended``): frozen
+    by intent, as a linear probe's backbone under ``torch.no_grad()``."""
+    everything = [seen.names.get(k, f"<tensor {k:#x}>") for k in seen.params]
+    frozen = named(seen.names, [k for k, requires_grad in seen.params.items() if not requires_grad])
+    found = [
         Finding(
             "frozen-param",
-            f"{module}: {len(leaves)} frozen parameter(s) ({', '.join(leaves)}), "
-            "requires_grad=False.",
+            f"{_group(top, leaves)} frozen, requires_grad=False.",
             "Intended when fine-tuning part of a model; otherwise set requires_grad_(True).",
-            params=tuple(f"{module}.{leaf}" for leaf in leaves),
+            params=leaves,
         )
-        for module, leaves in groups.items()
+        for top, leaves in _tops(everything, frozen).items()
     ]
+    for cut in intended:
+        names = named(seen.names, cut.leaves)
+        where = f" at line {cut.at.source.line}" if cut.at.source is not None else ""
+        found += [
+            Finding(
+                "frozen-param",
+                f"{_group(top, leaves)} reach the loss only through {cut.at.how}{where}, and "
+                "no optimizer holds them: frozen by intent.",
+                "Nothing to do; set requires_grad_(False) on them to skip the cut.",
+                params=leaves,
+                source=cut.at.source,
+            )
+            for top, leaves in _tops(everything, names).items()
+        ]
+    return found
+
+
+def _tops(everything: Sequence[str], chosen: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """The ``chosen`` parameter names grouped by the top-most module all of whose parameters
+    (among ``everything``) are chosen; by their own module where it has others."""
+    picked = set(chosen)
+    mixed = {p for name in everything if name not in picked for p in _modules_of(name)}
+    groups: dict[str, list[str]] = {}
+    for name in chosen:
+        top = next((p for p in _modules_of(name) if p not in mixed), None)
+        groups.setdefault(top if top is not None else name.rpartition(".")[0], []).append(name)
+    return {top: tuple(names) for top, names in groups.items()}
+
+
+def _modules_of(name: str) -> list[str]:
+    """The module paths above a parameter name, top-most first: ``a.b.w`` -> ``a``, ``a.b``."""
+    parts = name.split(".")[:-1]
+    return [".".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def _group(top: str, names: tuple[str, ...]) -> str:
+    """``model.bert: 199 parameters`` or ``fc: 2 parameters (weight, bias)``."""
+    n = len(names)
+    count = f"{n} parameter{'s' if n != 1 else ''}"
+    if n > 6:
+        return f"{top}: {count}" if top else count
+    short = tuple(name.removeprefix(f"{top}.") for name in names) if top else names
+    return f"{top}: {count} ({', '.join(short)})" if top else f"{count} ({', '.join(short)})"
 
 
 # -- gradients -----------------------------------------------------------------------------------
-
-
-def grad_accumulation(seen: Observations) -> list[Finding]:
-    # Across an optimizer step it is a bug; with no optimizer at all, the tutorials' g, 2g,
-    # 3g. Between steps (micro-batches, two losses per step) it is how accumulation works.
-    keys = [k for k in seen.accumulated if k in seen.across_step or seen.steps == 0]
-    if not keys:
-        return []
-    calls = seen.accumulated[keys[0]]
-    source = next((c.source for c in seen.calls if c.name == calls[-1]), None)
-    span = f"calls {calls[0]}-{calls[-1]}" if len(calls) > 2 else f"calls {' and '.join(calls)}"
-    params = _named(seen.names, keys)
-    return [
-        Finding(
-            "grad-accumulation",
-            f"The .grad of {_list(params)} summed the gradients of {span}: nothing "
-            "zeroed it in between.",
-            "Call optimizer.zero_grad() (or set .grad = None) before each backward; if you "
-            "accumulate over micro-batches on purpose, zero after each optimizer step.",
-            params=params,
-            source=source,
-        )
-    ]
 
 
 def non_leaf_grad(read: NonleafRead) -> Finding:
@@ -295,15 +330,23 @@ def slope_of(call: str, norms: Sequence[ModuleNorm]) -> Slope | None:
     return None
 
 
-def slope_finding(slope: Slope, paths: Mapping[int, str]) -> Finding:
-    """``paths``: the path of each module of ``slope`` by key, ``"?"`` when unknown."""
+def slope_finding(slope: Slope, paths: Mapping[int, str], normalised: bool = False) -> Finding:
+    """``paths``: the path of each module of ``slope`` by key, ``"?"`` when unknown;
+    ``normalised``: the model has normalisation layers (advice to add them would be void)."""
     first, last = slope.first, slope.last
+    hint = _SLOPE_HINTS[slope.kind]
+    if normalised and slope.kind == "vanishing":
+        hint = (
+            f"The model normalises between layers already: check the initialisation and the "
+            f"learning rate of {paths[first.module]}, and whether it is meant to learn this "
+            "little (a pretrained or frozen stem)."
+        )
     return Finding(
         slope.kind,
         f"In backward call {slope.call} the gradient norm of {paths[first.module]} (first "
         f"module) is {first.norm:.3g} and that of {paths[last.module]} (last module) "
         f"{last.norm:.3g}: a factor of {slope.ratio:.3g} (more than {FACTOR:g}).",
-        _SLOPE_HINTS[slope.kind],
+        hint,
         params=tuple(path for path in (paths[first.module], paths[last.module]) if path != "?"),
     )
 

@@ -15,7 +15,7 @@ from torch.optim.optimizer import (
     register_optimizer_step_pre_hook,
 )
 
-from ..model import Graph
+from ..model import Graph, Source
 from ..trace.aside import ForwardHooks
 from ..trace.distributed import ddp_indices
 from ..trace.frames import user_frame
@@ -25,11 +25,20 @@ from ..trace.naming import names_in
 from ..trace.sources import SourceReader
 from .backward import BackwardWatch
 from .findings import Finding
+from .loop import LoopWatch
 from .observations import Observations
+from .probes import source
 from .rules import diagnose
 from .watch import ForwardWatch
 
 __all__ = ["Doctor"]
+
+
+def _normalises(module: torch.nn.Module | None) -> bool:
+    """Whether ``module`` is a normalisation layer (torch's, or a model's own ``RMSNorm``)."""
+    return module is not None and type(module).__name__.endswith(
+        ("Norm", "Norm1d", "Norm2d", "Norm3d")
+    )
 
 
 class Doctor:
@@ -41,10 +50,11 @@ class Doctor:
     def __init__(self, namespace: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None):
         self._namespace = namespace
         self._frame: FrameType | None = None
-        reader = SourceReader()
+        reader = self._reader = SourceReader()
         self._used: dict[int, Callable[[], torch.nn.Module | None]] = {}  # forward order
         self.watch = ForwardWatch(reader)
-        self.backward = BackwardWatch(self.watch, self._used, reader)
+        self.loop = LoopWatch(reader)
+        self.backward = BackwardWatch(self.watch, self.loop, self._used, reader)
         self._handles: list[Any] = []
         self._paused = False  # the watch is off the stack for an optimizer step
 
@@ -58,6 +68,7 @@ class Doctor:
             register_optimizer_step_pre_hook(self._step_pre_hook),
             register_optimizer_step_post_hook(self._step_hook),
         ]
+        self.loop.install()
         push_mode(self.watch)
 
     def stop(self) -> None:
@@ -67,6 +78,7 @@ class Doctor:
         for handle in self._handles:
             handle.remove()
         self._handles.clear()
+        self.loop.remove()
 
     def _pre_hook(self, module: torch.nn.Module, args: Any) -> None:
         if id(module) not in self._used:
@@ -75,9 +87,9 @@ class Doctor:
     def _step_pre_hook(self, optimizer: Any, args: Any, kwargs: Any) -> None:
         # An optimizer step is no forward pass: its torch calls (dozens per step) skip the watch.
         self._paused = remove_mode(self.watch)
+        self.loop.step(optimizer)
 
     def _step_hook(self, optimizer: Any, args: Any, kwargs: Any) -> None:
-        self.backward.steps += 1
         if self._paused:
             self._paused = False
             push_mode(self.watch)
@@ -105,20 +117,30 @@ class Doctor:
     def observations(self) -> Observations:
         """What both watches saw, with names for the tensors and modules involved."""
         names = self._names()
-        back = self.backward
+        back, loop = self.backward, self.loop
         slope = back.slope
+        params = self._params()
+        held = frozenset(loop.held)
         return Observations(
             calls=tuple(back.calls),
             failures=tuple(back.failures),
-            birth=self.watch.birth,
+            births=tuple(self.watch.births[i] for i in sorted(back.births)),
             nonfinite_grad=back.nonfinite_grad,
             cuts=self.watch.cuts,
-            params={key: p.requires_grad for key, p in self._params().items()},
+            params={key: p.requires_grad for key, p in params.items()},
             names=names,
             reached=frozenset(back.reached),
             accumulated={key: tuple(calls) for key, calls in back.accumulated.items()},
-            across_step=frozenset(back.across_step),
-            steps=back.steps,
+            steps=loop.steps,
+            held=held,
+            stale=dict(loop.stale),
+            stale_step=source(self._reader, loop.stale_steps[0]) if loop.stale_steps else None,
+            emptied=tuple(loop.emptied),
+            scaler=loop.scaler(),
+            assigned=self._assigned(
+                [k for k in back.reached if k in params and k not in held] if held else []
+            ),
+            normalised=any(_normalises(ref()) for ref in self._used.values()),
             nonleaf_reads=self.watch.nonleaf_reads,
             slope=slope,
             module_paths={}
@@ -126,6 +148,22 @@ class Doctor:
             else {m.module: self._path(m.module, names) for m in (slope.first, slope.last)},
             ddp_index=ddp_indices(ref() for ref in self._used.values()),
         )
+
+    def _assigned(self, keys: list[int]) -> dict[int, Source]:
+        """The line that assigned the module of each parameter of ``keys`` (by key), for the
+        modules that ran whose assignment the loop watch saw."""
+        wanted = set(keys)
+        out: dict[int, Source] = {}
+        for ref in self._used.values():
+            module = ref()
+            if module is None or not wanted:
+                continue
+            line = self.loop.assigned.get(module)  # type: ignore[no-untyped-call]
+            found = source(self._reader, line)
+            for param in module.parameters(recurse=False):
+                if id(param) in wanted and found is not None:
+                    out[id(param)] = found
+        return out
 
     def _names(self) -> dict[int, str]:
         """Parameter and tensor names by key: modules the script used, then other tensors."""

@@ -7,9 +7,12 @@ each torch call it
   ``inference_mode``), with the parameters behind it, and which later tensors come from a cut;
 - notes in-place writes to tensors that need grad (op, line, version after);
 - notes reads of a non-leaf's ``.grad``;
-- until the first is found, checks each floating-point output for NaN/Inf (one sum, then
-  ``isfinite`` only when the sum is not finite) and, when all tensor inputs are finite, notes
-  the call as the birth of a non-finite value.
+- checks each floating-point output that needs grad for NaN/Inf (one sum, then ``isfinite``
+  only when the sum is not finite) and, when all tensor inputs are finite, notes the call as
+  the birth of a non-finite value (the first at each line, up to `MAX_BIRTHS`), and marks the
+  output's node with the birth (`BIRTH_KEY`): the backward watch keeps the births that reach a
+  non-finite loss. A value that needs no grad (T5's ``log(0)`` of relative positions, an
+  attention mask of ``-inf``) or that is masked out before the loss is no finding.
 
 Its records are those of `observations`. (The warnings relay of `trace.modules` knows this
 module by name: a warning raised under the watch names the caller's line.)
@@ -35,7 +38,11 @@ from ..trace.sources import SourceReader
 from .observations import Birth, Cut, CutAt, InPlace, NonleafRead, Site
 from .probes import checkable, finite, leaves, name_in, site, source, tensors
 
-__all__ = ["ForwardWatch"]
+__all__ = ["BIRTH_KEY", "MAX_BIRTHS", "ForwardWatch"]
+
+BIRTH_KEY: Final = "gradviz.birth"  # node.metadata: the index of the birth that made its output
+MAX_BIRTHS: Final = 8
+"""Lines noted as births of non-finite values, at most; the watch stops checking after."""
 
 _DETACH: Final = torch.Tensor.detach
 _DATA: Final = torch.Tensor.data.__get__  # type: ignore[attr-defined,unused-ignore]
@@ -75,7 +82,9 @@ class ForwardWatch(TorchFunctionMode):
         self.cut_of: WeakIdKeyDictionary = WeakIdKeyDictionary()  # tensor -> CutAt
         self.inplace: list[InPlace] = []
         self._nonleaf_reads: dict[Site | None, NonleafRead] = {}
-        self.birth: Birth | None = None
+        self.births: list[Birth] = []
+        self._birth_sites: set[Site | None] = set()
+        self._checking = True
         self._inplace_names: dict[Any, bool] = {}
 
     @property
@@ -127,10 +136,14 @@ class ForwardWatch(TorchFunctionMode):
         if isinstance(out, torch.Tensor):
             if not out.requires_grad:
                 self._cut(func, args, kwargs, out)
-            if self.birth is None and out.is_floating_point():
+            elif self._checking and out.is_floating_point():
                 self._check(func, args, kwargs, (out,))
-        elif isinstance(out, tuple) and self.birth is None:
-            outs = [t for t in out if isinstance(t, torch.Tensor) and t.is_floating_point()]
+        elif isinstance(out, tuple) and self._checking:
+            outs = [
+                t
+                for t in out
+                if isinstance(t, torch.Tensor) and t.requires_grad and t.is_floating_point()
+            ]
             if outs:
                 self._check(func, args, kwargs, outs)
         return out
@@ -143,12 +156,11 @@ class ForwardWatch(TorchFunctionMode):
         if func == _DETACH or func == _DATA:
             how = ".detach()" if func == _DETACH else ".data"
             self._direct(how, [args[0]], out)
-        elif not _grad_enabled():
+        elif not _grad_enabled() and any(t.requires_grad for t in tensors(args)):
             cut = [t for t in tensors(args) if t.requires_grad]
-            if cut:
-                inference = torch.is_inference_mode_enabled()
-                self._direct("torch.inference_mode()" if inference else "torch.no_grad()", cut, out)
-        elif len(self.cut_of):  # made from a cut tensor, with grad on: it comes from that cut
+            inference = torch.is_inference_mode_enabled()
+            self._direct("torch.inference_mode()" if inference else "torch.no_grad()", cut, out)
+        elif len(self.cut_of):  # made from a cut tensor (with grad on or off): from that cut
             for tensor in tensors(args if not kwargs else (*args, *kwargs.values())):
                 cut_at = self.cut_of.get(tensor)  # type: ignore[no-untyped-call]
                 if cut_at is not None:
@@ -208,10 +220,18 @@ class ForwardWatch(TorchFunctionMode):
             return
         finally:
             _set_grad_enabled(True)
-        node = bad.grad_fn.name() if bad.grad_fn is not None else None
+        line = site(currentframe())
+        if line in self._birth_sites:
+            return  # the same line again (a loop): its first birth stands for it
+        self._birth_sites.add(line)
+        self._checking = len(self._birth_sites) < MAX_BIRTHS
+        node = None
+        maker: Any = bad.grad_fn
+        if maker is not None:
+            node = maker.name()
+            maker.metadata[BIRTH_KEY] = len(self.births)
         name = getattr(func, "__name__", None) or str(func)
-        where = source(self._reader, site(currentframe()))
-        self.birth = Birth(name, node, nan, inf, bad.numel(), where)
+        self.births.append(Birth(name, node, nan, inf, bad.numel(), source(self._reader, line)))
 
 
 relay_warnings_of(ForwardWatch)

@@ -4,6 +4,7 @@ points and the order findings come in. No tensors: the rules are pure functions.
 from __future__ import annotations
 
 import ast
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from graphviz_autograd.doctor.observations import (
     Call,
     Cut,
     CutAt,
+    EmptiedStep,
     FreedTwice,
     InPlace,
     InplaceModified,
@@ -24,11 +26,13 @@ from graphviz_autograd.doctor.observations import (
     NonleafRead,
     NonScalar,
     Observations,
+    ScalerPath,
     Site,
     Slope,
     VersionClash,
 )
 from graphviz_autograd.doctor.rules import FACTOR, diagnose, slope_of, with_ids
+from graphviz_autograd.doctor.training import STALLED
 from graphviz_autograd.model import Edge, Graph, Node, Source
 
 DOCTOR = Path(__file__).resolve().parents[2] / "graphviz_autograd" / "doctor"
@@ -159,24 +163,26 @@ def test_failures_get_the_ids_of_their_nodes_in_the_calls_graph() -> None:
 
 
 def test_nonfinite_forward_names_the_op_and_counts() -> None:
-    finding = only(Observations(birth=Birth("log", "LogBackward0", 1, 0, 3, at(14))))
+    finding = only(Observations(births=(Birth("log", "LogBackward0", 1, 0, 3, at(14)),)))
     assert finding.code == "nonfinite-forward"
     assert finding.message == (
-        "log made 1 NaN of 3 values from finite inputs: the first non-finite value of the "
-        "forward pass."
+        "log made 1 NaN of 3 values from finite inputs, and they reached the loss."
     )
     assert finding.nodes == (NodeRef(None, "LogBackward0", None, at(14)),)
     assert finding.source == at(14)
-    both = only(Observations(birth=Birth("div", None, 2, 1, 4, None)))
+    both = only(Observations(births=(Birth("div", None, 2, 1, 4, None),)))
     assert both.message.startswith("div made 2 NaN, 1 Inf of 4 values")
     assert both.nodes == ()
 
 
 def test_nonfinite_forward_outranks_a_nonfinite_gradient() -> None:
     seen = Observations(
-        birth=Birth("log", None, 1, 0, 3, None), nonfinite_grad=NonfiniteGrad("1", (W,))
+        births=(Birth("log", None, 1, 0, 3, None), Birth("sqrt", None, 2, 0, 4, at(20))),
+        nonfinite_grad=NonfiniteGrad("1", (W,)),
     )
-    assert [f.code for f in diagnose(seen, {})] == ["nonfinite-forward"]
+    found = diagnose(seen, {})
+    assert [f.code for f in found] == ["nonfinite-forward", "nonfinite-forward"]  # every one
+    assert found[1].source == at(20)
 
 
 def test_nonfinite_grad_names_the_node_that_passed_it_on() -> None:
@@ -278,19 +284,62 @@ def test_unused_parameters_point_at_the_first_call() -> None:
 
 
 def test_frozen_parameters_are_grouped_by_module() -> None:
-    names = {1: "model.0.weight", 2: "model.0.bias", 3: "model.2.weight"}
+    names = {1: "model.0.weight", 2: "model.0.bias", 3: "model.2.weight", W: "model.2.bias"}
     seen = Observations(params={1: False, 2: False, 3: False, W: True}, names=names)
     found = diagnose(seen, {})
     assert [f.code for f in found] == ["frozen-param", "frozen-param"]
     assert found[0].severity == "info"
-    assert found[0].message == (
-        "model.0: 2 frozen parameter(s) (weight, bias), requires_grad=False."
-    )
+    assert found[0].message == "model.0: 2 parameters (weight, bias) frozen, requires_grad=False."
     assert found[0].hint == (
         "Intended when fine-tuning part of a model; otherwise set requires_grad_(True)."
     )
     assert found[0].params == ("model.0.weight", "model.0.bias")
     assert found[1].params == ("model.2.weight",) and found[0].source is None
+
+
+def test_a_frozen_model_part_is_one_finding_at_its_top_most_module() -> None:
+    """A frozen 12-layer encoder is one line, not one per layer."""
+    names = {k: f"model.bert.layer.{k // 4}.{'wb'[k % 2]}{k % 4}" for k in range(48)}
+    names[100] = "model.head.weight"
+    params = dict.fromkeys(range(48), False) | {100: True}
+    (finding,) = diagnose(Observations(params=params, names=names), {})
+    assert finding.message == "model.bert: 48 parameters frozen, requires_grad=False."
+    assert len(finding.params) == 48
+
+
+def test_parameters_behind_a_cut_that_no_optimizer_holds_are_frozen_by_intent() -> None:
+    """A linear probe: the backbone runs under no_grad, the optimizer holds only the head."""
+    cut = Cut(CutAt("torch.no_grad()", at(8, "feats = backbone(x)")), (W, B))
+    names = {W: "backbone.0.weight", B: "backbone.0.bias", SPARE: "head.weight"}
+    seen = Observations(
+        calls=(CALL_1,),
+        cuts=(cut,),
+        params={W: True, B: True, SPARE: True},
+        names=names,
+        reached=frozenset({SPARE}),
+        steps=1,
+        held=frozenset({SPARE}),
+    )
+    finding = only(seen)
+    assert (finding.code, finding.severity) == ("frozen-param", "info")
+    assert finding.message == (
+        "backbone: 2 parameters (0.weight, 0.bias) reach the loss only through "
+        "torch.no_grad() at line 8, and no optimizer holds them: frozen by intent."
+    )
+    assert finding.source == cut.at.source
+    learning = diagnose(
+        Observations(
+            calls=(CALL_1,),
+            cuts=(cut,),
+            params={W: True, B: True, SPARE: True},
+            names=names,
+            reached=frozenset({SPARE}),
+            steps=1,
+            held=frozenset({W, B, SPARE}),
+        ),
+        {},
+    )
+    assert [f.code for f in learning] == ["detached"]  # the optimizer wants them to learn
 
 
 # -- gradients ---------------------------------------------------------------------------------
@@ -315,18 +364,76 @@ def test_grad_accumulation_without_an_optimizer() -> None:
 
 
 def test_grad_accumulation_between_steps_is_fine_across_a_step_is_not() -> None:
-    between = Observations(calls=(CALL_1, CALL_2), accumulated={W: ("1", "2")}, steps=1)
+    between = Observations(
+        calls=(CALL_1, CALL_2), accumulated={W: ("1", "2")}, steps=1, held=frozenset({W})
+    )
     assert diagnose(between, {}) == []
     across = Observations(
         calls=(CALL_1, CALL_2),
         accumulated={W: ("1", "2")},
-        across_step=frozenset({W}),
-        steps=1,
+        stale={W: ("1", "2")},
+        stale_step=at(16, "opt.step()"),
+        steps=2,
+        held=frozenset({W}),
         names=NAMES,
     )
-    assert only(across).message.startswith(
-        "The .grad of model.weight summed the gradients of calls 1 and 2: "
+    assert only(across).message == (
+        "The .grad of model.weight summed the gradients of calls 1 and 2, and the optimizer "
+        "step at line 16 used it again: nothing zeroed it after the step that used it before."
     )
+
+
+def test_a_step_after_zero_grad_is_found_at_the_zero_grad_line() -> None:
+    step = EmptiedStep(1, 2, "1", at(14), at(15, "opt.zero_grad()"), at(16, "opt.step()"))
+    seen = Observations(calls=(CALL_1,), steps=3, emptied=(step, step, step))
+    finding = only(seen)
+    assert (finding.code, finding.severity) == ("zeroed-before-step", "warning")
+    assert finding.message == (
+        "Optimizer step 1 (line 16) found the gradients of its 2 parameter(s) zeroed since "
+        "backward call 1 (line 14): zero_grad() at line 15 ran between backward and step, so "
+        "the step changed nothing. 3 of 3 steps were like this."
+    )
+    assert finding.source == at(15, "opt.zero_grad()")
+
+
+def test_parameters_no_stepping_optimizer_holds_are_named_with_their_line() -> None:
+    line = at(11, "model.fc = nn.Linear(4, 5)")
+    names = {W: "model.fc.weight", B: "model.fc.bias", SPARE: "model.body.weight"}
+    seen = Observations(
+        calls=(CALL_1,),
+        params={W: True, B: True, SPARE: True},
+        names=names,
+        reached=frozenset({W, B, SPARE}),
+        steps=4,
+        held=frozenset({SPARE}),
+        assigned={W: line, B: line},
+    )
+    finding = only(seen)
+    assert (finding.code, finding.severity) == ("not-in-optimizer", "warning")
+    assert finding.message == (
+        "model.fc.weight, model.fc.bias get gradients, but no optimizer that stepped holds "
+        "them (model.fc was assigned at line 11): they never change."
+    )
+    assert finding.source == line
+    no_optimizer = replace(seen, held=frozenset())
+    assert diagnose(no_optimizer, {}) == []  # no optimizer stepped: nothing to hold them
+
+
+def test_a_grad_scaler_skipping_steps_is_an_info_and_stalling_a_warning() -> None:
+    settling = Observations(scaler=ScalerPath(40, 3, 65536.0, 8192.0, 0))
+    finding = only(settling)
+    assert (finding.code, finding.severity) == ("scaler-skipped", "info")
+    assert finding.message == (
+        "GradScaler skipped 3 of 40 steps (non-finite gradients at the scale of the time), "
+        "scale 65,536 → 8,192."
+    )
+    stalled = only(Observations(scaler=ScalerPath(40, 12, 65536.0, 0.5, STALLED)))
+    assert (stalled.code, stalled.severity) == ("scaler-stalled", "warning")
+    assert stalled.message.startswith(f"GradScaler skipped the last {STALLED} steps in a row")
+    quiet = Observations(
+        scaler=ScalerPath(40, 3, 1.0, 1.0, 0), nonfinite_grad=NonfiniteGrad("1", (W,))
+    )
+    assert [f.code for f in diagnose(quiet, {})] == ["scaler-skipped"]  # no nonfinite-grad
 
 
 def test_non_leaf_grad_read() -> None:
@@ -402,7 +509,7 @@ def test_every_code_is_covered_here_and_findings_come_errors_first() -> None:
     seen = Observations(
         calls=(CALL_1, CALL_2),
         failures=(NonScalar(CALL_2, "y", (3,)),),
-        birth=Birth("log", None, 1, 0, 3, None),
+        births=(Birth("log", None, 1, 0, 3, None),),
         cuts=(Cut(CutAt(".detach()", None), (B,)),),
         params={W: True, B: True, SPARE: True, 0x40: False},
         names={**NAMES, 0x40: "model.frozen.weight"},
@@ -428,13 +535,17 @@ def test_every_code_is_covered_here_and_findings_come_errors_first() -> None:
         "no-graph",
         "nonfinite-grad",
         "vanishing",
+        "zeroed-before-step",
+        "not-in-optimizer",
+        "scaler-skipped",
+        "scaler-stalled",
         "ddp-unused-param",  # tests/doctor/test_doctor_ddp.py
     } | {f.code for f in diagnose(seen, {})}
     assert covered == set(CODES)
 
 
 def test_rule_modules_do_not_import_torch() -> None:
-    for name in ("rules.py", "failures.py", "observations.py", "findings.py"):
+    for name in ("rules.py", "training.py", "failures.py", "observations.py", "findings.py"):
         tree = ast.parse((DOCTOR / name).read_text())
         imported = {
             alias.name

@@ -30,6 +30,7 @@ CODES: Final[dict[str, Severity]] = {
     "zeroed-before-step": "warning",
     "not-in-optimizer": "warning",
     "scaler-skipped": "info",
+    "idle-param": "info",
     "scaler-stalled": "warning",
     "backward-twice": "error",
     "inplace-modified": "error",

@@ -75,6 +75,11 @@ class LoopWatch:
     stale_steps: list[Site | None] = field(default_factory=list)
     emptied: list[EmptiedStep] = field(default_factory=list)
     """Steps that found every gradient written since the last step zeroed."""
+    idle: dict[int, int] = field(default_factory=dict)
+    """Parameters held by a stepping optimizer, by key: at how many of its steps no backward
+    call since the step before had given them a gradient."""
+    held_steps: dict[int, int] = field(default_factory=dict)
+    """How many steps held each parameter, by key."""
     scales: list[tuple[float, float, bool]] = field(default_factory=list)
     """Each ``GradScaler.update``: scale before, scale after, whether a step was skipped."""
     assigned: WeakIdKeyDictionary = field(default_factory=WeakIdKeyDictionary)
@@ -153,8 +158,11 @@ class LoopWatch:
             for param in group["params"]:
                 key = id(param)
                 self.held[key] = None
+                self.idle.setdefault(key, 0)
+                self.held_steps[key] = self.held_steps.get(key, 0) + 1
                 episode = self._episodes.get(key)
                 if episode is None or len(episode.calls) == episode.consumed:
+                    self.idle[key] = self.idle.get(key, 0) + 1
                     continue  # nothing new since the last step that held it
                 if _zeroed(param, episode):
                     emptied += 1

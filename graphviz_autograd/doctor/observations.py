@@ -274,6 +274,10 @@ class Observations:
     """Optimizer steps taken."""
     held: frozenset[int] = frozenset()
     """Keys of the parameters some stepping optimizer held."""
+    idle: Mapping[int, tuple[int, int]] = field(default_factory=dict)
+    """Parameters some backward call reached that a stepping optimizer held, by key: at how
+    many of the steps that held them no call since the step before had given them a gradient,
+    and how many steps held them."""
     stale: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
     """Parameters whose ``.grad`` a step consumed again after later calls added to it, by key:
     the calls summed."""

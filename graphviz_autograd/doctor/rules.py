@@ -29,6 +29,7 @@ from .observations import (
 )
 from .training import (
     grad_accumulation,
+    idle_params,
     listed,
     named,
     not_in_optimizer,
@@ -76,6 +77,7 @@ def diagnose(seen: Observations, graphs: Mapping[str, Graph]) -> list[Finding]:
     found += zeroed_before_step(seen)
     found += not_in_optimizer(seen)
     found += scaler_steps(seen)
+    found += idle_params(seen)
     found += [non_leaf_grad(read) for read in seen.nonleaf_reads]
     if seen.slope is not None:
         found.append(slope_finding(seen.slope, seen.module_paths, seen.normalised))

@@ -133,6 +133,7 @@ class Doctor:
             accumulated={key: tuple(calls) for key, calls in back.accumulated.items()},
             steps=loop.steps,
             held=held,
+            idle={k: (n, loop.held_steps[k]) for k, n in loop.idle.items() if k in back.reached},
             stale=dict(loop.stale),
             stale_step=source(self._reader, loop.stale_steps[0]) if loop.stale_steps else None,
             emptied=tuple(loop.emptied),

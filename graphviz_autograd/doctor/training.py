@@ -28,6 +28,7 @@ def listed(names: tuple[str, ...], most: int = 6) -> str:
 __all__ = [
     "STALLED",
     "grad_accumulation",
+    "idle_params",
     "listed",
     "named",
     "not_in_optimizer",
@@ -125,6 +126,33 @@ def not_in_optimizer(seen: Observations) -> list[Finding]:
             "should not learn, set requires_grad_(False).",
             params=params,
             source=where,
+        )
+    ]
+
+
+def idle_params(seen: Observations) -> list[Finding]:
+    """Parameters that some steps left without a gradient (experts no token was routed to,
+    alternating heads): no bug, but worth knowing, and DDP needs to be told."""
+    keys = [k for k, (idle, _) in seen.idle.items() if idle]
+    if not keys:
+        return []
+    params = named(seen.names, keys)
+    shares = sorted({(seen.idle[k][0], seen.idle[k][1]) for k in keys})
+    low, high = shares[0], shares[-1]
+    how_often = (
+        f"{low[0]} of {low[1]}"
+        if low == high
+        else f"{min(s[0] for s in shares)} to {max(s[0] for s in shares)} of their {high[1]}"
+    )
+    n = len(params)
+    return [
+        Finding(
+            "idle-param",
+            f"{listed(params)} got no gradient at {how_often} optimizer steps: "
+            f"{one_or_many(n, 'it is', 'they are')} used on some steps only.",
+            "Nothing to do when that is the design (a mixture of experts, alternating heads); "
+            "under DistributedDataParallel, pass find_unused_parameters=True.",
+            params=params,
         )
     ]
 

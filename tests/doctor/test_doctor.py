@@ -62,6 +62,12 @@ CASES: dict[str, tuple[str, list[str], str | None, list[str]]] = {
         [],
     ),
     "scaler_skips": ("scaler-skipped", [], None, []),
+    "moe_idle": (
+        "idle-param",
+        [f"model.experts.{i}.{p}" for i in range(4) for p in ("weight", "bias")],
+        None,
+        [],
+    ),
     "scaler_stalled": ("scaler-stalled", [], None, []),
     "backward_twice": ("backward-twice", [], "fails: the graph was freed", ["y = x.exp()"]),
     "inplace": ("inplace-modified", [], "loss.backward()", ["y = x.exp()  #", "y += 1  #"]),

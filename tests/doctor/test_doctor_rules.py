@@ -419,6 +419,19 @@ def test_parameters_no_stepping_optimizer_holds_are_named_with_their_line() -> N
     assert diagnose(no_optimizer, {}) == []  # no optimizer stepped: nothing to hold them
 
 
+def test_parameters_some_steps_leave_without_a_gradient_are_an_info_with_how_often() -> None:
+    seen = Observations(idle={W: (3, 10), B: (5, 10), SPARE: (0, 10)}, names=NAMES)
+    finding = only(seen)
+    assert (finding.code, finding.severity) == ("idle-param", "info")
+    assert finding.message == (
+        "model.weight, model.bias got no gradient at 3 to 5 of their 10 optimizer steps: they "
+        "are used on some steps only."
+    )
+    assert only(Observations(idle={W: (2, 4)}, names=NAMES)).message.startswith(
+        "model.weight got no gradient at 2 of 4 optimizer steps: it is used"
+    )
+
+
 def test_a_grad_scaler_skipping_steps_is_an_info_and_stalling_a_warning() -> None:
     settling = Observations(scaler=ScalerPath(40, 3, 65536.0, 8192.0, 0))
     finding = only(settling)
@@ -539,6 +552,7 @@ def test_every_code_is_covered_here_and_findings_come_errors_first() -> None:
         "not-in-optimizer",
         "scaler-skipped",
         "scaler-stalled",
+        "idle-param",
         "ddp-unused-param",  # tests/doctor/test_doctor_ddp.py
     } | {f.code for f in diagnose(seen, {})}
     assert covered == set(CODES)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import html
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -19,11 +19,13 @@ from .model import Graph
 from .renderers.document import encode
 from .renderers.fitting import tree_shown
 from .renderers.formats import Format, resolve
+from .renderers.marks import Mark
 from .renderers.options import DRAW_KEYS, DrawOptions
 from .renderers.picture import write_dot_beside
 from .renderers.tree import print_graph_tree
 
 if TYPE_CHECKING:
+    from .doctor.findings import Finding
     from .trace.walk import Outputs
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "Rendering",
     "WalkKeywords",
     "explore",
+    "finding_marks",
     "format_for",
     "print_tree",
     "render",
@@ -64,6 +67,14 @@ class _Options:
     walk_given: tuple[str, ...]
     """The walk options given by name, sorted: a built `Graph` takes none."""
     draw: DrawOptions
+    findings: tuple[Finding, ...] | None = None
+    """``findings=``: the doctor's findings to draw on the graph (`finding_marks`)."""
+
+    def draw_for(self, graph: Graph) -> DrawOptions:
+        """The draw options for ``graph``, with the marks of the findings about it."""
+        if self.findings is None:
+            return self.draw
+        return replace(self.draw, marks=finding_marks(self.findings, graph))
 
 
 def _options(keywords: Mapping[str, Any]) -> _Options:
@@ -72,12 +83,56 @@ def _options(keywords: Mapping[str, Any]) -> _Options:
     Raises:
         TypeError: a keyword is neither.
     """
-    unknown = set(keywords) - _WALK_KEYS - DRAW_KEYS
+    unknown = set(keywords) - _WALK_KEYS - DRAW_KEYS - {"findings"}
     if unknown:
         raise TypeError(f"unknown option(s): {', '.join(sorted(unknown))}")
     walk = {key: value for key, value in keywords.items() if key in _WALK_KEYS}
     draw = {key: value for key, value in keywords.items() if key in DRAW_KEYS}
-    return _Options(WalkKeywords(**walk), tuple(sorted(walk)), DrawOptions(**draw))
+    findings = keywords.get("findings")
+    return _Options(
+        WalkKeywords(**walk),
+        tuple(sorted(walk)),
+        DrawOptions(**draw),
+        None if findings is None else tuple(findings),
+    )
+
+
+def finding_marks(findings: Iterable[Finding], graph: Graph) -> tuple[Mark, ...]:
+    """The doctor's ``findings`` as marks to draw on ``graph`` (the recorded graph of the call
+    they are about): each with the nodes it concerns, found by id (when the node with that id
+    is the same op), else by op and the line that made it, and the leaves named in its
+    ``params``."""
+    nodes = graph.nodes
+    by_id = {node.id: node for node in nodes}
+    made_at: dict[tuple[str | None, str, int], list[str]] = {}
+    leaves: dict[str, list[str]] = {}
+    for node in nodes:
+        if node.source is not None:
+            made_at.setdefault((node.op, node.source.file, node.source.line), []).append(node.id)
+        if node.kind == "leaf" and node.name:
+            leaves.setdefault(node.name, []).append(node.id)
+    marks = []
+    for finding in findings:
+        concerned: list[str] = []
+        for ref in finding.nodes:
+            known = by_id.get(ref.id) if ref.id is not None else None
+            if known is not None and (known.op == ref.op or known.kind == ref.op == "leaf"):
+                concerned.append(known.id)
+            elif ref.source is not None:
+                concerned += made_at.get((ref.op, ref.source.file, ref.source.line), ())
+        for name in finding.params:
+            concerned += leaves.get(name, ())
+        marks.append(
+            Mark(
+                finding.code,
+                finding.severity,
+                finding.message,
+                finding.hint,
+                tuple(dict.fromkeys(concerned)),
+                finding.source,
+            )
+        )
+    return tuple(marks)
 
 
 def _graph(source: Graph | Outputs, options: _Options) -> Graph:
@@ -102,7 +157,8 @@ def _graph(source: Graph | Outputs, options: _Options) -> Graph:
 
 def _text(source: Graph | Outputs, fmt: Format, keywords: Mapping[str, Any]) -> str:
     options = _options(keywords)
-    return encode(_graph(source, options), fmt, options.draw).data  # type: ignore[return-value]
+    graph = _graph(source, options)
+    return encode(graph, fmt, options.draw_for(graph)).data  # type: ignore[return-value]
 
 
 def to_dot(source: Graph | Outputs, **options: Any) -> str:
@@ -222,7 +278,8 @@ def explore(source: Graph | Outputs, **options: Any) -> Explorer:
     writes it (as ``render(source, "graph.html")`` does). Options as for `render`."""
     sorted_options = _options(options)
     graph = _graph(source, sorted_options)
-    return Explorer(encode(graph, "html", sorted_options.draw).data)  # type: ignore[arg-type]
+    draw = sorted_options.draw_for(graph)
+    return Explorer(encode(graph, "html", draw).data)  # type: ignore[arg-type]
 
 
 def render(
@@ -244,17 +301,21 @@ def render(
     attributes in the labels; ``"full"``: also gradient values and source lines), ``timeout``
     (layout seconds, default 20, 0 no limit), ``max_nodes`` (fold pictures to at most this many
     nodes; default 1,500, 0 never; DOT and JSON are folded only when it is given), ``depth`` (draw
-    modules nested deeper as one node) for drawing: pictures are made by `draw`. When no layout
+    modules nested deeper as one node) for drawing: pictures are made by `draw`. ``findings``
+    (``cap.findings`` of ``capture(diagnose=True)``) draws the doctor's findings on the graph:
+    pictures and DOT outline the nodes each concerns and list them in the legend, the explorer
+    lists them beside the graph (see `finding_marks`). When no layout
     finishes in time, the DOT is written next to ``path`` (``g.svg`` -> ``g.dot``) and
     `LayoutTimeoutError` names it.
     """
     sorted_options = _options(options)
     graph = _graph(source, sorted_options)
+    draw = sorted_options.draw_for(graph)
     if path is None:
         if format is not None:
             raise GradvizError("format= needs a path; without one, render() returns a Rendering")
-        return Rendering(graph, **{k: v for k, v in options.items() if k in DRAW_KEYS})
-    return _save(graph, path, format_for(path, format), sorted_options.draw)
+        return Rendering(graph, **{k.name: getattr(draw, k.name) for k in fields(draw)})
+    return _save(graph, path, format_for(path, format), draw)
 
 
 def _save(graph: Graph, path: str | os.PathLike[str], fmt: Format, options: DrawOptions) -> Path:

@@ -6,6 +6,9 @@
   middle of the window, its details, its paths lit.
 - explorer-folded.png: a 6-layer transformer encoder, open with its layers folded, fitted.
 - explorer-open.png: ResNet-18 as it opens in a 1400x900 window: zoomed in to read, at the loss.
+- doctor-report.png: `gradviz doctor samples/pitfalls/nan_grad.py -o report.html`, its finding
+  clicked: the findings beside the graph, the nodes outlined, the details of the first.
+  `--doctor` makes this one only.
 
 `--before`, run with an older gradviz installed, makes the first and the last of them as
 explorer-search-before.png and explorer-open-before.png, for comparison.
@@ -32,6 +35,20 @@ def page_of(tmp: Path, name: str, args: list[str]) -> Path:
     return out
 
 
+def doctor_page(tmp: Path) -> Path:
+    out = tmp / "report.html"
+    command = [GRADVIZ, "doctor", "samples/pitfalls/nan_grad.py", "-o", str(out)]
+    subprocess.run(command, check=False, cwd=ROOT, capture_output=True)  # exit 4: a finding
+    return out
+
+
+def doctor_shot(page: Page, report: Path) -> None:
+    opened(page, report, 1280, 640)
+    page.click("#findings li.finding")
+    page.click("#fit")
+    page.screenshot(path=str(IMAGES / "doctor-report.png"))
+
+
 def opened(page: Page, path: Path, width: int, height: int) -> None:
     page.set_viewport_size({"width": width, "height": height})
     page.goto(path.as_uri())
@@ -41,8 +58,18 @@ def opened(page: Page, path: Path, width: int, height: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", action="store_true", help="write the *-before.png pictures")
-    before = parser.parse_args().before
+    parser.add_argument("--doctor", action="store_true", help="write doctor-report.png only")
+    args = parser.parse_args()
+    before = args.before
     tmp = Path(tempfile.mkdtemp(prefix="gradviz-shots-"))
+    if args.doctor:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+            try:
+                doctor_shot(browser.new_page(), doctor_page(tmp))
+            finally:
+                browser.close()
+        return
     flow = page_of(tmp, "flow", ["samples/gradient_flow.py", "--show-order"])
     resnet = page_of(tmp, "resnet", ["benchmarks/make_graph.py", "--", "resnet18"])
     layers = page_of(tmp, "layers", ["benchmarks/make_graph.py", "--", "transformer-6"])
@@ -61,6 +88,7 @@ def main() -> None:
                 opened(page, layers, 1100, 560)
                 page.click("#fit")
                 page.screenshot(path=str(IMAGES / "explorer-folded.png"))
+                doctor_shot(page, doctor_page(tmp))
         finally:
             browser.close()
 

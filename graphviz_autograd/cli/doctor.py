@@ -5,16 +5,21 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import typer
 from rich.markup import escape
 
 from ..errors import GradvizError
+from ..model import Graph
 from ..ranks import Rank, rank_path
+from ..renderers.formats import Format, resolve
+from ..renderers.layout import IMAGE_FORMATS, INSTALL_HINT, find_dot
+from ..renderers.options import DrawOptions
 from ..text import count_of
-from ..trace.script import run_captured
+from ..trace.script import ScriptRun, run_captured
 from ..trace.selection import CallSelection
+from .drawing import write_graphs
 from .exits import EXIT_FINDINGS, EXIT_SCRIPT_FAILED, EXIT_USAGE, script_exit_code
 from .options import (
     Args,
@@ -43,6 +48,9 @@ if TYPE_CHECKING:
 
 __all__ = ["doctor_command"]
 
+PICTURES: Final = ("svg", "png", "pdf", "dot", "html")
+"""The formats of ``-o`` that draw the recorded graph with the findings on it."""
+
 
 def doctor_command(
     script: Script,
@@ -61,7 +69,9 @@ def doctor_command(
     is printed all the same; 1 gradviz's own error; 2 usage; 130 Ctrl-C. A reader of stdout that
     leaves early (``| head -1``) changes none of these: the rest of the report goes nowhere,
     quietly. Under torchrun every rank runs the doctor; the chosen ranks (--ranks) report, each
-    on its own findings.
+    on its own findings. ``-o report.svg`` (.png .pdf .dot) draws the recorded call's graph with
+    the nodes of each finding outlined, ``-o report.html`` the explorer with the findings beside
+    the graph; the report is printed too.
     """
     chosen = parse_ranks(ranks)
     rank = Rank.from_env()
@@ -86,7 +96,10 @@ def _doctor(
 ) -> None:
     from ..doctor.findings import EXPLAINS_FAILURE, counts
 
-    as_json = fmt is DoctorFormat.json or (fmt is None and output not in (None, "-"))
+    picture = _picture_format(output, fmt)
+    as_json = picture is None and (
+        fmt is DoctorFormat.json or (fmt is None and output not in (None, "-"))
+    )
     if output not in (None, "-"):
         check_writable(output)
     if output == "-" and not as_json:
@@ -112,6 +125,8 @@ def _doctor(
     findings = run.recorded.findings
     if report:
         _publish(findings, run.recorded.count, str(script), output if as_json else None, to_stdout)
+        if picture is not None and output is not None:
+            _draw(run, selection, findings, picture, output)
 
     tally = counts(findings)
     if run.error is not None and (run.interrupted or run.exited):  # a CI step keeps its status
@@ -143,3 +158,38 @@ def _publish(
         stdout_to_devnull()
     if target != "-":
         err.print(f"wrote {escape(target)} ({count_of(len(findings), 'finding')})")
+
+
+def _picture_format(output: str | None, fmt: DoctorFormat | None) -> Format | None:
+    """The format of the picture ``-o`` asks for (svg, png, pdf, dot, html), or None for the
+    JSON report (any other name, or ``--format json``); fails early when `dot` is missing."""
+    if output in (None, "-") or fmt is DoctorFormat.json:
+        return None
+    try:
+        kind = resolve(output)
+    except GradvizError:
+        return None
+    if kind not in PICTURES:
+        return None
+    if kind in IMAGE_FORMATS and find_dot() is None:
+        raise fail(INSTALL_HINT)
+    return kind
+
+
+def _draw(
+    run: ScriptRun, selection: CallSelection, findings: list[Finding], kind: Format, target: str
+) -> None:
+    """Write the graph of the recorded call (the first with ``--call all``; no call: an empty
+    graph) with ``findings`` drawn on it to ``target``."""
+    from ..api import finding_marks
+
+    calls = run.calls
+    if not calls:
+        graph = Graph((), (), ())
+    else:
+        graph = (calls[0] if selection.kind == "all" else calls[-1]).graph
+    draw = DrawOptions(marks=finding_marks(findings, graph))
+    try:
+        write_graphs([graph], kind, [target], draw)
+    except GradvizError as exc:
+        raise fail(str(exc)) from None

@@ -272,7 +272,9 @@ ReportOutput = Annotated[
         "--output",
         "-o",
         metavar="PATH",
-        help="Write the report as JSON to PATH (`-` with --format json: stdout).",
+        help="Write the report as JSON to PATH (`-` with --format json: stdout); .svg, .png, "
+        ".pdf or .dot: the recorded call's graph with the nodes of each finding outlined; "
+        ".html: the explorer with the findings beside the graph (the report is printed too).",
     ),
 ]
 ReportFormat = Annotated[

@@ -67,7 +67,13 @@ def encode(
     rankdir, show_order = options.rankdir, options.show_order
     # The explorer and Mermaid label no edges, and each shades on its own scale.
     if fmt == "html":  # the whole graph goes in: it opens folded, unfolds in the page
-        data = to_html(graph, folded=shown, rankdir=rankdir, show_order=show_order)
+        data = to_html(
+            graph,
+            folded=shown,
+            rankdir=rankdir,
+            show_order=show_order,
+            marks=options.marks,
+        )
     elif fmt == "mermaid":
         data = to_mermaid(shown, rankdir=rankdir, show_order=show_order)
     elif fmt == "dot":
@@ -78,6 +84,7 @@ def encode(
             edge_grads=options.edge_grads,
             scale=options.scale,
             labels=options.labels,
+            marks=options.marks,
         )
     else:
         data = to_json(shown)

@@ -7,7 +7,7 @@ beside this writer: node statements and their caches (`dot_nodes`), module boxes
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from itertools import chain, compress, repeat
 from typing import Final, Literal
 
@@ -19,6 +19,7 @@ from .dot_nodes import NODE_DEFAULTS, Apart, node_runs
 from .dot_quoting import dot_id, dot_ids, escape, quote
 from .labels import FULL_ATTR_CHARS, edge_label
 from .layout import IMAGE_FORMATS, ImageFormat, run_dot
+from .marks import Mark, mark_statements
 from .style import Shading, grad_shades
 
 __all__ = [
@@ -51,6 +52,7 @@ def to_dot(
     edge_grads: bool | None = None,
     scale: tuple[float, float] | None = None,
     labels: Labels = "short",
+    marks: Sequence[Mark] | None = None,
 ) -> str:
     """DOT source for ``graph``: same graph, same bytes.
 
@@ -72,15 +74,18 @@ def to_dot(
         labels: ``"attrs"`` lists each op's attributes (``show_attrs``) in its label, not
             only in its tooltip; ``"full"`` puts what a tooltip knows in the label, for PNG and
             PDF: a gradient's first values, the attributes and the source line.
+        marks: findings about the graph (`marks.Mark`): the nodes each concerns are outlined
+            in its severity's colour with its code beside them, and the legend lists them.
     """
     if rankdir not in ("TB", "LR", "BT", "RL"):
         raise GradvizError(f"rankdir must be TB, LR, BT or RL, not {rankdir!r}")
     shading = grad_shades(graph, scale, leaves=scale is not None)
     flows = _edge_grads_shown(graph, edge_grads) and any(e.grad for e in graph.edges)
     boxes = clusters(graph)
-    out = [_header(graph, rankdir, legend, shading, flows, boxes)]
     # Rows, not records: a walked graph that was never read makes no Node or Edge records.
     ids, nodes = graph.rows()
+    marked = (marks, ids) if marks else None
+    out = [_header(graph, rankdir, legend, shading, flows, boxes, marked)]
     if boxes.names:  # parameters named relative to their module's box
         nodes = list(nodes)
         for i, name in boxes.names.items():
@@ -95,18 +100,26 @@ def to_dot(
         chain.from_iterable(node_runs(nodes, refs, tips, apart, show_order, attr_chars, full))
     )
     out.extend(f"{line}\n" for line in boxes.lines)
+    out.extend(mark_statements(ids, marks or ()))
     out.extend(_edge_pieces(graph, ids, refs, flows))
     out.append("}\n")
     return "".join(out)
 
 
 def _header(
-    graph: Graph, rankdir: str, legend: bool, shading: Shading, flows: bool, boxes: Clusters
+    graph: Graph,
+    rankdir: str,
+    legend: bool,
+    shading: Shading,
+    flows: bool,
+    boxes: Clusters,
+    marked: tuple[Sequence[Mark], list[str]] | None = None,
 ) -> str:
     """The first lines of the DOT text, up to a blank line: the graph's attributes (with the
-    legend, or else the notes, as its label), then the node and edge defaults."""
+    legend, or else the notes, as its label), then the node and edge defaults. ``marked``:
+    the marks and the ids of the nodes drawn, for the legend."""
     notes = quote("\n".join(graph.notes)) if graph.notes and not legend else ""
-    table = legend_table(graph, shading, flows) if legend else ""
+    table = legend_table(graph, shading, flows, marked) if legend else ""
     header = [
         "digraph gradviz {",
         f'  graph [rankdir={rankdir} fontname="Helvetica" fontsize=10 ranksep=0.35 nodesep=0.25'

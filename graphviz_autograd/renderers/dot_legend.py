@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from typing import Final
 
 from ..model import Graph
 from .labels import fmt_float
+from .marks import Mark, mark_legend_rows
 from .style import GRAD_RAMP, LEAF_RAMP, LEGEND, NONFINITE, Shading, roles_present
 
 __all__ = ["legend_table"]
@@ -14,11 +16,17 @@ __all__ = ["legend_table"]
 _LEAF_RAMP_SET: Final = frozenset(LEAF_RAMP)
 
 
-def legend_table(graph: Graph, shading: Shading, flows: bool = False) -> str:
+def legend_table(
+    graph: Graph,
+    shading: Shading,
+    flows: bool = False,
+    marked: tuple[Sequence[Mark], list[str]] | None = None,
+) -> str:
     """An HTML-like table of the roles in ``graph`` (fixed text), one per row, under
     ``graph.notes``; first, when ops are shaded by gradient, the ramp between the two norms
-    its ends stand for; last, when edges are labelled with what flowed along them (``flows``),
-    how to read those labels."""
+    its ends stand for; then, when edges are labelled with what flowed along them (``flows``),
+    how to read those labels; last, with ``marked`` (marks, and the ids of the nodes drawn),
+    one row per finding."""
     rows = []
     if shading.fills:
         rows.append(_ramp(shading))
@@ -34,6 +42,8 @@ def legend_table(graph: Graph, shading: Shading, flows: bool = False) -> str:
             f'<tr><td align="right"><font point-size="9">{sample}</font></td><td align="left">'
             f"edge: the gradient passed to the input{meaning}</td></tr>"
         )
+    if marked is not None:
+        rows.append(mark_legend_rows(*marked))
     table = f'<table border="0" cellspacing="2" cellpadding="1">{"".join(rows)}</table>'
     if not graph.notes:
         return table

@@ -12,7 +12,9 @@ What goes in, as JSON inside ``<script type="application/json">``:
 - the edges, as node indices;
 - the folding the caller gives (`fitting.fold_for`: to the same budget as a picture): which node
   of the folded graph stands for each node of the full graph, so that the page opens folded and
-  unfolds ×N nodes.
+  unfolds ×N nodes;
+- findings about the graph, when given (`marks.Mark`): the page outlines their nodes, lists the
+  findings beside the graph and, in a node's details, those that concern it.
 
 Names are data: the JSON escapes ``<``, ``>``, ``&`` and U+2028/9, inlined scripts have
 ``</script`` escaped, and the page builds its DOM with ``textContent`` only.
@@ -23,7 +25,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from importlib import resources
 from typing import Any, Final
 
@@ -33,6 +35,7 @@ from .dot_nodes import FIRST_BAD_STYLE, NODE_STYLE
 from .dot_quoting import quote
 from .json import node_dict
 from .labels import fmt_float, heading, label_rest
+from .marks import Mark, mark_dicts
 from .style import (
     DARK_SHADES,
     GRAD_RAMP,
@@ -179,10 +182,16 @@ def _look(node: Node, role: Role, fill: str | None, first_bad: bool, show_order:
 
 
 def page_data(
-    graph: Graph, *, folded: Graph, rankdir: str = "TB", show_order: bool = False
+    graph: Graph,
+    *,
+    folded: Graph,
+    rankdir: str = "TB",
+    show_order: bool = False,
+    marks: Sequence[Mark] | None = None,
 ) -> dict[str, Any]:
     """What the page reads: the graph, its folding (``folded``: ``fold.fold(graph)`` to the
-    budget the page opens with; ``graph`` itself for none) and how to draw it."""
+    budget the page opens with; ``graph`` itself for none), how to draw it, and the findings
+    about it (``marks``; None: none were looked for)."""
     full = graph if len(graph) <= UNFOLD_UP_TO else folded
     rep = fold_map(full, folded) if full is not folded else list(range(len(full)))
     nodes = full.nodes
@@ -246,6 +255,7 @@ def page_data(
         "legend": _legend(full, shading),
         "whole": full is graph,
         "total_nodes": len(graph),
+        "findings": None if marks is None else mark_dicts(marks, index),
     }
 
 
@@ -274,11 +284,15 @@ def to_html(
     folded: Graph,
     rankdir: str = "TB",
     show_order: bool = False,
-    title: str = "gradviz explorer",
+    title: str | None = None,
+    marks: Sequence[Mark] | None = None,
 ) -> str:
     """The explorer page for ``graph``: opens as ``folded`` (``fold.fold(graph)``, to the
-    budget a picture would be folded to; ``graph`` itself for none) and unfolds in the page."""
-    data = page_data(graph, folded=folded, rankdir=rankdir, show_order=show_order)
+    budget a picture would be folded to; ``graph`` itself for none) and unfolds in the page.
+    With ``marks`` (findings, even none), the page is a report: it lists them beside the graph."""
+    data = page_data(graph, folded=folded, rankdir=rankdir, show_order=show_order, marks=marks)
+    if title is None:
+        title = "gradviz explorer" if marks is None else "gradviz doctor"
     return "".join(
         (
             _HEAD.format(title=html.escape(title), css=_static("explorer.css")),
@@ -319,6 +333,7 @@ aria-label="search nodes">
   <span id="status" aria-live="polite">laying out…</span>
 </header>
 <main>
+  <aside id="findings" aria-label="findings" hidden></aside>
   <div id="canvas" tabindex="0" aria-label="graph"></div>
   <aside id="details"><p class="hint">Click a node for its details. Click anywhere in a \
 module's frame to fold it; click a folded module to open it. Drag to pan, wheel to zoom. A big \

@@ -7,6 +7,7 @@ from dataclasses import dataclass, fields
 from typing import Final
 
 from .dot import Labels
+from .marks import Mark
 
 __all__ = ["DRAW_KEYS", "DrawOptions"]
 
@@ -36,6 +37,10 @@ class DrawOptions:
     (`fitting.fold_budget`)."""
     depth: int | None = None
     """Draw each module nested deeper than this as one node."""
+    marks: tuple[Mark, ...] | None = None
+    """Findings to draw on the graph (`marks.Mark`, made by ``api.finding_marks``): pictures
+    and DOT outline their nodes, the explorer lists them; an empty tuple is a report that found
+    nothing (the explorer says so)."""
 
 
 DRAW_KEYS: Final = frozenset(field.name for field in fields(DrawOptions))

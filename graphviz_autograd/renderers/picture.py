@@ -119,6 +119,7 @@ def draw_picture(
             edge_grads=options.edge_grads,
             scale=options.scale,
             labels=options.labels,
+            marks=options.marks,
         )
         say(f"laying out {len(shown):,} nodes with Graphviz dot")
         try:

@@ -43,6 +43,14 @@
   const rep = DATA.rep;
   const isKept = (i) => DATA.folded_count[i] > 0;
 
+  // Findings (a doctor's report): the ones about each node, the most severe first.
+  const FINDINGS = DATA.findings || [];
+  const SEVERITY_RANK = { error: 0, warning: 1, info: 2 };
+  const bySeverity = (a, b) => SEVERITY_RANK[FINDINGS[a].severity] - SEVERITY_RANK[FINDINGS[b].severity] || a - b;
+  const findingsOf = Array.from({ length: N }, () => []);
+  FINDINGS.forEach((f, k) => { for (const i of new Set(f.nodes)) findingsOf[i].push(k); });
+  for (const list of findingsOf) list.sort(bySeverity);
+
   // Folding: the nodes each kept node stands for, and the groups of kept nodes folded together
   // (a branch with its leaf, a block), which unfold together.
   const members = new Map();
@@ -166,10 +174,11 @@
         const v = foldedInto(i);
         const module = kind === "module" ? modulePaths[key.slice(1) | 0] : null;
         // the node it shows: a node itself, else the first node it stands for
-        item = { key, kind, node: v, module, count: 0, first: kind === "node" ? v : i };
+        item = { key, kind, node: v, module, count: 0, first: kind === "node" ? v : i, findings: [] };
         shown.set(key, item);
       }
       item.count += DATA.count[i];
+      for (const k of findingsOf[i]) if (!item.findings.includes(k)) item.findings.push(k);
     }
     const edges = new Map();
     for (let e = 0; e < src.length; e++) {
@@ -183,6 +192,7 @@
       const id = a + ">" + b + (saved[e] ? "s" : "");
       if (!edges.has(id)) edges.set(id, { a, b, saved: saved[e] });
     }
+    for (const item of shown.values()) item.findings.sort(bySeverity);
     return { keyOf, shown, edges };
   }
 
@@ -192,17 +202,24 @@
       .replace(/\r/g, "").replace(/\n/g, "\\n") + '"';
   }
 
+  function outline(item) {
+    // as renderers/marks.py outline(): the colour of the most severe finding, the codes beside
+    if (!item.findings.length) return "";
+    const codes = [...new Set(item.findings.map((k) => FINDINGS[k].code))].join(", ");
+    return ` color="${FINDINGS[item.findings[0]].colour}" penwidth=3 xlabel=${quote(codes)}`;
+  }
+
   function statement(item) {
     if (item.kind === "module") {
       const path = modulePaths[item.key.slice(1) | 0];
       const label = quote("module " + path + (item.count > 1 ? " ×" + item.count : ""));
-      return `${item.key} [label=${label} fillcolor="#eeeeee" peripheries=2];`;
+      return `${item.key} [label=${label} fillcolor="#eeeeee" peripheries=2${outline(item)}];`;
     }
     // the rest of a partly unfolded node is labelled as the first node it stands for
     const [head, rest, attrs] = info(item.kind === "rest" ? item.first : item.node).look;
     const count = item.kind === "rest" || item.count > 1 ? " ×" + item.count : "";
     const dashed = item.kind === "rest" ? ' style="rounded,filled,dashed"' : "";
-    return `${item.key} [label="${head}${count}${rest}" ${attrs}${dashed}];`;
+    return `${item.key} [label="${head}${count}${rest}" ${attrs}${dashed}${outline(item)}];`;
   }
 
   function toDot(vg) {
@@ -356,6 +373,7 @@
       g.setAttribute("data-key", item.key);
       if (item.kind === "module") g.setAttribute("data-module", modulePaths[item.key.slice(1) | 0]);
       if (item.kind !== "node" || item.count > 1) g.classList.add("folded");
+      if (item.findings.length) g.setAttribute("data-severity", FINDINGS[item.findings[0]].severity);
       const unit = item.kind === "module" ? undefined : unitOf.get(item.kind === "rest" ? item.node : rep[item.first]);
       if (unit !== undefined && unfoldOrder(unit).some((j) => !revealed[j])) g.classList.add("unfoldable");
       elements.set(item.key, g);
@@ -408,8 +426,9 @@
   let matches = []; // keys, in drawing order
   let at = -1;
 
-  function relayout(focus) {
-    // focus: () => the drawn element to centre the new picture on, at the zoom of the old
+  function relayout(focus, then) {
+    // focus: () => the drawn element to centre the new picture on, at the zoom of the old;
+    // then: what to do once it is drawn
     document.body.dataset.state = "layout";
     status.textContent = "laying out…";
     // let the status paint before Graphviz holds the thread
@@ -418,6 +437,7 @@
         draw(visibleGraph(), focus);
         applySearch(false);
         if (selected !== null) highlight(current.vg.keyOf[selected]);
+        if (then) then();
         document.body.dataset.layouts = String((document.body.dataset.layouts | 0) + 1);
         document.body.dataset.state = "ready";
       } catch (error) {
@@ -525,6 +545,10 @@
       actions.appendChild(button(`fold module ${home}`, "fold-module", () => toggleModule(home)));
     }
     if (actions.childNodes.length) details.appendChild(actions);
+    if (item.findings.length) { // a report's findings about it come first
+      details.appendChild(element("h3", item.findings.length === 1 ? "finding" : "findings"));
+      for (const k of item.findings) details.appendChild(findingEntry(k, "div"));
+    }
     const t = element("table");
     row(t, "id", ids[i]);
     row(t, "kind", d.kind);
@@ -558,6 +582,82 @@
       row(t, "saved", s);
     }
     details.appendChild(t);
+  }
+
+  function findingEntry(k, tag) {
+    // a finding as the details panel and the findings list show it: severity and code, the
+    // message, the fix, the line
+    const f = FINDINGS[k];
+    const entry = element(tag, undefined, "finding");
+    entry.setAttribute("data-finding", String(k));
+    entry.setAttribute("data-severity", f.severity);
+    entry.style.borderLeftColor = f.colour;
+    const head = element("div", undefined, "head");
+    head.append(element("span", f.severity, "severity"), " ", element("b", f.code));
+    entry.append(head, element("div", f.message, "message"));
+    const fix = element("div", undefined, "fix");
+    fix.append(element("span", "fix: ", "label"), f.hint);
+    entry.appendChild(fix);
+    if (f.where) {
+      const line = element("div", undefined, "line");
+      line.append(element("span", f.where, "where"));
+      if (f.line) line.append(" ", element("code", f.line));
+      entry.appendChild(line);
+    }
+    return entry;
+  }
+
+  function showFinding(k) {
+    // select and centre the finding's first node, opening the modules folded around it
+    const i = FINDINGS[k].nodes[0];
+    if (i === undefined) return;
+    for (const el of document.querySelectorAll("#findings .finding")) {
+      el.classList.toggle("active", el.getAttribute("data-finding") === String(k));
+    }
+    let opened = false;
+    for (let path = isRoot[i] ? null : moduleOf(i); path !== null; path = modules.get(path).parent) {
+      if (collapsed.delete(path)) opened = true;
+    }
+    const go = () => {
+      const key = current.vg.keyOf[i];
+      select(key);
+      centreOn(key);
+    };
+    if (opened) relayout(() => current.elements.get(current.vg.keyOf[i]), go);
+    else go();
+  }
+
+  function listFindings() {
+    // the findings beside the graph, when the page is a report
+    const panel = document.getElementById("findings");
+    if (!DATA.findings) return;
+    const count = {};
+    for (const f of FINDINGS) count[f.severity] = (count[f.severity] || 0) + 1;
+    const summary = ["error", "warning", "info"].filter((s) => count[s])
+      .map((s) => `${count[s]} ${s}${count[s] === 1 ? "" : "s"}`).join(", ") || "no findings";
+    panel.append(element("h2", "Findings"), element("p", summary, "summary"));
+    const list = element("ol");
+    FINDINGS.forEach((f, k) => {
+      const entry = findingEntry(k, "li");
+      if (f.nodes.length) {
+        entry.classList.add("clickable");
+        entry.tabIndex = 0;
+        entry.setAttribute("role", "button");
+        entry.title = "show its node in the graph";
+        entry.addEventListener("click", () => showFinding(k));
+        entry.addEventListener("keydown", (event) => {
+          if (event.key === "Enter" || event.key === " ") {
+            event.preventDefault();
+            showFinding(k);
+          }
+        });
+      } else {
+        entry.appendChild(element("div", "not a node of this graph", "absent"));
+      }
+      list.appendChild(entry);
+    });
+    panel.appendChild(list);
+    panel.hidden = false;
   }
 
   function labelHead(item) {
@@ -760,6 +860,7 @@
     legend.appendChild(entry);
   }
   notes.appendChild(legend);
+  listFindings();
 
   document.body.dataset.state = "loading";
   Viz.instance().then((instance) => {

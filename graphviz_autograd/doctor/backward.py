@@ -8,6 +8,7 @@ raises: why, as one of the `observations.Failure` records.
 
 from __future__ import annotations
 
+import linecache
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -16,6 +17,7 @@ from typing import Any, Final
 
 import torch
 
+from ..model import Source
 from ..trace.distributed import local
 from ..trace.sources import SourceReader
 from .findings import NodeRef
@@ -219,7 +221,8 @@ class BackwardWatch:
             return NoGraph(call, "the tensor", None, False)
         name = name_in(caller, tensor) or "the tensor"
         cut = self._forward.cut_of.get(tensor)  # type: ignore[no-untyped-call]
-        return NoGraph(call, name, cut, cut is None and tensor.is_inference())
+        block = _block_of(cut.source, cut.how) if cut is not None and cut.source else None
+        return NoGraph(call, name, cut, cut is None and tensor.is_inference(), block)
 
     def _node(self, fn: Any) -> NodeRef | None:
         return None if not fn else NodeRef(None, fn.name(), None, self._reader(fn))
@@ -262,6 +265,28 @@ def _accumulator(tensor: torch.Tensor) -> Any:
         return None
     view = tensor.view_as(tensor).grad_fn
     return None if view is None else view.next_functions[0][0]
+
+
+def _block_of(line: Source, how: str) -> Source | None:
+    """The ``with torch.no_grad():`` line whose block holds ``line``: the nearest line above
+    it, indented less, that opens a ``with`` naming the cut (``no_grad``, ``inference_mode``)."""
+    word = "no_grad" if "no_grad" in how else "inference_mode" if "inference" in how else None
+    if word is None:
+        return None
+    text = linecache.getline(line.file, line.line)
+    indent = len(text) - len(text.lstrip())
+    for number in range(line.line - 1, max(0, line.line - 200), -1):
+        above = linecache.getline(line.file, number)
+        stripped = above.lstrip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if len(above) - len(stripped) < indent:
+            if stripped.startswith(("with ", "async with ")) and word in stripped:
+                return Source(line.file, number, stripped.rstrip())
+            indent = len(above) - len(stripped)  # a block further out may hold it
+            if indent == 0:
+                return None
+    return None
 
 
 def _freed_earlier(roots: list[Any], call: str) -> tuple[Any, Any]:

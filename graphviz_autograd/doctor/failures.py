@@ -93,8 +93,16 @@ def inplace_modified(failure: InplaceModified) -> Finding:
 
 
 def no_graph(failure: NoGraph) -> Finding:
-    cut = failure.cut
-    if cut is not None:
+    cut, block = failure.cut, failure.block
+    if cut is not None and block is not None:
+        why = f"it was computed inside `{block.code}` at line {block.line}" + (
+            f" (the first op cut there: line {cut.source.line})" if cut.source is not None else ""
+        )
+        hint = (
+            f"Compute the forward pass and the loss with grad on: out of the block at line "
+            f"{block.line} (keep {cut.how} for evaluation only)."
+        )
+    elif cut is not None:
         why = f"it comes from {cut.how}" + (
             f" at line {cut.source.line}" if cut.source is not None else ""
         )
@@ -119,7 +127,7 @@ def no_graph(failure: NoGraph) -> Finding:
         f"backward() on {failure.name}, which has no graph: {why}.",
         hint,
         nodes=nodes,
-        source=failure.call.source,
+        source=block or failure.call.source,
     )
 
 

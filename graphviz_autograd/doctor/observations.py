@@ -168,6 +168,9 @@ class NoGraph:
     """The cut it comes from, when the forward watch saw one."""
     inference: bool
     """Made under ``torch.inference_mode()``."""
+    block: Source | None = None
+    """The ``with torch.no_grad():`` (or ``inference_mode``) line around the cut, when the cut
+    is one and the line is found above it."""
 
 
 @dataclass(frozen=True, slots=True)

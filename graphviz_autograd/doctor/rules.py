@@ -62,7 +62,7 @@ def diagnose(seen: Observations, graphs: Mapping[str, Graph]) -> list[Finding]:
         trouble = seen.nonfinite_grad
         found.append(nonfinite_grad(trouble, graphs.get(trouble.call), seen.names))
     intended: list[Cut] = []
-    if seen.calls:
+    if seen.calls and (seen.reached or not seen.failures):  # not when every call failed
         blamed = blamed_cuts(seen)
         intended = [c for c in blamed if seen.held and not any(k in seen.held for k in c.leaves)]
         explained = {f.cut for f in seen.failures if isinstance(f, NoGraph)}  # said there

@@ -90,7 +90,7 @@ def zeroed_before_step(seen: Observations) -> list[Finding]:
             f"Optimizer step {first.step}{at} found the gradients of its {first.params} "
             f"parameter(s) zeroed since backward call {first.call}{call_at}: {what} ran between "
             f"backward and step, so the step changed nothing.{share}",
-            "Zero the gradients before loss.backward() (or after optimizer.step()), never "
+            "Call zero_grad() before loss.backward() (or after optimizer.step()), never "
             "between backward and step.",
             source=zero or first.step_source,
         )

@@ -73,7 +73,7 @@ CASES: dict[str, tuple[str, list[str], str | None, list[str]]] = {
     "inplace": ("inplace-modified", [], "loss.backward()", ["y = x.exp()  #", "y += 1  #"]),
     "nan_forward": ("nonfinite-forward", [], "h = torch.log(z)", []),
     "nan_grad": ("nonfinite-grad", ["a"], "squared.sqrt()", ["squared.sqrt()", "** 2).sum()"]),
-    "no_graph": ("no-graph", [], "loss.backward()", ["pred = model(x)"]),
+    "no_graph": ("no-graph", [], "with torch.no_grad():", ["pred = model(x)"]),
     "non_scalar": ("non-scalar-backward", [], "y.backward()", []),
     "non_leaf_grad": ("non-leaf-grad", [], 'print("h.grad ="', []),
     "vanishing": ("vanishing", ["model.0", "model.24"], None, []),

@@ -10,6 +10,7 @@ Run alone (`python` or `gradviz run`, no torchrun), it is a job of one process.
 DDP wraps the model: its parameters are named ``model.module.0.weight``.
 """
 
+import gc
 import os
 
 import torch
@@ -34,4 +35,9 @@ loss.backward()  # DDP's hooks all-reduce the gradients as they come
 
 norm = model.module[0].weight.grad.norm().item()
 print(f"rank {rank}: loss {loss.item():.4f}; model.module.0.weight.grad norm {norm:.4f}")
+# torch 2.13 with gloo can abort at exit ("terminate called without an active exception")
+# when a finished all-reduce is freed after Python has shut down: release what holds the
+# process group first, so that destroy_process_group joins gloo's threads.
+del model, loss
+gc.collect()
 dist.destroy_process_group()

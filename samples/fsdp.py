@@ -11,6 +11,7 @@ The parameters in the graph are the ones FSDP2 gathered (full shapes), named as 
 (``model.0.weight``) with the gradient your parameter got: this rank's local shard.
 """
 
+import gc
 import os
 
 import torch
@@ -41,4 +42,9 @@ print(
     f"rank {rank}: loss {loss.item():.4f}; model.0.weight {tuple(model[0].weight.shape)}, "
     f"its gradient here {tuple(shard.shape)}"
 )
+# torch 2.13 with gloo can abort at exit ("terminate called without an active exception")
+# when a finished all-reduce is freed after Python has shut down: release what holds the
+# process group first, so that destroy_process_group joins gloo's threads.
+del model, loss
+gc.collect()
 dist.destroy_process_group()

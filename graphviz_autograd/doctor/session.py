@@ -57,6 +57,7 @@ class Doctor:
         self.backward = BackwardWatch(self.watch, self.loop, self._used, reader)
         self._handles: list[Any] = []
         self._paused = False  # the watch is off the stack for an optimizer step
+        self._first: tuple[dict[int, str], dict[int, bool]] | None = None
 
     # -- block --------------------------------------------------------------------------------
 
@@ -105,7 +106,11 @@ class Doctor:
         **kwargs: Any,
     ) -> Any:
         """Call ``engine(tensors, grad_tensors, *args, **kwargs)`` (backward call ``name``),
-        watching it."""
+        watching it. At the first call the names and parameters are read once (no tensor
+        kept): a script that lets go of its model by the end (``del model`` before
+        ``destroy_process_group``) keeps them."""
+        if self._first is None:
+            self._first = (self._names(), self._requires_grad())
         return self.backward.run(engine, name, caller, tensors, grad_tensors, *args, **kwargs)
 
     # -- findings -----------------------------------------------------------------------------
@@ -115,11 +120,14 @@ class Doctor:
         return diagnose(self.observations(), graphs)
 
     def observations(self) -> Observations:
-        """What both watches saw, with names for the tensors and modules involved."""
-        names = self._names()
+        """What both watches saw, with names for the tensors and modules involved (as the
+        namespace holds them at the end; as it held them at the first backward call, for
+        those gone since)."""
+        first_names, first_params = self._first or ({}, {})
+        names = {**first_names, **self._names()}
         back, loop = self.backward, self.loop
         slope = back.slope
-        params = self._params()
+        params = {**first_params, **self._requires_grad()}
         held = frozenset(loop.held)
         return Observations(
             calls=tuple(back.calls),
@@ -127,7 +135,7 @@ class Doctor:
             births=tuple(self.watch.births[i] for i in sorted(back.births)),
             nonfinite_grad=back.nonfinite_grad,
             cuts=self.watch.cuts,
-            params={key: p.requires_grad for key, p in params.items()},
+            params=params,
             names=names,
             reached=frozenset(back.reached),
             accumulated={key: tuple(calls) for key, calls in back.accumulated.items()},
@@ -189,14 +197,15 @@ class Doctor:
             names.setdefault(id(tensor), name)
         return names
 
-    def _params(self) -> dict[int, torch.Tensor]:
-        """Parameters of the modules the script used, in forward order of their modules."""
-        params: dict[int, torch.Tensor] = {}
+    def _requires_grad(self) -> dict[int, bool]:
+        """Whether each parameter of the modules the script used requires grad, by key, in
+        forward order of their modules."""
+        params: dict[int, bool] = {}
         for ref in self._used.values():
             module = ref()
             if module is not None:
                 for param in module.parameters():
-                    params.setdefault(id(param), param)
+                    params.setdefault(id(param), param.requires_grad)
         return params
 
     def _path(self, key: int, names: Mapping[int, str]) -> str:

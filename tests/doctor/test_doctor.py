@@ -152,6 +152,18 @@ def test_healthy_training_gets_no_warning(gradviz: Gradviz, tmp_path: Path) -> N
     assert data["calls"] == 300 and data["findings"] == []
 
 
+def test_names_survive_a_model_let_go_of_at_the_end(gradviz: Gradviz, tmp_path: Path) -> None:
+    """``del model`` before the script ends (as a distributed job does before
+    destroy_process_group) leaves the findings their parameter names."""
+    script = tmp_path / "let_go.py"
+    script.write_text(
+        (PITFALLS / "unused_param.py").read_text() + "\ndel model\nimport gc\ngc.collect()\n"
+    )
+    done = doctor(gradviz, script, "--format", "json", "-o", "-")
+    (finding,) = json.loads(done.stdout)["findings"]
+    assert finding["params"] == ["model.spare.weight", "model.spare.bias"]
+
+
 def test_unexplained_failure_is_exit_3_and_usage_errors_exit_2(
     gradviz: Gradviz, tmp_path: Path
 ) -> None:

@@ -153,6 +153,8 @@ def test_fsdp_doctor_sees_every_parameter_reached(tmp_path: Path) -> None:
 
 
 DDP_UNUSED = """\
+import gc
+
 import torch
 import torch.distributed as dist
 from torch import nn
@@ -172,9 +174,13 @@ class Net(nn.Module):
 
 dist.init_process_group("gloo")
 model = DDP(Net())
-for step in range(2):
-    model(torch.randn(5, 8)).sum().backward()
-dist.destroy_process_group()
+try:
+    for step in range(2):
+        model(torch.randn(5, 8)).sum().backward()
+finally:  # release the process group before destroying it, as samples/ddp.py says why
+    del model
+    gc.collect()
+    dist.destroy_process_group()
 """
 
 

@@ -75,8 +75,6 @@ class BackwardWatch:
         self.calls: list[Call] = []
         self.failures: list[Failure] = []
         self.reached: set[int] = set()
-        self._written: dict[int, str] = {}  # leaf key -> the last call that wrote its .grad
-        self.accumulated: dict[int, list[str]] = {}  # leaf key -> calls that found .grad full
         self.nonfinite_grad: NonfiniteGrad | None = None
         self.births: set[int] = set()  # births (by index) that reached a non-finite loss
         self.slope: Slope | None = None
@@ -120,7 +118,6 @@ class BackwardWatch:
             raise
         finally:
             if ok:  # a failed call added nothing to .grad
-                self._note_accumulated(name, full)
                 self._loop.backward(name, line, reached, full)
             self._after(name, reached)
 
@@ -131,21 +128,16 @@ class BackwardWatch:
         for key, leaf in reached.items():
             self.reached.add(key)
             grad = local(leaf.grad)  # a DTensor's own shard: no collective call
-            if grad is None or key not in self._written:
+            if grad is None or not self._loop.wrote(key):
                 continue
             with torch.no_grad():
                 if bool(grad.any()):
                     full.append(key)
         return full
 
-    def _note_accumulated(self, call: str, full: list[int]) -> None:
-        for key in full:
-            self.accumulated.setdefault(key, [self._written[key]]).append(call)
-
     def _after(self, call: str, reached: dict[int, torch.Tensor]) -> None:
         grads: dict[int, torch.Tensor] = {}
         for key, leaf in reached.items():
-            self._written[key] = call
             grad = local(leaf.grad)
             if grad is not None and checkable(grad):
                 grads[key] = grad
@@ -195,7 +187,7 @@ class BackwardWatch:
 
     def _freed_twice(self, call: Call, roots: list[Any], caller: FrameType) -> FreedTwice:
         # The failed call freed its own nodes as it went: the culprit is an earlier call's.
-        node, via = _freed_earlier(roots, call.name)
+        node, via = _first_unreadable(roots, "freed", call.name)
         earlier = node.metadata.get(CALL_KEY) if node is not None else None
         freed_by = next((c for c in self.calls if c.name == earlier), None)
         via_ref = self._node(via)
@@ -207,7 +199,7 @@ class BackwardWatch:
     def _inplace_modified(
         self, call: Call, clash: VersionClash | None, roots: list[Any]
     ) -> InplaceModified:
-        node = _saved_failure(roots, "inplace")
+        node, _ = _first_unreadable(roots, "inplace operation")
         write = write_for(clash, self._forward.inplace)
         ref = (
             None
@@ -289,10 +281,12 @@ def _block_of(line: Source, how: str) -> Source | None:
     return None
 
 
-def _freed_earlier(roots: list[Any], call: str) -> tuple[Any, Any]:
-    """The first node (from the roots) that an earlier call than ``call`` ran and freed, and
-    the last node of ``call``'s own graph on the way there (None when the way runs through
-    older nodes only: the same graph run twice); Nones when not found."""
+def _first_unreadable(roots: list[Any], want: str, call: str | None = None) -> tuple[Any, Any]:
+    """The first node (breadth first from the roots) one of whose saved tensors raises an
+    error saying ``want`` (``"freed"`` by an earlier backward, modified by an ``"inplace
+    operation"`` since), and the last node on the way there that ``call`` ran (None when there
+    is none: the same graph run twice); Nones when not found. With ``call``, the nodes that
+    call ran are passed over: a failed call frees its own nodes as it goes."""
     todo: list[tuple[Any, Any]] = [(r, None) for r in roots if r is not None]
     seen: set[int] = set()
     while todo and len(seen) < WALK_LIMIT:
@@ -300,8 +294,8 @@ def _freed_earlier(roots: list[Any], call: str) -> tuple[Any, Any]:
         if id(fn) in seen:
             continue
         seen.add(id(fn))
-        own = fn.metadata.get(CALL_KEY, call) == call
-        if not own and _unreadable(fn, "freed"):
+        own = call is not None and fn.metadata.get(CALL_KEY, call) == call
+        if not own and _unreadable(fn, want):
             return fn, parent
         todo.extend((n, fn if own else parent) for n, _ in fn.next_functions if n is not None)
     return None, None
@@ -330,20 +324,3 @@ def _unreadable(fn: Any, want: str) -> bool:
                 if want in str(exc):
                     return True
     return False
-
-
-def _saved_failure(roots: list[Any], kind: str) -> Any:
-    """The first node (from the roots) whose saved tensors cannot be read: ``"freed"`` by an
-    earlier backward, or modified ``"inplace"`` since."""
-    want = "freed" if kind == "freed" else "inplace operation"
-    todo = [r for r in roots if r is not None]
-    seen: set[int] = set()
-    while todo and len(seen) < WALK_LIMIT:
-        fn = todo.pop(0)
-        if id(fn) in seen:
-            continue
-        seen.add(id(fn))
-        if _unreadable(fn, want):
-            return fn
-        todo.extend(n for n, _ in fn.next_functions if n is not None)
-    return None

@@ -31,11 +31,10 @@ def backward_twice(failure: FreedTwice) -> Finding:
         else "an earlier call"
     )
     op = f" {node.op}'s saved tensors" if node is not None else " it"
+    at = f" at line {via.source.line}" if via is not None and via.source is not None else ""
     through = ""
     if carried is not None or via is not None:
-        what = carried or "a tensor"
-        at = f" at line {via.source.line}" if via is not None and via.source is not None else ""
-        through = f", reached through {what}{at}"
+        through = f", reached through {carried or 'a tensor'}{at}"
     message = (
         f"Backward call {failure.call.name} ran through a graph that {by} had already "
         f"freed{through}:{op} were gone."
@@ -51,10 +50,9 @@ def backward_twice(failure: FreedTwice) -> Finding:
     )
     if again:
         state = carried or "the state"
-        line = f" at line {via.source.line}" if via is not None and via.source is not None else ""
         hint = (
             f"Detach the state carried from one iteration to the next: {state} = "
-            f"{state}.detach() before it is used again{line} (truncated backpropagation "
+            f"{state}.detach() before it is used again{at} (truncated backpropagation "
             "through time). retain_graph=True would backpropagate into every earlier "
             "iteration and keep all their graphs in memory."
         )

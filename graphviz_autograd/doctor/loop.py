@@ -67,19 +67,22 @@ class LoopWatch:
 
     reader: SourceReader
     steps: int = 0
-    held: dict[int, None] = field(default_factory=dict)
-    """Keys of the parameters some stepping optimizer held, in the order met."""
+    summed: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    """Leaves whose ``.grad`` summed several calls' gradients without being zeroed in
+    between, by key: those calls (the latest such sum)."""
+    held: dict[int, int] = field(default_factory=dict)
+    """The parameters some stepping optimizer held, by key, in the order met: how many steps
+    held them."""
+    idle: dict[int, int] = field(default_factory=dict)
+    """Of those, the ones some step found with no gradient from a backward call since the step
+    before: at how many steps."""
     stale: dict[int, tuple[str, ...]] = field(default_factory=dict)
     """Parameters whose ``.grad`` a step consumed again after a later call added to it: the
     calls summed by the last such step."""
-    stale_steps: list[Site | None] = field(default_factory=list)
+    stale_step: Site | None = None
+    """The line of the first step that consumed such a sum."""
     emptied: list[EmptiedStep] = field(default_factory=list)
     """Steps that found every gradient written since the last step zeroed."""
-    idle: dict[int, int] = field(default_factory=dict)
-    """Parameters held by a stepping optimizer, by key: at how many of its steps no backward
-    call since the step before had given them a gradient."""
-    held_steps: dict[int, int] = field(default_factory=dict)
-    """How many steps held each parameter, by key."""
     scales: list[tuple[float, float, bool]] = field(default_factory=list)
     """Each ``GradScaler.update``: scale before, scale after, whether a step was skipped."""
     assigned: WeakIdKeyDictionary = field(default_factory=WeakIdKeyDictionary)
@@ -134,6 +137,10 @@ class LoopWatch:
 
     # -- events -------------------------------------------------------------------------------
 
+    def wrote(self, key: int) -> bool:
+        """Whether a backward call recorded here wrote the ``.grad`` of leaf ``key``."""
+        return key in self._episodes
+
     def backward(
         self, call: str, line: Site | None, reached: dict[int, torch.Tensor], full: list[int]
     ) -> None:
@@ -147,6 +154,8 @@ class LoopWatch:
             if episode is None or key not in summing:
                 episode = self._episodes[key] = _Episode([])
             episode.calls.append(call)
+            if len(episode.calls) > 1:
+                self.summed[key] = tuple(episode.calls)
             grad = leaf.grad
             episode.grad = None if grad is None else (id(grad), grad._version)
 
@@ -157,9 +166,7 @@ class LoopWatch:
         for group in optimizer.param_groups:
             for param in group["params"]:
                 key = id(param)
-                self.held[key] = None
-                self.idle.setdefault(key, 0)
-                self.held_steps[key] = self.held_steps.get(key, 0) + 1
+                self.held[key] = self.held.get(key, 0) + 1
                 episode = self._episodes.get(key)
                 if episode is None or len(episode.calls) == episode.consumed:
                     self.idle[key] = self.idle.get(key, 0) + 1
@@ -170,8 +177,8 @@ class LoopWatch:
                     continue
                 fresh += 1
                 if episode.consumed:  # used before, and grown since: the sum so far
-                    if not self.stale_steps:
-                        self.stale_steps.append(site(currentframe()))
+                    if not self.stale:
+                        self.stale_step = site(currentframe())
                     self.stale[key] = tuple(episode.calls)
                 episode.consumed = len(episode.calls)
         if emptied and not fresh:

@@ -7,7 +7,7 @@ these records; `session.Doctor.observations` gathers them when the block ends.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
@@ -34,6 +34,7 @@ __all__ = [
     "Site",
     "Slope",
     "VersionClash",
+    "named",
 ]
 
 
@@ -300,3 +301,9 @@ class Observations:
     ddp_index: Mapping[int, int] = field(default_factory=dict)
     """Each parameter of a ``DistributedDataParallel`` module, by key: its index in DDP's
     messages ("Parameter indices which did not receive grad")."""
+
+
+def named(names: Mapping[int, str], keys: Iterable[int]) -> tuple[str, ...]:
+    """The names of the tensors ``keys`` in ``names`` (`Observations.names`); ``<tensor
+    0x...>`` for one unnamed."""
+    return tuple(names.get(k, f"<tensor {k:#x}>") for k in keys)

@@ -4,7 +4,7 @@ leaves autograd nodes lead to, and whether a tensor's values are finite."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from types import FrameType
 from typing import Any, Final
 
@@ -20,10 +20,11 @@ __all__ = [
     "CALL_KEY",
     "WALK_LIMIT",
     "checkable",
-    "finite",
     "bound_to",
+    "finite",
     "leaves",
     "marked",
+    "nodes",
     "name_in",
     "site",
     "source",
@@ -47,27 +48,25 @@ def source(reader: SourceReader, line: Site | None) -> Source | None:
 
 def name_in(frame: FrameType | None, tensor: object) -> str | None:
     """The name of a local (then global) variable of the user's ``frame`` bound to ``tensor``."""
-    user = user_frame(frame)
-    if user is None:
-        return None
-    for scope in (user.f_locals, user.f_globals):
-        for name, value in list(scope.items()):
-            if value is tensor and not name.startswith("_"):
-                return name
-    return None
+    return _name_where(frame, lambda value: value is tensor)
 
 
 def bound_to(frame: FrameType | None, fn: Any) -> str | None:
     """The name of a variable of the user's ``frame`` bound to a tensor that the autograd node
     ``fn`` made (``tensor.grad_fn is fn``)."""
+    return _name_where(frame, lambda value: isinstance(value, torch.Tensor) and value.grad_fn is fn)
+
+
+def _name_where(frame: FrameType | None, match: Callable[[Any], bool]) -> str | None:
+    """The first local (then global) variable of the user's ``frame`` whose value ``match``es,
+    names beginning with ``_`` left out."""
     user = user_frame(frame)
     if user is None:
         return None
     for scope in (user.f_locals, user.f_globals):
         for name, value in list(scope.items()):
-            if isinstance(value, torch.Tensor) and not name.startswith("_"):
-                if value.grad_fn is fn:
-                    return name
+            if not name.startswith("_") and match(value):
+                return name
     return None
 
 
@@ -80,44 +79,39 @@ def tensors(args: Iterable[Any]) -> Iterable[torch.Tensor]:
             yield from (a for a in arg if isinstance(a, torch.Tensor))
 
 
+def nodes(fns: Iterable[Any]) -> Iterator[Any]:
+    """Each autograd node the nodes ``fns`` lead to (themselves included), once, up to
+    `WALK_LIMIT` of them."""
+    seen: set[int] = set()
+    todo = [fn for fn in fns if fn is not None]
+    while todo and len(seen) < WALK_LIMIT:
+        fn = todo.pop()
+        if id(fn) in seen:
+            continue
+        seen.add(id(fn))
+        yield fn
+        todo.extend(next_fn for next_fn, _ in fn.next_functions if next_fn is not None)
+
+
 def leaves(fns: Iterable[Any], call: str | None = None) -> dict[int, torch.Tensor]:
     """The leaf tensors (``AccumulateGrad.variable``) the autograd nodes ``fns`` lead to, by
     key. With ``call``, each node not run by an earlier call is noted as run (and freed) by
     ``call``. A parameter FSDP2 gathered for forward is found as the user's (sharded) one."""
     found: dict[int, torch.Tensor] = {}
     shards = gathered_params()
-    seen: set[int] = set()
-    todo = [fn for fn in fns if fn is not None]
-    while todo and len(seen) < WALK_LIMIT:
-        fn = todo.pop()
-        if id(fn) in seen:
-            continue
-        seen.add(id(fn))
+    for fn in nodes(fns):
         if call is not None:
             fn.metadata.setdefault(CALL_KEY, call)
         variable = getattr(fn, "variable", None)
         if isinstance(variable, torch.Tensor):
             variable = shards.get(id(variable), variable) if shards else variable
             found[id(variable)] = variable
-        todo.extend(next_fn for next_fn, _ in fn.next_functions if next_fn is not None)
     return found
 
 
 def marked(fns: Iterable[Any], key: str) -> set[Any]:
     """The values of ``metadata[key]`` on the autograd nodes ``fns`` lead to."""
-    found: set[Any] = set()
-    seen: set[int] = set()
-    todo = [fn for fn in fns if fn is not None]
-    while todo and len(seen) < WALK_LIMIT:
-        fn = todo.pop()
-        if id(fn) in seen:
-            continue
-        seen.add(id(fn))
-        value = fn.metadata.get(key)
-        if value is not None:
-            found.add(value)
-        todo.extend(next_fn for next_fn, _ in fn.next_functions if next_fn is not None)
-    return found
+    return {value for fn in nodes(fns) if (value := fn.metadata.get(key)) is not None}
 
 
 def finite(tensor: torch.Tensor) -> bool:

@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import Final
 
 from ..model import COMPILED_OP, Graph, Node, region_of
-from ..text import one_or_many
+from ..text import count_of, listed, one_or_many
 from .failures import explain
 from .findings import Finding, NodeRef, Severity
 from .observations import (
@@ -26,12 +26,11 @@ from .observations import (
     NonleafRead,
     Observations,
     Slope,
+    named,
 )
 from .training import (
     grad_accumulation,
     idle_params,
-    listed,
-    named,
     not_in_optimizer,
     scaler_steps,
     zeroed_before_step,
@@ -248,8 +247,8 @@ def frozen_params(seen: Observations, intended: Sequence[Cut]) -> list[Finding]:
     """Parameters that need no grad, one finding per top-most module whose parameters all
     are; and parameters behind a cut that no stepping optimizer holds (``intended``): frozen
     by intent, as a linear probe's backbone under ``torch.no_grad()``."""
-    everything = [seen.names.get(k, f"<tensor {k:#x}>") for k in seen.params]
-    frozen = named(seen.names, [k for k, requires_grad in seen.params.items() if not requires_grad])
+    everything = named(seen.names, seen.params)
+    frozen = named(seen.names, [k for k, needs in seen.params.items() if not needs])
     found = [
         Finding(
             "frozen-param",
@@ -296,12 +295,13 @@ def _modules_of(name: str) -> list[str]:
 
 def _group(top: str, names: tuple[str, ...]) -> str:
     """``model.bert: 199 parameters`` or ``fc: 2 parameters (weight, bias)``."""
-    n = len(names)
-    count = f"{n} parameter{'s' if n != 1 else ''}"
-    if n > 6:
-        return f"{top}: {count}" if top else count
-    short = tuple(name.removeprefix(f"{top}.") for name in names) if top else names
-    return f"{top}: {count} ({', '.join(short)})" if top else f"{count} ({', '.join(short)})"
+    head = (
+        f"{top}: {count_of(len(names), 'parameter')}" if top else count_of(len(names), "parameter")
+    )
+    if len(names) > 6:
+        return head
+    short = (name.removeprefix(f"{top}.") for name in names) if top else names
+    return f"{head} ({', '.join(short)})"
 
 
 # -- gradients -----------------------------------------------------------------------------------

@@ -138,12 +138,16 @@ class Doctor:
             params=params,
             names=names,
             reached=frozenset(back.reached),
-            accumulated={key: tuple(calls) for key, calls in back.accumulated.items()},
+            accumulated=dict(loop.summed),
             steps=loop.steps,
             held=held,
-            idle={k: (n, loop.held_steps[k]) for k, n in loop.idle.items() if k in back.reached},
+            idle={
+                k: (loop.idle[k], n)
+                for k, n in loop.held.items()
+                if k in loop.idle and k in back.reached
+            },
             stale=dict(loop.stale),
-            stale_step=source(self._reader, loop.stale_steps[0]) if loop.stale_steps else None,
+            stale_step=source(self._reader, loop.stale_step),
             emptied=tuple(loop.emptied),
             scaler=loop.scaler(),
             assigned=self._assigned(
@@ -163,14 +167,14 @@ class Doctor:
         modules that ran whose assignment the loop watch saw."""
         wanted = set(keys)
         out: dict[int, Source] = {}
-        for ref in self._used.values():
+        for ref in self._used.values() if wanted else ():
             module = ref()
-            if module is None or not wanted:
+            line = None if module is None else self.loop.assigned.get(module)  # type: ignore[no-untyped-call]
+            if module is None or line is None:
                 continue
-            line = self.loop.assigned.get(module)  # type: ignore[no-untyped-call]
-            found = source(self._reader, line)
+            found = self._reader.source_at(*line)
             for param in module.parameters(recurse=False):
-                if id(param) in wanted and found is not None:
+                if id(param) in wanted:
                     out[id(param)] = found
         return out
 

@@ -5,32 +5,16 @@ Pure functions, no torch, as `rules` (which runs them): `Observations` in, `Find
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 from typing import Final
 
-from ..text import one_or_many
+from ..text import listed, one_or_many
 from .findings import Finding
-from .observations import Observations
-
-
-def named(names: Mapping[int, str], keys: Iterable[int]) -> tuple[str, ...]:
-    """The names of the tensors ``keys``; ``<tensor 0x...>`` for one unnamed."""
-    return tuple(names.get(k, f"<tensor {k:#x}>") for k in keys)
-
-
-def listed(names: tuple[str, ...], most: int = 6) -> str:
-    """``a, b, c`` or ``a, ..., f and 3 more``."""
-    if len(names) <= most:
-        return ", ".join(names)
-    return f"{', '.join(names[:most])} and {len(names) - most} more"
-
+from .observations import Observations, named
 
 __all__ = [
     "STALLED",
     "grad_accumulation",
     "idle_params",
-    "listed",
-    "named",
     "not_in_optimizer",
     "scaler_steps",
     "zeroed_before_step",

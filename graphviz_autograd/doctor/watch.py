@@ -156,8 +156,7 @@ class ForwardWatch(TorchFunctionMode):
         if func == _DETACH or func == _DATA:
             how = ".detach()" if func == _DETACH else ".data"
             self._direct(how, [args[0]], out)
-        elif not _grad_enabled() and any(t.requires_grad for t in tensors(args)):
-            cut = [t for t in tensors(args) if t.requires_grad]
+        elif not _grad_enabled() and (cut := [t for t in tensors(args) if t.requires_grad]):
             inference = torch.is_inference_mode_enabled()
             self._direct("torch.inference_mode()" if inference else "torch.no_grad()", cut, out)
         elif len(self.cut_of):  # made from a cut tensor (with grad on or off): from that cut

@@ -63,10 +63,15 @@ def marks_by_node(marks: Iterable[Mark]) -> dict[str, list[Mark]]:
     return found
 
 
+def _colour(severity: str) -> str:
+    """The outline colour of a severity (`MARK_COLOURS`), an unknown one as info's."""
+    return MARK_COLOURS.get(severity, MARK_COLOURS["info"])
+
+
 def outline(here: Sequence[Mark]) -> str:
     """The DOT attributes of a node that the marks ``here`` concern (the most severe first):
     outlined in the colour of the first, their codes beside it."""
-    colour = MARK_COLOURS.get(here[0].severity, MARK_COLOURS["info"])
+    colour = _colour(here[0].severity)
     codes = ", ".join(dict.fromkeys(m.code for m in here))
     return f'color="{colour}" penwidth={_PENWIDTH} xlabel={quote(codes)}'
 
@@ -94,7 +99,7 @@ def mark_legend_rows(marks: Sequence[Mark], drawn: Iterable[str]) -> str:
     shown = frozenset(drawn)
     rows = []
     for mark in marks:
-        colour = MARK_COLOURS.get(mark.severity, MARK_COLOURS["info"])
+        colour = _colour(mark.severity)
         where = _where(mark.source)
         head = f"{mark.severity} {mark.code}" + (f" at {where}" if where else "")
         missing = "" if shown.intersection(mark.nodes) else " (no node drawn)"
@@ -117,7 +122,7 @@ def mark_dicts(marks: Sequence[Mark], index: dict[str, int]) -> list[dict[str, A
         {
             "code": m.code,
             "severity": m.severity,
-            "colour": MARK_COLOURS.get(m.severity, MARK_COLOURS["info"]),
+            "colour": _colour(m.severity),
             "message": m.message,
             "hint": m.hint,
             "where": _where(m.source) or None,

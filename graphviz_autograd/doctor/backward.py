@@ -145,8 +145,10 @@ class BackwardWatch:
         bad = tuple(key for key, norm in norms.items() if not math.isfinite(norm))
         if bad and self.nonfinite_grad is None:
             self.nonfinite_grad = NonfiniteGrad(call, bad)
+        scale = self._loop.taken_scale()  # a GradScaler's: the norms the model really has
         if self.slope is None and len(self._modules) > 1:
-            self.slope = slope_of(call, self._module_norms(norms))
+            true = {key: norm / scale for key, norm in norms.items()}
+            self.slope = slope_of(call, self._module_norms(true))
 
     def _module_norms(self, norms: dict[int, float]) -> list[ModuleNorm]:
         """The norm of each module's own gradients, for modules whose gradients are all

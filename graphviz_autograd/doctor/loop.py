@@ -13,7 +13,8 @@
   intended use;
 - steps that found every gradient written since the last step zeroed (``zero_grad`` between
   ``backward`` and ``step``);
-- the scale of each ``GradScaler.update`` and whether the step before it was skipped;
+- the scale of each ``GradScaler.update`` and whether the step before it was skipped, and the
+  scale each ``GradScaler.scale(loss)`` multiplied the next call's gradients by;
 - where each module was assigned as an attribute of another (``model.fc = nn.Linear(...)``).
 
 Its records are those of `observations`.
@@ -62,7 +63,8 @@ class _Zero:
 
 @dataclass(slots=True)
 class LoopWatch:
-    """See the module docstring. `install` patches ``zero_grad`` and ``GradScaler.update`` and
+    """See the module docstring. `install` patches ``zero_grad``, ``GradScaler.update`` and
+    ``GradScaler.scale`` and
     registers a module registration hook; `remove` undoes all of it."""
 
     reader: SourceReader
@@ -85,6 +87,9 @@ class LoopWatch:
     """Steps that found every gradient written since the last step zeroed."""
     scales: list[tuple[float, float, bool]] = field(default_factory=list)
     """Each ``GradScaler.update``: scale before, scale after, whether a step was skipped."""
+    loss_scale: float | None = None
+    """The scale of the last ``GradScaler.scale(loss)``, until a backward call takes it
+    (`taken_scale`): the gradients of that call are that many times their true size."""
     assigned: WeakIdKeyDictionary = field(default_factory=WeakIdKeyDictionary)
     """Module -> the `Site` of the line that assigned it to another module."""
     _episodes: dict[int, _Episode] = field(default_factory=dict)
@@ -99,6 +104,7 @@ class LoopWatch:
         for owner in (torch.optim.Optimizer, torch.nn.Module):
             self._patch(owner, "zero_grad", self._zeroing)
         self._patch(torch.amp.GradScaler, "update", self._scaling)
+        self._patch(torch.amp.GradScaler, "scale", self._scaled)
         handle = torch.nn.modules.module.register_module_module_registration_hook(self._assigned)
         self._undo.append(handle.remove)
 
@@ -130,6 +136,21 @@ class LoopWatch:
             return out
 
         return update
+
+    def _scaled(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        def scale(scaler: Any, outputs: Any) -> Any:
+            out = original(scaler, outputs)
+            if scaler.is_enabled():
+                self.loss_scale = scaler.get_scale()
+            return out
+
+        return scale
+
+    def taken_scale(self) -> float:
+        """The loss scale of the backward call about to be read (1 without a ``GradScaler``);
+        the next call starts without one."""
+        scale, self.loss_scale = self.loss_scale or 1.0, None
+        return scale
 
     def _assigned(self, module: Any, name: str, submodule: Any) -> None:
         if submodule is not None:

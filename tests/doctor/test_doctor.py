@@ -280,3 +280,28 @@ def test_capture_diagnose_names_the_freed_node_by_its_id_in_the_failed_calls_gra
     (node,) = finding.nodes
     assert node.source is not None and "x.exp()" in node.source.code
     assert node.id is not None and cap.calls[1].graph.node(node.id).op == "ExpBackward0"
+
+
+class Sine(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sin(30.0 * x)
+
+
+def test_the_slope_is_judged_on_gradients_a_grad_scaler_has_not_scaled() -> None:
+    """Under a GradScaler the gradients are the loss scale times their size: the vanishing or
+    exploding finding gives the model's own norms, as without the scaler."""
+
+    def exploding(scaler: torch.amp.GradScaler | None) -> str:
+        torch.manual_seed(0)  # samples/pitfalls/exploding.py's model: sin(30x) between layers
+        layers: list[nn.Module] = []
+        for _ in range(8):
+            layers += [nn.Linear(16, 16), Sine()]
+        model = nn.Sequential(*layers, nn.Linear(16, 1))
+        with capture(diagnose=True) as cap:
+            loss = model(torch.randn(32, 16)).pow(2).mean()
+            (loss if scaler is None else scaler.scale(loss)).backward()
+        (finding,) = [f for f in cap.findings if f.code == "exploding"]
+        return finding.message
+
+    plain = exploding(None)
+    assert exploding(torch.amp.GradScaler("cpu", init_scale=2.0**10)) == plain

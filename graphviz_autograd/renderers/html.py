@@ -61,6 +61,29 @@ def _static(name: str) -> str:
     return (resources.files(__package__) / "static" / name).read_text(encoding="utf-8")
 
 
+EXPLORER_PARTS: Final = ("data", "layout", "draw", "interact")
+"""The explorer's code, ``static/explorer-PART.js``, in the order data flows; the parts are the
+sections of one closure, so that each sees what the ones before it define."""
+
+_EXPLORER_HEAD: Final = """/* gradviz explorer: the graph in the page's JSON, laid out by Graphviz (viz-global.js) and
+ * navigated here. Four parts, in the order data flows: data (read the JSON once), layout (what
+ * is visible now, as DOT), draw (Graphviz's SVG, tagged with data-node / data-module; pan and
+ * zoom), interact (click, search, fold and unfold, the details panel).
+ *
+ * Names are data: text reaches the DOM only through textContent and setAttribute, and reaches
+ * Graphviz only through quote(), which writes a DOT string as renderers/dot.py does.
+ */
+"use strict";
+(function () {
+"""
+
+
+def explorer_code() -> str:
+    """The explorer's code: its parts (`EXPLORER_PARTS`) as one closure."""
+    parts = (_static(f"explorer-{part}.js") for part in EXPLORER_PARTS)
+    return _EXPLORER_HEAD + "".join(parts) + "})();\n"
+
+
 def script_safe(code: str) -> str:
     """``code`` inlined in ``<script>``: no ``</script`` or ``<!--`` may end or confuse it."""
     return re.sub(r"</(script)", r"<\\/\1", code, flags=re.IGNORECASE).replace("<!--", "<\\!--")
@@ -302,7 +325,7 @@ def to_html(
             "</script>\n<script>",
             script_safe(_static("viz-global.js")),
             "</script>\n<script>",
-            script_safe(_static("explorer.js")),
+            script_safe(explorer_code()),
             "</script>\n</body>\n</html>\n",
         )
     )

@@ -14,6 +14,10 @@
     }
     return d;
   }
+  // A node's gradient summary as shown now: the one recorded with the graph, unless a part
+  // that follows the steps of a whole run sets another (it then dispatches "gradviz:step" on
+  // document, and what shows figures draws them again).
+  let gradNow = (i) => info(i).grad;
   const OPEN_UP_TO = 30; // a graph with more visible nodes opens with its modules folded
   const MODULE_OPENS_WHOLE = 40; // a module of up to this many nodes opens with its submodules
   const UNFOLD_STEP = 100; // nodes shown by one unfold of a ×N node

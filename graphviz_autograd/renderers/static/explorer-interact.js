@@ -149,7 +149,7 @@
       row(t, "source", both);
     }
     if (d.kind === "saved") row(t, "freed", d.freed);
-    row(t, "grad", d.grad ? statsTable(d.grad) : (d.kind === "leaf" ? "None (no backward yet)" : null));
+    row(t, "grad", gradNow(i) ? statsTable(gradNow(i)) : (d.kind === "leaf" ? "None (no backward yet)" : null));
     if (d.grads) d.grads.forEach((g, k) => row(t, `grad of output ${k}`, g ? statsTable(g) : "None"));
     for (const [k, v] of Object.entries(d.attrs || {})) row(t, k, v);
     if (d.saved && d.saved.length) {

@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from ..errors import GradvizError, LayoutTimeoutError
 from ..files import is_special
+from ..history import History
 from ..model import Graph
 from ..ranks import Rank, rank_path
 from ..renderers.document import Document, encode
@@ -19,13 +20,14 @@ from ..renderers.formats import Format, resolve
 from ..renderers.layout import IMAGE_FORMATS
 from ..renderers.options import DrawOptions
 from ..renderers.picture import write_dot_beside
+from ..renderers.steps import run_page
 from ..renderers.tree import print_graph_tree
 from ..text import count_of
 from .exits import EXIT_USAGE
 from .options import OutputFormat
 from .terminal import check_writable, err, fail, put, sigterm_exits, status, tree_console
 
-__all__ = ["targets", "write_graphs"]
+__all__ = ["targets", "write_graphs", "write_run"]
 
 
 def targets(
@@ -101,6 +103,23 @@ def _write(graph: Graph, kind: Format, target: str, draw: DrawOptions) -> None:
     put(target, document.data)
     if target != "-":
         err.print(f"wrote {escape(target)} ({_summary(document, started)})")
+
+
+def write_run(history: History, target: str, draw: DrawOptions) -> None:
+    """Write the one explorer page of a whole run (``--call all -o run.html``)."""
+    started = time.monotonic()
+    if target != "-":
+        check_writable(target)
+    with status() as say:
+        say(f"writing one page for {count_of(len(history.steps), 'backward call')}")
+        page = run_page(history, draw)
+    put(target, page)
+    if target != "-":
+        graphs = count_of(len(history.graphs), "graph structure")
+        err.print(
+            f"wrote {escape(target)} ({count_of(len(history.steps), 'backward call')}, {graphs}, "
+            f"{len(page) / 1e6:.1f} MB, {time.monotonic() - started:.1f} s)"
+        )
 
 
 def _timeout_hint(exc: LayoutTimeoutError, kind: Format, target: str) -> str:

@@ -21,7 +21,7 @@ from ..renderers.style import shared_scale
 from ..text import count_of
 from ..trace.script import ScriptRun, graph_globals, run_captured
 from ..trace.selection import CallSelection
-from .drawing import targets, write_graphs
+from .drawing import targets, write_graphs, write_run
 from .exits import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, script_exit_code
 from .options import (
     Args,
@@ -149,6 +149,8 @@ def _draw_script(
     # os._exit, or crashes in native code, after it loses nothing. The tree prints at the end,
     # after the script's output; --var draws what the script left.
     early = _Early(kind, paths, draw) if chosen and kind is not None and var is None else None
+    # Every call on one page: each kept as figures only, so that long runs stay small.
+    one_page = selection.kind == "all" and kind == "html" and var is None
     try:
         run = run_captured(
             script,
@@ -157,6 +159,7 @@ def _draw_script(
             options=walk,
             on_record=early,
             stdout_to_stderr="-" in paths,
+            history=one_page,
         )
     except GradvizError as exc:
         raise fail(str(exc)) from None
@@ -176,13 +179,17 @@ def _draw_script(
     failed = None if reader_left else run.error
 
     graphs, names = _chosen(run, selection, var, walk, failed)
+    if one_page:
+        names = ["1"]  # one page, at the path given
     kind, paths = targets(script, output, fmt, names, rank)
     if len(graphs) > 1:  # --call all: one shading scale, so that the calls compare
         draw = replace(draw, scale=shared_scale(graphs))
     try:
         if stopped is not None:
             raise stopped
-        if chosen and not (early and early.outcome):
+        if chosen and one_page and run.recorded.history is not None:
+            write_run(run.recorded.history, paths[0], draw)
+        elif chosen and not (early and early.outcome):
             write_graphs(graphs, kind, paths, draw)
     except GradvizError as exc:
         raise fail(str(exc)) from None

@@ -25,7 +25,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from typing import Any, Final
 
@@ -309,11 +309,14 @@ def to_html(
     show_order: bool = False,
     title: str | None = None,
     marks: Sequence[Mark] | None = None,
+    steps: Mapping[str, Any] | None = None,
 ) -> str:
     """The explorer page for ``graph``: opens as ``folded`` (``fold.fold(graph)``, to the
     budget a picture would be folded to; ``graph`` itself for none) and unfolds in the page.
-    With ``marks`` (findings, even none), the page is a report: it lists them beside the graph."""
+    With ``marks`` (findings, even none), the page is a report: it lists them beside the graph.
+    With ``steps`` (`steps.steps_data`), it steps through a whole run's calls."""
     data = page_data(graph, folded=folded, rankdir=rankdir, show_order=show_order, marks=marks)
+    data["steps"] = steps
     if title is None:
         title = "gradviz explorer" if marks is None else "gradviz doctor"
     return "".join(

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..errors import GradvizError
+from ..history import History
 from ..model import Graph
 
 if TYPE_CHECKING:  # the doctor is a later stage: its type only
@@ -51,6 +52,9 @@ class Capture:
     """How many backward calls the program made, kept or not (calls made inside them aside)."""
     inner_count: int = 0
     """How many calls were made inside those (see `BackwardCall.inner`), kept or not."""
+    history: History | None = None
+    """With ``capture(history=True)``: every call the program made, as figures on the graphs of
+    their structures; ``calls`` then keeps the last call only, so that a long run stays small."""
     findings: list[Finding] = field(default_factory=list)
     """With ``capture(diagnose=True)``: what the doctor found, set when the block ends
     (errors first; see docs/doctor.md)."""

@@ -17,6 +17,8 @@ from typing import Any
 
 import torch
 
+from ..errors import GradvizError
+from ..history import History
 from .calls import BackwardCall, Capture
 from .recorder import Recorder
 from .selection import CallSelection, Keep
@@ -42,6 +44,7 @@ def capture(
     keep: Keep | CallSelection = "all",
     on_record: Callable[[BackwardCall], None] | None = None,
     diagnose: bool = False,
+    history: bool = False,
 ) -> Iterator[Capture]:
     """Record every backward call made inside the ``with`` block: ``Tensor.backward``,
     ``torch.autograd.backward`` and ``torch.autograd.grad`` (with ``create_graph=True`` too;
@@ -76,9 +79,14 @@ def capture(
         diagnose: watch forward and backward for autograd's pitfalls (`doctor.session`) for the
             whole block, and set ``findings`` when it ends. The watch also records each op's
             line: recorded graphs then have their sources, as with ``source=True``.
+        history: keep every call of a long run small: each call's gradients as figures in
+            ``history`` (`History`: one graph per structure), and only the last call in
+            ``calls``. ``keep`` must then be ``"all"``.
     """
     selection = CallSelection.of(keep)
-    result = Capture()
+    if history and selection.kind != "all":
+        raise GradvizError(f'capture(history=True) records every call: keep="all", not {keep!r}')
+    result = Capture(history=History() if history else None)
     recorder = Recorder(
         result,
         {

@@ -296,7 +296,12 @@ class Recorder:
     def _keep(self, done: BackwardCall) -> None:
         """Add ``done`` to the recorded calls; once the call to keep is in, stop the aids."""
         calls = self.result.calls
-        if self.selection.kind == "last":
+        history = self.result.history
+        if history is not None:
+            if not done.inner:  # calls made inside one are the engine's, not a step
+                history.add(done.name, done.graph, done.error)
+            calls[:] = [done]
+        elif self.selection.kind == "last":
             calls[:] = [done]
         else:
             bisect.insort(calls, done, key=call_path)  # before the calls made inside it

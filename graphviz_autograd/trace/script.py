@@ -217,10 +217,11 @@ def run_captured(
     diagnose: bool = False,
     on_record: Callable[[BackwardCall], None] | None = None,
     stdout_to_stderr: bool = False,
+    history: bool = False,
 ) -> ScriptRun:
     """Run the script at ``path`` (as `run_script`) inside `capture`, and say how it ended.
 
-    ``keep``, ``on_record``, ``diagnose`` and the walk ``options`` are `capture`'s. Module and
+    ``keep``, ``on_record``, ``diagnose``, ``history`` and the walk ``options`` are `capture`'s. Module and
     variable names come from the script's globals. ``stdout_to_stderr``: the script's prints go
     to stderr while it runs (stdout carries a document).
 
@@ -240,6 +241,7 @@ def run_captured(
             namespace=module.__dict__,
             on_record=on_record,
             diagnose=diagnose,
+            history=history,
             **(options or {}),
         ) as recorded,
     ):

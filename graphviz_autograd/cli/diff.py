@@ -21,22 +21,29 @@ from ..trace.script import run_captured
 from ..trace.selection import CallSelection
 from .exits import EXIT_STRUCTURE_DIFFERS, script_exit_code
 from .options import Calls, DiffOutputs, Sources, parse_call
+from .options import Format as FormatOption
 from .terminal import check_writable, err, fail, put, report_ending
 
 __all__ = ["diff_command"]
 
 
-def diff_command(sources: Sources, calls: Calls = None, output: DiffOutputs = None) -> None:
+def diff_command(
+    sources: Sources, calls: Calls = None, output: DiffOutputs = None, fmt: FormatOption = None
+) -> None:
     """Compare two autograd graphs by structure: nodes added, removed and changed (shape,
     dtype, gradient). Exit 0 when the structure is the same, 4 when it differs; 3 when a script
     raised, N when it called sys.exit(N) or os._exit(N) (no comparison then)."""
     from ..renderers.diff import to_diff_dot, to_diff_json, to_report
+    from ..renderers.diff_page import to_diff_html
     from ..transform.diff import compare
 
     graph_paths = [s for s in sources[:2] if s.lower().endswith((".json", ".py"))] or sources[:1]
     args = sources[len(graph_paths) :]
     targets = output or []
-    kinds = [_kind(target) for target in targets]
+    named = None if fmt is None else fmt.value
+    if named is not None and not targets:
+        raise fail(f"-f {named} writes the comparison: say where with -o")
+    kinds = [_kind(target, named) for target in targets]
     (a, a_name), (b, b_name) = _diff_sources(graph_paths, calls, args)
     comparison = compare(a, b)
     try:
@@ -44,6 +51,11 @@ def diff_command(sources: Sources, calls: Calls = None, output: DiffOutputs = No
             data: str | bytes
             if kind == "json":
                 data = to_diff_json(comparison)
+            elif kind == "html":  # both graphs, each folded as its explorer would be
+                folded = [fold_for(graph, "html") for graph in (a, b)]
+                data = to_diff_html(
+                    comparison, folded_a=folded[0], folded_b=folded[1], a_name=a_name, b_name=b_name
+                )
             else:  # graph B, folded as a picture of it would be
                 text = to_diff_dot(comparison, shown=fold_for(b, kind))
                 if kind == "dot":
@@ -62,11 +74,23 @@ def diff_command(sources: Sources, calls: Calls = None, output: DiffOutputs = No
     raise typer.Exit(0 if comparison.same_structure else EXIT_STRUCTURE_DIFFERS)
 
 
-def _kind(target: str) -> Format:
-    """The format ``-o target`` is written in; fails unless the comparison can be."""
-    kind = "json" if target == "-" else resolve(target)
-    if kind not in ("json", "dot", *IMAGE_FORMATS):
-        raise fail(f"cannot tell the format of {target!r}: use .json, .svg, .png, .pdf or .dot")
+def _kind(target: str, named: str | None) -> Format:
+    """The format ``-o target`` is written in (``named``: the one ``-f`` names); fails unless
+    the comparison can be written in it."""
+    written = ("json", "html", "dot", *IMAGE_FORMATS)
+    if named is not None and named not in written:
+        raise fail(f"a comparison is not written as {named}: use json, html, svg, png, pdf or dot")
+    fallback = "json" if target == "-" else None  # `-o -` is JSON unless -f names another
+    try:
+        kind = resolve(target, named or fallback)
+    except GradvizError as exc:
+        raise fail(str(exc)) from None
+    if kind not in written:
+        raise fail(
+            f"cannot tell the format of {target!r}: use .json, .html, .svg, .png, .pdf or .dot"
+        )
+    if target == "-" and kind in ("png", "pdf"):
+        raise fail(f"{kind} is binary: give a file path with -o, not -")
     if target != "-":
         check_writable(target)
     if kind in IMAGE_FORMATS and find_dot() is None:

@@ -318,7 +318,8 @@ DiffOutputs = Annotated[
         "--output",
         "-o",
         metavar="PATH",
-        help="Write the comparison: .json (gradviz-diff), or graph B with the changes "
+        help="Write the comparison: .json (gradviz-diff), .html (both graphs side by side in "
+        "the explorer, differences marked, navigation synced), or graph B with the changes "
         "coloured (.svg .png .pdf .dot). Repeat for several; `-` writes JSON to stdout.",
     ),
 ]

@@ -50,6 +50,9 @@ class Mark(NamedTuple):
     graph)."""
     source: Source | None = None
     """The line of the script it is about."""
+    colour: str | None = None
+    """The outline's colour when not its severity's: a comparison's marks (added, removed,
+    changed) have their own."""
 
 
 def marks_by_node(marks: Iterable[Mark]) -> dict[str, list[Mark]]:
@@ -63,15 +66,16 @@ def marks_by_node(marks: Iterable[Mark]) -> dict[str, list[Mark]]:
     return found
 
 
-def _colour(severity: str) -> str:
-    """The outline colour of a severity (`MARK_COLOURS`), an unknown one as info's."""
-    return MARK_COLOURS.get(severity, MARK_COLOURS["info"])
+def _colour(mark: Mark) -> str:
+    """The outline colour of a mark: its own, else its severity's (`MARK_COLOURS`), an unknown
+    one as info's."""
+    return mark.colour or MARK_COLOURS.get(mark.severity, MARK_COLOURS["info"])
 
 
 def outline(here: Sequence[Mark]) -> str:
     """The DOT attributes of a node that the marks ``here`` concern (the most severe first):
     outlined in the colour of the first, their codes beside it."""
-    colour = _colour(here[0].severity)
+    colour = _colour(here[0])
     codes = ", ".join(dict.fromkeys(m.code for m in here))
     return f'color="{colour}" penwidth={_PENWIDTH} xlabel={quote(codes)}'
 
@@ -99,7 +103,7 @@ def mark_legend_rows(marks: Sequence[Mark], drawn: Iterable[str]) -> str:
     shown = frozenset(drawn)
     rows = []
     for mark in marks:
-        colour = _colour(mark.severity)
+        colour = _colour(mark)
         where = _where(mark.source)
         head = f"{mark.severity} {mark.code}" + (f" at {where}" if where else "")
         missing = "" if shown.intersection(mark.nodes) else " (no node drawn)"
@@ -122,7 +126,7 @@ def mark_dicts(marks: Sequence[Mark], index: dict[str, int]) -> list[dict[str, A
         {
             "code": m.code,
             "severity": m.severity,
-            "colour": _colour(m.severity),
+            "colour": _colour(m),
             "message": m.message,
             "hint": m.hint,
             "where": _where(m.source) or None,

@@ -243,22 +243,24 @@
     return info(item.kind === "rest" ? item.first : item.node).look[3] + (item.count > 1 || item.kind === "rest" ? " ×" + item.count : "");
   }
 
-  function select(key) {
+  function select(key, quiet) {
     const item = current.vg.shown.get(key);
     if (!item) return;
     selected = item.first;
     highlight(key);
     showDetails(item);
+    if (!quiet) tell("gradviz:selected", { id: ids[selected] });
   }
 
   const hint = [...details.childNodes];
-  function unselect() {
+  function unselect(quiet) {
     selected = null;
     highlight(null);
     details.replaceChildren(...hint);
+    if (!quiet) tell("gradviz:selected", { id: null });
   }
 
-  function toggleModule(path) {
+  function toggleModule(path, quiet) {
     if (collapsed.has(path)) {
       collapsed.delete(path);
       if (modules.get(path).size > MODULE_OPENS_WHOLE) {
@@ -268,6 +270,7 @@
       collapsed.add(path);
       for (const other of [...collapsed]) if (other.startsWith(path + ".")) collapsed.delete(other);
     }
+    if (!quiet) tell("gradviz:module", { path, folded: collapsed.has(path) });
     // the folded module's node, or the open module's frame
     relayout(() => [...current.svg.querySelectorAll("[data-module]")]
       .find((g) => g.getAttribute("data-module") === path));
@@ -439,6 +442,38 @@
   }
   notes.appendChild(legend);
   listFindings();
+
+  // ---- a page that holds this one (a diff's two panes) -------------------------------------------
+  // It hears what the user does here as events on document, "gradviz:selected" {id} (null: none)
+  // and "gradviz:module" {path, folded}, and sends "gradviz:select" {id} and "gradviz:fold"
+  // {path, folded} back; what it asks is done quietly (not told back).
+
+  function tell(type, detail) {
+    document.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  const indexOf = new Map(ids.map((id, i) => [id, i]));
+  document.addEventListener("gradviz:select", (event) => {
+    const i = indexOf.get(event.detail.id);
+    if (!current || i === undefined) {
+      if (current) unselect(true);
+      return;
+    }
+    let opened = false; // the modules folded around it open
+    for (let path = isRoot[i] ? null : moduleOf(i); path !== null; path = modules.get(path).parent) {
+      if (collapsed.delete(path)) opened = true;
+    }
+    const show = () => {
+      select(current.vg.keyOf[i], true);
+      centreOn(current.vg.keyOf[i]);
+    };
+    if (opened) relayout(() => current.elements.get(current.vg.keyOf[i]), show);
+    else show();
+  });
+  document.addEventListener("gradviz:fold", (event) => {
+    const { path, folded } = event.detail;
+    if (current && modules.has(path) && collapsed.has(path) !== folded) toggleModule(path, true);
+  });
 
   document.body.dataset.state = "loading";
   Viz.instance().then((instance) => {

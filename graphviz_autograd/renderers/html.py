@@ -12,7 +12,10 @@ What goes in, as JSON inside ``<script type="application/json">``:
 - the edges, as node indices;
 - the folding the caller gives (`fitting.fold_for`: to the same budget as a picture): which node
   of the folded graph stands for each node of the full graph, so that the page opens folded and
-  unfolds ×N nodes;
+  unfolds ×N nodes; never a node of another module (`explorer_folds.within_modules`): the page
+  folds modules itself, and runs of identical ones (`explorer_folds.module_runs`) as one node;
+- what the page needs to give folded things their figures: the gradient shading's scale
+  (`style.grad_shades`) and each node's saved bytes, when recorded;
 - findings about the graph, when given (`marks.Mark`): the page outlines their nodes, lists the
   findings beside the graph and, in a node's details, those that concern it.
 
@@ -30,9 +33,11 @@ from importlib import resources
 from typing import Any, Final
 
 from ..model import Graph, Node
+from ..transform.fold.adjacency import name_key
 from .dot import SAVED_EDGE_STYLE, to_dot
 from .dot_nodes import FIRST_BAD_STYLE, NODE_STYLE
 from .dot_quoting import quote
+from .explorer_folds import by_module, module_runs, run_dicts, saved_of, shading_dict
 from .json import node_dict
 from .labels import fmt_float, heading, label_rest
 from .marks import Mark, mark_dicts
@@ -126,7 +131,7 @@ def fold_map(full: Graph, folded: Graph) -> list[int]:
         room[k] = node.count - nodes[k].count
     if len(room) == len(ids):
         return rep
-    alike = [(n.kind, n.op, n.shape, n.dtype, n.is_leaf) for n in nodes]
+    alike = [(n.kind, n.op, n.shape, n.dtype, n.is_leaf, name_key(n)) for n in nodes]
     kept_inputs: dict[int, list[tuple[str, int | None, int]]] = {}
     for edge in folded.edges:
         kept_inputs.setdefault(index[edge.dst], []).append((edge.kind, edge.slot, index[edge.src]))
@@ -217,6 +222,7 @@ def page_data(
     about it (``marks``; None: none were looked for)."""
     full = graph if len(graph) <= UNFOLD_UP_TO else folded
     rep = fold_map(full, folded) if full is not folded else list(range(len(full)))
+    rep, notes = by_module(graph, folded, rep) if full is graph else (rep, list(folded.notes))
     nodes = full.nodes
     ids = [node.id for node in nodes]
     index = {node_id: i for i, node_id in enumerate(ids)}
@@ -274,8 +280,11 @@ def page_data(
         "rep": rep,
         "folded_count": [folded_count.get(i, 0) for i in range(len(ids))],
         "folded_edges": _flat((index[e.src], index[e.dst]) for e in folded.edges),
-        "notes": list(folded.notes),
+        "notes": notes,
         "legend": _legend(full, shading),
+        "shading": shading_dict(shading),
+        "saved_of": None if full.saved_bytes is None else [saved_of(node) for node in nodes],
+        "runs": run_dicts(module_runs(full)),
         "whole": full is graph,
         "total_nodes": len(graph),
         "findings": None if marks is None else mark_dicts(marks, index),

@@ -118,6 +118,67 @@
   modulePaths.forEach((path, index) => { modules.get(path).index = index; });
   for (const entry of modules.values()) entry.children.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 
+  // Runs of identical sibling modules (renderers/explorer_folds.py): h.0 … h.19, drawn as one
+  // node while folded; opened, as their members, each a folded module.
+  const RUNS = DATA.runs || [];
+  const runOf = new Map(); // member path -> its run's index
+  RUNS.forEach((run, k) => { for (const path of run.members) runOf.set(path, k); });
+  function runName(k) {
+    // "model.transformer.h.0–h.19"
+    const members = RUNS[k].members, last = members[members.length - 1];
+    return `${members[0]}–${last.slice(RUNS[k].parent.lastIndexOf(".") + 1)}`;
+  }
+
+  // Figures of folded things, from the nodes they hold now: the gradient norms of their ops
+  // (min, median, max; shaded by the largest on the scale of the ops, as renderers/style.py
+  // grad_shades shades them) and the bytes their nodes saved for backward, when recorded.
+  const SHADING = DATA.shading;
+  function roundHalfEven(x) {
+    // Python's round()
+    const r = Math.round(x);
+    return Math.abs(x - Math.trunc(x)) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+  }
+  function shadeOf(norm) {
+    const ramp = SHADING.ramp, top = ramp.length - 1;
+    if (!(norm > 0) || SHADING.low === null) return ramp[0];
+    const lo = Math.log10(SHADING.low), hi = Math.log10(SHADING.high);
+    const step = hi === lo ? top : roundHalfEven((Math.log10(norm) - lo) / (hi - lo) * top);
+    return ramp[Math.min(Math.max(step, 0), top)];
+  }
+  function figures(nodes) {
+    const norms = [];
+    let bad = 0, saved = DATA.saved_of ? 0 : null;
+    for (const i of nodes) {
+      if (saved !== null) saved += DATA.saved_of[i];
+      const g = gradNow(i);
+      if (!g || isRoot[i] || info(i).kind !== "op") continue;
+      if (g.nan || g.inf) bad += 1;
+      else if (typeof g.norm === "number" && Number.isFinite(g.norm)) norms.push(g.norm);
+    }
+    norms.sort((a, b) => a - b);
+    const n = norms.length, mid = n >> 1;
+    const median = n ? (n % 2 ? norms[mid] : (norms[mid - 1] + norms[mid]) / 2) : null;
+    const max = n ? norms[n - 1] : null;
+    const fill = bad ? SHADING.nonfinite : n ? shadeOf(max) : null;
+    return { count: n, min: n ? norms[0] : null, median, max, bad, saved, fill };
+  }
+  function bytes(n) {
+    // as renderers/labels.py fmt_bytes: "1.5 MiB"
+    let size = n;
+    for (const unit of ["B", "KiB", "MiB", "GiB"]) {
+      if (size < 1024 || unit === "GiB") return unit === "B" ? `${Math.round(size)} B` : `${size.toFixed(1)} ${unit}`;
+      size /= 1024;
+    }
+  }
+  function figureLines(f) {
+    // the lines a folded thing's label and details give its figures in
+    const lines = [];
+    if (f.count) lines.push(`grad ‖·‖ min ${number(f.min)} · median ${number(f.median)} · max ${number(f.max)}`);
+    if (f.bad) lines.push(`grad NaN/Inf in ${f.bad} op${f.bad === 1 ? "" : "s"}`);
+    if (f.saved) lines.push(`saved ${bytes(f.saved)}`);
+    return lines;
+  }
+
   function searchText(i) {
     const d = info(i);
     const parts = [ids[i], d.kind, d.op, d.name, d.module];

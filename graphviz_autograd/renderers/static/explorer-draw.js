@@ -115,9 +115,10 @@
       g.setAttribute("data-node", ids[item.first]);
       g.setAttribute("data-key", item.key);
       if (item.kind === "module") g.setAttribute("data-module", modulePaths[item.key.slice(1) | 0]);
+      if (item.kind === "run") g.setAttribute("data-run", runName(item.run));
       if (item.kind !== "node" || item.count > 1) g.classList.add("folded");
       if (item.findings.length) g.setAttribute("data-severity", FINDINGS[item.findings[0]].severity);
-      const unit = item.kind === "module" ? undefined : unitOf.get(item.kind === "rest" ? item.node : rep[item.first]);
+      const unit = isGroup(item.key) ? undefined : unitOf.get(item.kind === "rest" ? item.node : rep[item.first]);
       if (unit !== undefined && unfoldOrder(unit).some((j) => !revealed[j])) g.classList.add("unfoldable");
       elements.set(item.key, g);
     }
@@ -163,3 +164,17 @@
       `layout ${seconds} s`;
   }
 
+  function figureRows(table, f) {
+    // a folded thing's figures (data's figures()), as rows of its details
+    const of = `${f.count} op${f.count === 1 ? "" : "s"}`;
+    if (f.count) row(table, "grad ‖·‖", `min ${number(f.min)} · median ${number(f.median)} · max ${number(f.max)} (${of})`);
+    if (f.bad) row(table, "NaN/Inf", `in the gradients of ${f.bad} op${f.bad === 1 ? "" : "s"}`);
+    if (f.saved !== null) row(table, "saved, in all", bytes(f.saved));
+  }
+
+  // A part that follows a run's steps changes gradNow: folded things get their figures again.
+  document.addEventListener("gradviz:step", () => {
+    if (!current) return;
+    const kept = { ...view };
+    relayout(undefined, () => setView(kept));
+  });

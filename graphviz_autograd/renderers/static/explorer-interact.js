@@ -109,17 +109,21 @@
     if (item.kind === "module") {
       actions.appendChild(button("open module", "open", () => toggleModule(item.module)));
       details.appendChild(element("p", `${item.count} nodes inside; the first of them:`));
+    } else if (item.kind === "run") {
+      actions.appendChild(button("open blocks", "open", () => toggleRun(item.run)));
+      details.appendChild(element("p", `${RUNS[item.run].members.length} identical blocks, ` +
+        `${item.count} nodes inside; the first of them:`));
     }
     const kept = item.kind === "rest" ? item.node : rep[i];
     const u = unitOf.get(kept);
-    if (u !== undefined && item.kind !== "module") {
+    if (u !== undefined && !isGroup(item.key)) {
       const order = unfoldOrder(u);
       const hidden = order.filter((j) => !revealed[j]).length;
       if (hidden) actions.appendChild(button(`unfold (${Math.min(hidden, UNFOLD_STEP)} more)`, "unfold", () => unfold(u)));
       if (hidden < order.length) actions.appendChild(button("fold back", "fold", () => foldBack(u)));
     }
     const home = item.kind === "module" ? item.module : moduleOf(item.node);
-    if (home !== null && item.kind !== "module" && !isRoot[item.node]) {
+    if (home !== null && !isGroup(item.key) && !isRoot[item.node]) {
       actions.appendChild(button(`fold module ${home}`, "fold-module", () => toggleModule(home)));
     }
     if (actions.childNodes.length) details.appendChild(actions);
@@ -140,6 +144,7 @@
     if (d.grad_returned) row(t, "grad from", "returned by torch.autograd.grad, not stored in .grad");
     row(t, "order", d.order);
     if (item.count > 1) row(t, "stands for", `${item.count} nodes`);
+    if (item.count > 1) figureRows(t, figures(item.nodes));
     row(t, "module", d.module);
     if (d.source) {
       const code = element("code", d.source.code);
@@ -194,6 +199,7 @@
     }
     let opened = false;
     for (let path = isRoot[i] ? null : moduleOf(i); path !== null; path = modules.get(path).parent) {
+      if (runOf.has(path) && openRun(runOf.get(path))) opened = true;
       if (collapsed.delete(path)) opened = true;
     }
     const go = () => {
@@ -240,6 +246,7 @@
 
   function labelHead(item) {
     if (item.kind === "module") return `module ${item.module} ×${item.count}`;
+    if (item.kind === "run") return `${runName(item.run)}, ${RUNS[item.run].members.length} identical blocks, ${item.count} nodes`;
     return info(item.kind === "rest" ? item.first : item.node).look[3] + (item.count > 1 || item.kind === "rest" ? " ×" + item.count : "");
   }
 
@@ -269,11 +276,22 @@
     } else {
       collapsed.add(path);
       for (const other of [...collapsed]) if (other.startsWith(path + ".")) collapsed.delete(other);
+      for (const k of [...collapsedRuns]) if (RUNS[k].members[0].startsWith(path + ".")) collapsedRuns.delete(k);
     }
     if (!quiet) tell("gradviz:module", { path, folded: collapsed.has(path) });
     // the folded module's node, or the open module's frame
     relayout(() => [...current.svg.querySelectorAll("[data-module]")]
       .find((g) => g.getAttribute("data-module") === path));
+  }
+
+  function toggleRun(k) {
+    // a folded run opens as its blocks, each folded; a block opens by itself
+    if (!openRun(k)) {
+      collapsedRuns.add(k);
+      for (const path of RUNS[k].members) collapsed.delete(path);
+    }
+    relayout(() => [...current.svg.querySelectorAll("[data-run], [data-module]")]
+      .find((g) => g.getAttribute("data-run") === runName(k) || g.getAttribute("data-module") === RUNS[k].members[0]));
   }
 
   function unfold(u) {
@@ -372,7 +390,8 @@
     }
     const node = event.target.closest("g.node[data-key]");
     if (node) {
-      if (node.hasAttribute("data-module")) toggleModule(node.getAttribute("data-module"));
+      if (node.hasAttribute("data-run")) toggleRun(current.vg.shown.get(node.getAttribute("data-key")).run);
+      else if (node.hasAttribute("data-module")) toggleModule(node.getAttribute("data-module"));
       else select(node.getAttribute("data-key"));
       return;
     }
@@ -382,7 +401,7 @@
   });
   canvas.addEventListener("dblclick", (event) => {
     const node = event.target.closest("g.node.folded[data-key]");
-    if (!node || node.hasAttribute("data-module")) return;
+    if (!node || node.hasAttribute("data-module") || node.hasAttribute("data-run")) return;
     const item = current.vg.shown.get(node.getAttribute("data-key"));
     const u = unitOf.get(item.kind === "rest" ? item.node : rep[item.first]);
     if (u !== undefined) unfold(u);
@@ -413,14 +432,18 @@
   });
 
   function openModulesFolded() {
-    // the deepest module level at which the picture has at most OPEN_UP_TO nodes
+    // the deepest module level at which the picture has at most OPEN_UP_TO nodes: with the
+    // runs of identical modules of that level as their members, or else each as one node
     const count = () => new Set(visibleGraph().keyOf).size;
     if (!modulePaths.length || count() <= OPEN_UP_TO) return;
     const deepest = Math.max(...modulePaths.map((p) => modules.get(p).depth));
     for (let depth = deepest; depth >= 0; depth--) {
       collapsed.clear();
+      collapsedRuns.clear();
       for (const p of modulePaths) if (modules.get(p).depth === depth) collapsed.add(p);
       if (count() <= OPEN_UP_TO) return;
+      RUNS.forEach((run, k) => { if (modules.get(run.members[0]).depth === depth) collapsedRuns.add(k); });
+      if (collapsedRuns.size && count() <= OPEN_UP_TO) return;
     }
   }
 

@@ -3,11 +3,12 @@ alike, and the graph rebuilt from what a strategy decided (nodes dropped, counts
 
 from __future__ import annotations
 
+import re
 from itertools import accumulate
 
 from ...model import Edge, Graph, Node
 
-__all__ = ["Adjacency", "rebuild", "shape_key"]
+__all__ = ["Adjacency", "name_key", "rebuild", "shape_key"]
 
 
 class Adjacency:
@@ -69,7 +70,8 @@ class Adjacency:
 
 def shape_key(node: Node) -> tuple[object, ...]:
     """What makes two nodes the same for folding, count aside: not their names (parameters of
-    identical layers have different ones), except a saved tensor's (``self``, ``other``)."""
+    identical layers have different ones), except a saved tensor's (``self``, ``other``) and a
+    leaf's up to its numbers (`name_key`: a layer's weight and bias never fold together)."""
     return (
         node.kind,
         node.op,
@@ -78,8 +80,20 @@ def shape_key(node: Node) -> tuple[object, ...]:
         node.is_leaf,
         node.requires_grad,
         node.freed,
-        node.name if node.kind == "saved" else None,
+        node.name if node.kind == "saved" else name_key(node),
     )
+
+
+_NUMBERS = re.compile(r"\d+")
+
+
+def name_key(node: Node) -> str | None:
+    """A leaf's name without its numbers: ``h.#.ln_1.weight`` for the weight of every layer's
+    ``ln_1``, ``w#`` for ``w0`` ... ``w9999``; leaves fold together only when theirs are equal.
+    None for other nodes and unnamed leaves."""
+    if node.kind != "leaf" or node.name is None:
+        return None
+    return _NUMBERS.sub("#", node.name)
 
 
 def rebuild(

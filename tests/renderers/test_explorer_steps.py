@@ -66,7 +66,8 @@ def node_named(page: Explorer, name: str) -> str:
 def grad_rows(page: Explorer) -> dict[str, str]:
     """The rows of the gradient's table in the details panel."""
     rows = page.page.eval_on_selector_all(
-        "#details table.stats tr", "trs => trs.map(tr => [tr.cells[0].textContent, tr.cells[1].textContent])"
+        "#details table.stats tr",
+        "trs => trs.map(tr => [tr.cells[0].textContent, tr.cells[1].textContent])",
     )
     return dict(rows)
 
@@ -94,7 +95,10 @@ def test_the_step_control_moves_a_leafs_details_label_and_shade(
         norm = value.lstrip("-")
         assert (rows["norm"], rows["min"], rows["max"], rows["mean"]) == (norm, value, value, value)
         assert f"grad={value}" in page.label(f'g.node[data-node="{w}"]')  # the label, in place
-        assert page.page.inner_text(".spark-caption") == f"call {step + 1} (step {step + 1}): ‖·‖={norm}"
+        assert (
+            page.page.inner_text(".spark-caption")
+            == f"call {step + 1} (step {step + 1}): ‖·‖={norm}"
+        )
         seen[step] = fill_of(page, w)
     assert seen[0] != seen[2]  # one scale for all steps: 14 and 42 are shaded apart
     assert seen[2] == "#08519c"  # the largest leaf norm of the run: the darkest leaf shade

@@ -433,7 +433,10 @@
 
     function flowList() {
       const list = element("ol", undefined, "flow-rows");
-      FLOW_ROWS.forEach((r, k) => {
+      const byName = FLOW_ROWS.map((r, k) => k)
+        .sort((a, b) => FLOW_ROWS[a].name.localeCompare(FLOW_ROWS[b].name, "en", { numeric: true }));
+      byName.forEach((k) => {
+        const r = FLOW_ROWS[k];
         const entry = element("li");
         entry.setAttribute("data-row", String(k));
         entry.tabIndex = 0;

@@ -103,6 +103,10 @@ def test_the_step_control_moves_a_leafs_details_label_and_shade(
     assert seen[0] != seen[2]  # one scale for all steps: 14 and 42 are shaded apart
     assert seen[2] == "#08519c"  # the largest leaf norm of the run: the darkest leaf shade
     assert page.page.locator("#details svg.spark").count() == 1
+    key = page.page.get_attribute(f'g.node[data-node="{w}"]', "data-key")
+    along = page.page.locator(f'g.edge[data-src="{key}"]')  # w -> y = w * x
+    assert along.get_attribute("data-grad") == "‖·‖=14"  # what flowed to w in this call
+    assert along.locator("title").text_content() == "gradient along this edge in call 3: ‖·‖=14"
     assert int(page.page.get_attribute("body", "data-layouts") or 0) == 1  # no new layout
     assert "one for all 3 steps" in page.page.inner_text("footer")
 

@@ -105,12 +105,46 @@
       } else if (!gone && note) note.remove();
     }
 
+    // Edges: the explorer draws no edge labels; an edge that stands for one edge of the graph
+    // tells the gradient along it at this step in its tooltip and its data-grad.
+    const ALONG = floats(RUN.edges);
+    let edgeOf = new Map(); // drawn edge element -> the graph's edge it stands for
+
+    function mapEdges() {
+      edgeOf = new Map();
+      const found = new Map(); // "a>b" -> graph edges between those drawn nodes
+      for (let e = 0; e < src.length; e++) {
+        const id = current.vg.keyOf[src[e]] + ">" + current.vg.keyOf[dst[e]];
+        if (!found.has(id)) found.set(id, []);
+        found.get(id).push(e);
+      }
+      for (const g of current.svg.querySelectorAll("g.edge[data-src]")) {
+        const list = found.get(g.getAttribute("data-src") + ">" + g.getAttribute("data-dst")) || [];
+        if (list.length === 1) edgeOf.set(g, list[0]);
+      }
+    }
+
+    function labelEdges() {
+      for (const [g, e] of edgeOf) {
+        const v = ALONG[stepAt * src.length + e];
+        let note = g.querySelector(":scope > title");
+        if (!note) {
+          note = document.createElementNS(SVGNS, "title");
+          g.prepend(note);
+        }
+        const text = Number.isNaN(v) ? "none" : "‖·‖=" + fmtG(v);
+        note.textContent = `gradient along this edge in call ${RUN.names[stepAt]}: ${text}`;
+        g.setAttribute("data-grad", text);
+      }
+    }
+
     function shadeDrawn() {
       if (!current) return;
       for (const [key, g] of current.elements) {
         const item = current.vg.shown.get(key);
         if (item && item.kind !== "module") shadeNode(g, item);
       }
+      labelEdges();
     }
 
     document.addEventListener("gradviz:drawn", () => {
@@ -119,6 +153,7 @@
         if (!keyMembers.has(key)) keyMembers.set(key, []);
         keyMembers.get(key).push(i);
       });
+      mapEdges();
       shadeDrawn();
       flowDrawn();
     });
@@ -242,9 +277,15 @@
 
     function logScale(values, from, to) {
       // y of a positive finite value on a log axis from `from` (small) to `to` (large) pixels
-      const ok = values.filter((v) => v > 0 && Number.isFinite(v));
-      if (!ok.length) return null;
-      let lo = Math.floor(Math.log10(Math.min(...ok))), hi = Math.ceil(Math.log10(Math.max(...ok)));
+      let small = Infinity, large = 0; // a loop: a long run's values are too many to spread
+      for (const v of values) {
+        if (v > 0 && Number.isFinite(v)) {
+          small = Math.min(small, v);
+          large = Math.max(large, v);
+        }
+      }
+      if (!(large > 0)) return null;
+      let lo = Math.floor(Math.log10(small)), hi = Math.ceil(Math.log10(large));
       if (hi === lo) { lo -= 1; hi += 1; }
       return { lo, hi, y: (v) => from + (Math.log10(v) - lo) / (hi - lo) * (to - from) };
     }
@@ -392,9 +433,7 @@
 
     function flowChart() {
       const w = 380, h = 240, left = 46, right = 8, top = 8, bottom = 22;
-      const all = [];
-      for (let k = 0; k < FLOW_ROWS.length; k++) all.push(...rowValues(k));
-      const scale = logScale(all, h - bottom, top);
+      const scale = logScale(FLOW, h - bottom, top);
       const svg = svgEl("svg", { class: "flow-chart", width: w, height: h, viewBox: `0 0 ${w} ${h}`, role: "img" });
       svg.setAttribute("aria-label", "each layer's gradient norm over the steps, log scale");
       if (!scale) return svg;

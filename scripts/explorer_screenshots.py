@@ -9,6 +9,10 @@
 - doctor-report.png: `gradviz doctor samples/pitfalls/nan_grad.py -o report.html`, its finding
   clicked: the findings beside the graph, the nodes outlined, the details of the first.
   `--doctor` makes this one only.
+- run-steps.png, run-flow.png: `gradviz run scripts/gpt2_train.py --call all` (a 4-layer GPT-2
+  trained 60 steps; needs transformers): at the last step with `ln_f.weight` selected, its
+  details charting its gradient norm over the steps; then the flow view at step 40, a layer
+  hovered and lit in the graph. `--run` makes these two only.
 
 `--before`, run with an older gradviz installed, makes the first and the last of them as
 explorer-search-before.png and explorer-open-before.png, for comparison.
@@ -49,6 +53,21 @@ def doctor_shot(page: Page, report: Path) -> None:
     page.screenshot(path=str(IMAGES / "doctor-report.png"))
 
 
+def run_shots(page: Page, tmp: Path) -> None:
+    out = tmp / "gpt2-run.html"
+    command = [GRADVIZ, "run", "scripts/gpt2_train.py", "--call", "all", "-o", str(out)]
+    subprocess.run(command, check=True, cwd=ROOT)
+    opened(page, out, 1400, 900)
+    name = "model.transformer.ln_f.weight"
+    page.locator("g.node[data-node]", has=page.locator("text", has_text=name)).first.click()
+    page.screenshot(path=str(IMAGES / "run-steps.png"))
+    page.keyboard.press("Escape")
+    page.fill("#step", "39")
+    page.click("#flow-toggle")
+    page.locator("#flow li", has_text="model.transformer.h.3.mlp.c_proj").hover()
+    page.screenshot(path=str(IMAGES / "run-flow.png"))
+
+
 def opened(page: Page, path: Path, width: int, height: int) -> None:
     page.set_viewport_size({"width": width, "height": height})
     page.goto(path.as_uri())
@@ -59,14 +78,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", action="store_true", help="write the *-before.png pictures")
     parser.add_argument("--doctor", action="store_true", help="write doctor-report.png only")
+    parser.add_argument("--run", action="store_true", help="write run-steps.png, run-flow.png only")
     args = parser.parse_args()
     before = args.before
     tmp = Path(tempfile.mkdtemp(prefix="gradviz-shots-"))
-    if args.doctor:
+    if args.doctor or args.run:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
             try:
-                doctor_shot(browser.new_page(), doctor_page(tmp))
+                if args.doctor:
+                    doctor_shot(browser.new_page(), doctor_page(tmp))
+                else:
+                    run_shots(browser.new_page(), tmp)
             finally:
                 browser.close()
         return

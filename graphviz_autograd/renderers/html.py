@@ -66,14 +66,15 @@ def _static(name: str) -> str:
     return (resources.files(__package__) / "static" / name).read_text(encoding="utf-8")
 
 
-EXPLORER_PARTS: Final = ("data", "layout", "draw", "interact")
+EXPLORER_PARTS: Final = ("data", "layout", "draw", "interact", "steps")
 """The explorer's code, ``static/explorer-PART.js``, in the order data flows; the parts are the
 sections of one closure, so that each sees what the ones before it define."""
 
 _EXPLORER_HEAD: Final = """/* gradviz explorer: the graph in the page's JSON, laid out by Graphviz (viz-global.js) and
- * navigated here. Four parts, in the order data flows: data (read the JSON once), layout (what
+ * navigated here. Its parts, in the order data flows: data (read the JSON once), layout (what
  * is visible now, as DOT), draw (Graphviz's SVG, tagged with data-node / data-module; pan and
- * zoom), interact (click, search, fold and unfold, the details panel).
+ * zoom), interact (click, search, fold and unfold, the details panel), steps (a whole run's
+ * calls: the step control, shading per step, the flow view).
  *
  * Names are data: text reaches the DOM only through textContent and setAttribute, and reaches
  * Graphviz only through quote(), which writes a DOT string as renderers/dot.py does.
@@ -326,6 +327,8 @@ def to_html(
     With ``steps`` (`steps.steps_data`), it steps through a whole run's calls."""
     data = page_data(graph, folded=folded, rankdir=rankdir, show_order=show_order, marks=marks)
     data["steps"] = steps
+    if steps is not None:  # the page's legend gives the run's one scale, per step
+        data["legend"] = [e for e in data["legend"] if e[0] not in (list(GRAD_RAMP), [NONFINITE])]
     if title is None:
         title = "gradviz explorer" if marks is None else "gradviz doctor"
     return "".join(
@@ -367,8 +370,18 @@ aria-label="search nodes">
   <button type="button" id="fit" title="fit the graph to the window (F)">fit</button>
   <span id="status" aria-live="polite">laying out…</span>
 </header>
+<div id="steps" hidden>
+  <button type="button" id="play" title="play / pause (Space)" aria-label="play">&#9654;</button>
+  <div id="track"><input type="range" id="step" min="0" max="0" value="0" \
+aria-label="step"><div id="changes"></div></div>
+  <span id="step-name" aria-live="polite"></span>
+  <span id="step-note"></span>
+  <button type="button" id="flow-toggle" aria-pressed="false" \
+title="each layer's gradient norm over the steps">gradient flow</button>
+</div>
 <main>
   <aside id="findings" aria-label="findings" hidden></aside>
+  <aside id="flow" aria-label="gradient flow" hidden></aside>
   <div id="canvas" tabindex="0" aria-label="graph"></div>
   <aside id="details"><p class="hint">Click a node for its details. Click anywhere in a \
 module's frame to fold it; click a folded module to open it. Drag to pan, wheel to zoom. A big \

@@ -12,7 +12,7 @@ What the page gets besides the graph, as ``DATA.steps``:
 - ``structure``: each step's structure, ``absent``: per structure, the nodes it does not have,
   ``changes``: the steps where the structure differs from the step before;
 - ``scale``: ``[low, high]`` of the op and leaf norms over every step, for one shading; the
-  ramps and colours of `style`;
+  ramps and colours of `style` (``plain``: the fills of an op and a leaf without a gradient);
 - ``flow``: `transform.flow.flow` per layer: ``rows`` (name, kind, params) and ``norms``, base64
   of float32 ``[row][step]``.
 """
@@ -32,7 +32,7 @@ from ..transform.union import Union, union
 from .fitting import fold_for
 from .html import UNFOLD_UP_TO, to_html
 from .options import DrawOptions
-from .style import DARK_SHADES, GRAD_RAMP, LEAF_RAMP, NONFINITE
+from .style import DARK_SHADES, GRAD_RAMP, LEAF_RAMP, LEGEND, NONFINITE
 
 __all__ = ["FIGURES_BUDGET", "run_page", "steps_data", "thinned"]
 
@@ -127,6 +127,7 @@ def steps_data(history: History, joined: Union) -> dict[str, Any]:
         "leaf_ramp": list(LEAF_RAMP),
         "nonfinite": NONFINITE,
         "dark": sorted(DARK_SHADES),
+        "plain": {"op": LEGEND["op"].fill, "leaf": LEGEND["leaf"].fill},
         "flow": {
             "rows": [{"name": r.name, "kind": r.kind, "params": r.params} for r in run_flow.rows],
             "norms": _b64(norms),

@@ -15,6 +15,8 @@
         draw(visibleGraph(), focus);
         applySearch(false);
         if (selected !== null) highlight(current.vg.keyOf[selected]);
+        // hook: a new picture is drawn (what decorates it, e.g. a run's step, does so again)
+        document.dispatchEvent(new CustomEvent("gradviz:drawn"));
         if (then) then();
         document.body.dataset.layouts = String((document.body.dataset.layouts | 0) + 1);
         document.body.dataset.state = "ready";
@@ -165,6 +167,8 @@
       row(t, "saved", s);
     }
     details.appendChild(t);
+    // hook: the details of `item` are shown (what adds to them, e.g. a run's chart, does so)
+    document.dispatchEvent(new CustomEvent("gradviz:details", { detail: { item } }));
   }
 
   function findingEntry(k, tag) {

@@ -172,9 +172,3 @@
     if (f.saved !== null) row(table, "saved, in all", bytes(f.saved));
   }
 
-  // A part that follows a run's steps changes gradNow: folded things get their figures again.
-  document.addEventListener("gradviz:step", () => {
-    if (!current) return;
-    const kept = { ...view };
-    relayout(undefined, () => setView(kept));
-  });

@@ -15,6 +15,8 @@
     const fig = (s, i, f) => FIGS[(s * N + i) * W + f];
     const ABSENT = RUN.absent.map((list) => new Set(list));
     const DARK = new Set(RUN.dark);
+    // folded modules and runs are shaded on the run's one scale too (data's shadeOf)
+    if (RUN.scale) [SHADING.low, SHADING.high] = RUN.scale;
     const SVGNS = "http://www.w3.org/2000/svg";
     const stepsBar = document.getElementById("steps");
     const range = document.getElementById("step");
@@ -138,11 +140,26 @@
       }
     }
 
+    function shadeGroup(g, item) {
+      // a folded module or run: its fill and figure lines (layout's statement) at this step
+      const f = figures(item.nodes);
+      const fill = f.fill || "#eeeeee";
+      for (const shape of g.querySelectorAll(":scope > path, :scope > polygon, :scope > ellipse")) {
+        if (shape.getAttribute("fill") !== "none") shape.setAttribute("fill", fill);
+      }
+      const lines = figureLines(f).filter((line) => line.startsWith("grad "));
+      const texts = [...g.querySelectorAll(":scope > text")].filter((t) => /^grad (‖·‖ min|NaN)/.test(t.textContent));
+      texts.forEach((t, k) => { t.textContent = k < lines.length ? lines[k] : ""; });
+      for (const t of g.querySelectorAll(":scope > text")) t.setAttribute("fill", DARK.has(fill) ? "white" : "#000000");
+    }
+
     function shadeDrawn() {
       if (!current) return;
       for (const [key, g] of current.elements) {
         const item = current.vg.shown.get(key);
-        if (item && item.kind !== "module") shadeNode(g, item);
+        if (!item) continue;
+        if (isGroup(key)) shadeGroup(g, item);
+        else shadeNode(g, item);
       }
       labelEdges();
     }

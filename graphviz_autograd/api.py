@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .errors import GradvizError, LayoutTimeoutError
 from .files import write_atomic
+from .history import History
 from .model import Graph
 from .renderers.document import encode
 from .renderers.fitting import tree_shown
@@ -22,7 +23,11 @@ from .renderers.formats import Format, resolve
 from .renderers.marks import Mark
 from .renderers.options import DRAW_KEYS, DrawOptions
 from .renderers.picture import write_dot_beside
+from .renderers.steps import run_page
 from .renderers.tree import print_graph_tree
+from .trace.calls import Capture
+from .transform.flow import Flow
+from .transform.flow import flow as flow_of
 
 if TYPE_CHECKING:
     from .doctor.findings import Finding
@@ -34,6 +39,7 @@ __all__ = [
     "WalkKeywords",
     "explore",
     "finding_marks",
+    "flow",
     "format_for",
     "print_tree",
     "render",
@@ -273,13 +279,38 @@ class Explorer:
         return f"<gradviz Explorer: {len(self.html.encode()):,} bytes of HTML>"
 
 
-def explore(source: Graph | Outputs, **options: Any) -> Explorer:
+def explore(source: Graph | Outputs | Capture, **options: Any) -> Explorer:
     """The explorer for the graph behind ``source``: shown inline in Jupyter; ``.save(path)``
-    writes it (as ``render(source, "graph.html")`` does). Options as for `render`."""
+    writes it (as ``render(source, "graph.html")`` does). Options as for `render`.
+
+    A `Capture` (``with capture(history=True) as cap``) gives one page for every call it
+    recorded, with a step control, as ``gradviz run --call all -o run.html`` writes: the calls
+    of its ``history``, or else all of its ``calls``. Draw options only."""
     sorted_options = _options(options)
+    if isinstance(source, Capture):
+        given = [*sorted_options.walk_given, *(["findings"] if "findings" in options else [])]
+        if given:
+            raise GradvizError(f"{', '.join(given)}: not taken with a Capture, only draw options")
+        return Explorer(run_page(_history(source), sorted_options.draw))
     graph = _graph(source, sorted_options)
     draw = sorted_options.draw_for(graph)
     return Explorer(encode(graph, "html", draw).data)  # type: ignore[arg-type]
+
+
+def flow(cap: Capture, *, params: bool = False) -> Flow:
+    """Each layer's gradient norm at every call ``cap`` recorded (as ``gradviz flow`` prints
+    it): ``.steps`` (the calls' names) and ``.rows``, each a `FlowRow` with ``name``, ``kind``,
+    ``params`` and ``norms`` (NaN: no gradient at that call; Inf: one with NaN or Inf entries).
+    ``params``: one row per parameter, not per module. Modules name the rows when the capture
+    recorded them: ``capture(history=True, modules=True)``."""
+    return flow_of(_history(cap), params=params)
+
+
+def _history(cap: Capture) -> History:
+    """``cap``'s calls as a `History`: its own with ``history=True``, else its calls."""
+    if cap.history is not None:
+        return cap.history
+    return History.of((call.name, call.graph, call.error) for call in cap.calls)
 
 
 def render(

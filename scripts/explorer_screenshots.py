@@ -9,7 +9,7 @@
 - doctor-report.png: `gradviz doctor samples/pitfalls/nan_grad.py -o report.html`, its finding
   clicked: the findings beside the graph, the nodes outlined, the details of the first.
   `--doctor` makes this one only.
-- run-steps.png, run-flow.png: `gradviz run scripts/gpt2_train.py --call all` (a 4-layer GPT-2
+- run-steps.png, run-flow.png: `gradviz run benchmarks/gpt2_train.py --call all` (a 4-layer GPT-2
   trained 60 steps; needs transformers): at the last step with `ln_f.weight` selected, its
   details charting its gradient norm over the steps; then the flow view at step 40, a layer
   hovered and lit in the graph. `--run` makes these two only.
@@ -55,7 +55,7 @@ def doctor_shot(page: Page, report: Path) -> None:
 
 def run_shots(page: Page, tmp: Path) -> None:
     out = tmp / "gpt2-run.html"
-    command = [GRADVIZ, "run", "scripts/gpt2_train.py", "--call", "all", "-o", str(out)]
+    command = [GRADVIZ, "run", "benchmarks/gpt2_train.py", "--call", "all", "-o", str(out)]
     subprocess.run(command, check=True, cwd=ROOT)
     opened(page, out, 1400, 900)
     name = "model.transformer.ln_f.weight"

@@ -42,6 +42,7 @@ EXPORTED = {
     "build_graph",
     "capture",
     "explore",
+    "flow",
     "make_dot",
     "print_tree",
     "render",

@@ -1,4 +1,4 @@
-"""The `gradviz` Typer app: its help, ``--version``, the four commands, and `main`, the console
+"""The `gradviz` Typer app: its help, ``--version``, the five commands, and `main`, the console
 script, which turns usage errors into one line and the ends of a run into exit codes (see
 `exits`)."""
 
@@ -13,6 +13,7 @@ from rich.markup import escape
 from .diff import diff_command
 from .doctor import doctor_command
 from .exits import EXIT_ERROR, EXIT_INTERRUPTED, SCRIPT_EXITS
+from .flow import flow_command
 from .options import RUN_SETTINGS
 from .run import run_command
 from .terminal import err, stdout_to_devnull
@@ -32,6 +33,7 @@ gradviz run train.py --var loss -f json -o -  [dim]# a global, JSON to stdout[/]
 gradviz tree train.py                         [dim]# a tree in the terminal[/]
 gradviz run train.py -o g.svg -- --epochs 3   [dim]# after --: script args[/]
 gradviz doctor train.py                       [dim]# autograd pitfalls, with fixes[/]
+gradviz flow train.py -o flow.svg             [dim]# each layer's gradient norm over the calls[/]
 
 gradviz diff train.py --calls 1 3 -o d.svg    [dim]# two calls compared[/]
 
@@ -77,6 +79,7 @@ def _root(
 app.command("run", context_settings=RUN_SETTINGS, epilog=SCRIPT_EXITS)(run_command)
 app.command("tree", context_settings=RUN_SETTINGS, epilog=SCRIPT_EXITS)(tree_command)
 app.command("doctor", context_settings=RUN_SETTINGS)(doctor_command)
+app.command("flow", context_settings=RUN_SETTINGS, epilog=SCRIPT_EXITS)(flow_command)
 app.command("diff", context_settings=RUN_SETTINGS)(diff_command)
 
 

@@ -12,7 +12,7 @@ from rich.markup import escape
 
 from ..errors import GradvizError
 from ..model import Graph
-from ..ranks import Rank, rank_path
+from ..ranks import rank_path
 from ..renderers.formats import Format, resolve
 from ..renderers.layout import IMAGE_FORMATS, INSTALL_HINT, find_dot
 from ..renderers.options import DrawOptions
@@ -34,6 +34,7 @@ from .options import (
 )
 from .terminal import (
     check_writable,
+    chosen_rank,
     err,
     fail,
     put,
@@ -73,16 +74,11 @@ def doctor_command(
     the nodes of each finding outlined, ``-o report.html`` the explorer with the findings beside
     the graph; the report is printed too.
     """
-    chosen = parse_ranks(ranks)
-    rank = Rank.from_env()
-    try:
-        chosen.check(rank)
-    except GradvizError as exc:
-        raise fail(str(exc), code=EXIT_USAGE) from None
+    rank, chosen = chosen_rank(parse_ranks(ranks))
     if output not in (None, "-"):
         output = rank_path(output, rank)
-    with speaking(chosen.chooses(rank)):
-        _doctor(script, args or [], output, fmt, parse_call(call), report=chosen.chooses(rank))
+    with speaking(chosen):
+        _doctor(script, args or [], output, fmt, parse_call(call), report=chosen)
 
 
 def _doctor(

@@ -27,6 +27,7 @@ __all__ = [
     "DiffOutputs",
     "DoctorFormat",
     "EdgeGrads",
+    "FlowOutputs",
     "Format",
     "LabelDetail",
     "Labels",
@@ -35,6 +36,7 @@ __all__ = [
     "OpShapes",
     "Output",
     "OutputFormat",
+    "PerParam",
     "RUN_SETTINGS",
     "RankDir",
     "Ranks",
@@ -322,4 +324,22 @@ DiffOutputs = Annotated[
         "the explorer, differences marked, navigation synced), or graph B with the changes "
         "coloured (.svg .png .pdf .dot). Repeat for several; `-` writes JSON to stdout.",
     ),
+]
+
+# -- flow --------------------------------------------------------------------------------------
+
+FlowOutputs = Annotated[
+    Optional[list[str]],  # noqa: UP045
+    typer.Option(
+        "--output",
+        "-o",
+        metavar="PATH",
+        help="Also write the flow: .json (gradviz-flow, see docs/flow.md), .csv (one line per "
+        "row per call) or .svg (a log-scale chart). Repeat for several; `-` writes JSON to "
+        "stdout instead of the table.",
+    ),
+]
+PerParam = Annotated[
+    bool,
+    typer.Option("--params", help="One row per parameter, not per module."),
 ]

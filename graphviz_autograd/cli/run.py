@@ -22,7 +22,7 @@ from ..text import count_of
 from ..trace.script import ScriptRun, graph_globals, run_captured
 from ..trace.selection import CallSelection
 from .drawing import targets, write_graphs, write_run
-from .exits import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, script_exit_code
+from .exits import EXIT_ERROR, EXIT_INTERRUPTED, script_exit_code
 from .options import (
     Args,
     Call,
@@ -49,7 +49,15 @@ from .options import (
     parse_call,
     parse_ranks,
 )
-from .terminal import check_writable, err, fail, report_ending, speaking, stdout_to_devnull
+from .terminal import (
+    check_writable,
+    chosen_rank,
+    err,
+    fail,
+    report_ending,
+    speaking,
+    stdout_to_devnull,
+)
 
 if TYPE_CHECKING:
     from ..trace.record import BackwardCall
@@ -117,12 +125,7 @@ def draw_script(
     a distributed job, only on the ``ranks`` chosen (rank 0 by default): the others run the
     script and gradviz just the same, silent, and exit as they would."""
     ranks = ranks or RankSelection()
-    rank = Rank.from_env()
-    try:
-        ranks.check(rank)
-    except GradvizError as exc:
-        raise fail(str(exc), EXIT_USAGE) from None
-    chosen = ranks.chooses(rank)
+    rank, chosen = chosen_rank(ranks)
     with speaking(chosen):
         _draw_script(script, args, output, fmt, parse_call(call), var, walk, draw, rank, chosen)
 

@@ -18,11 +18,13 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ..errors import GradvizError
 from ..files import is_special, unwritable, write_atomic
+from ..ranks import Rank, RankSelection
 from ..trace.script import ScriptRun
-from .exits import EXIT_ERROR, EXIT_TERMINATED
+from .exits import EXIT_ERROR, EXIT_TERMINATED, EXIT_USAGE
 
 __all__ = [
     "check_writable",
+    "chosen_rank",
     "err",
     "fail",
     "put",
@@ -41,6 +43,17 @@ def fail(message: str, code: int = EXIT_ERROR) -> typer.Exit:
     """Print ``message`` as a red error line; the `typer.Exit` to raise with ``code``."""
     err.print(f"[red]error:[/] {escape(message)}")
     return typer.Exit(code)
+
+
+def chosen_rank(ranks: RankSelection) -> tuple[Rank | None, bool]:
+    """This process's rank in a ``torchrun`` job (None outside one) and whether ``ranks``
+    chooses it to write and print; a usage error when ``ranks`` names a rank past the job."""
+    rank = Rank.from_env()
+    try:
+        ranks.check(rank)
+    except GradvizError as exc:
+        raise fail(str(exc), EXIT_USAGE) from None
+    return rank, ranks.chooses(rank)
 
 
 def tree_console() -> Console:

@@ -50,6 +50,8 @@ _SLOPE_HINTS: Final = {
     "exploding": "Lower the initial weights or the activation's slope, normalise between "
     "layers, or clip gradients (torch.nn.utils.clip_grad_norm_).",
 }
+_FLOW_HINT: Final = " `gradviz flow SCRIPT` shows every layer's gradient norm at every call."
+"""Where a slope finding's advice points to see the layers over the whole run."""
 
 
 def diagnose(seen: Observations, graphs: Mapping[str, Graph]) -> list[Finding]:
@@ -343,6 +345,7 @@ def slope_finding(slope: Slope, paths: Mapping[int, str], normalised: bool = Fal
             f"learning rate of {paths[first.module]}, and whether it is meant to learn this "
             "little (a pretrained or frozen stem)."
         )
+    hint += _FLOW_HINT
     return Finding(
         slope.kind,
         f"In backward call {slope.call} the gradient norm of {paths[first.module]} (first "

@@ -3,8 +3,11 @@
 A layer is a module that holds parameters itself; its norm at a step is that of all its
 parameters' gradients together (the square root of the sum of their squared norms), as the
 parameters' ``.grad`` read after that backward call. Tensors outside any module (a plain ``w``)
-are rows of their own. With ``params``, every parameter is a row. Rows come in forward order:
-the reverse of the order a walk from the loss first meets them. Pure and torch-free.
+are rows of their own; a parameter recorded without its module is placed by its name
+(``model.0.weight`` in ``model.0``). With ``params``, every parameter is a row. Rows come in
+forward order: the reverse of the order in which the engine accumulated their gradients (a
+layer used first in forward is reached last in backward), then of the order a walk from the
+loss met them. Pure and torch-free.
 """
 
 from __future__ import annotations
@@ -50,14 +53,16 @@ def _row_name(node: Node, params: bool) -> tuple[str, Literal["module", "param"]
     if node.kind != "leaf":
         return None
     name = node.name or node.id
-    if params or node.module is None:
+    module = node.module or (name.rpartition(".")[0] if "." in name else None)
+    if params or not module:
         return name, "param"
-    return node.module, "module"
+    return module, "module"
 
 
 def flow(history: History, *, params: bool = False) -> Flow:
     """``history``'s gradient flow, per layer (or per parameter, with ``params``)."""
     order: dict[str, tuple[Literal["module", "param"], set[str]]] = {}
+    ran: dict[str, int] = {}  # row -> the latest its gradient was accumulated in a call
     members: list[dict[int, str]] = []  # per graph: leaf index -> row name
     for graph in history.graphs:
         rows = {}
@@ -68,8 +73,11 @@ def flow(history: History, *, params: bool = False) -> Flow:
             name, kind = found
             rows[k] = name
             order.setdefault(name, (kind, set()))[1].add(node.name or node.id)
+            if node.order is not None:
+                ran[name] = max(ran.get(name, 0), node.order)
         members.append(rows)
-    names = list(reversed(order))  # a walk from the loss meets the last layer first
+    met = {name: k for k, name in enumerate(order)}
+    names = sorted(order, key=lambda name: (-ran.get(name, 0), -met[name]))
     column = {name: c for c, name in enumerate(names)}
     table = [[math.nan] * len(history.steps) for _ in names]
     for s, step in enumerate(history.steps):

@@ -494,14 +494,16 @@ def test_slope_of(first: float, last: float, kind: str | None, ratio: float | No
             "In backward call 1 the gradient norm of model.0 (first module) is 3.56e+08 and "
             "that of model.16 (last module) 1.61: a factor of 2.21e+08 (more than 10000).",
             "Lower the initial weights or the activation's slope, normalise between layers, or "
-            "clip gradients (torch.nn.utils.clip_grad_norm_).",
+            "clip gradients (torch.nn.utils.clip_grad_norm_). `gradviz flow SCRIPT` shows every "
+            "layer's gradient norm at every call.",
         ),
         (
             "vanishing",
             "In backward call 1 the gradient norm of model.0 (first module) is 3.56e+08 and "
             "that of model.16 (last module) 1.61: a factor of 2.21e+08 (more than 10000).",
             "Use ReLU-like activations, normalisation layers, residual connections or an "
-            "initialisation suited to the activation.",
+            "initialisation suited to the activation. `gradviz flow SCRIPT` shows every layer's "
+            "gradient norm at every call.",
         ),
     ],
 )

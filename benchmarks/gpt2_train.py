@@ -4,7 +4,8 @@ Lesson: the gradients of a transformer change as it trains. The page of the whol
 through every backward call: the step control (or the arrow keys) moves the shading, the labels
 and the details panel; "gradient flow" shows each layer's gradient norm over the steps.
 
-    gradviz run scripts/gpt2_train.py --call all -o gpt2-run.html
+    gradviz run benchmarks/gpt2_train.py --call all -o gpt2-run.html
+    gradviz flow benchmarks/gpt2_train.py -o docs/images/flow-gpt2.svg   (the README's table)
 
 Needs `transformers` (`pip install transformers`); random weights, nothing is downloaded.
 """

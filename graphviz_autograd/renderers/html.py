@@ -66,15 +66,16 @@ def _static(name: str) -> str:
     return (resources.files(__package__) / "static" / name).read_text(encoding="utf-8")
 
 
-EXPLORER_PARTS: Final = ("data", "layout", "draw", "interact", "steps")
+EXPLORER_PARTS: Final = ("data", "layout", "draw", "interact", "table", "steps")
 """The explorer's code, ``static/explorer-PART.js``, in the order data flows; the parts are the
 sections of one closure, so that each sees what the ones before it define."""
 
 _EXPLORER_HEAD: Final = """/* gradviz explorer: the graph in the page's JSON, laid out by Graphviz (viz-global.js) and
  * navigated here. Its parts, in the order data flows: data (read the JSON once), layout (what
  * is visible now, as DOT), draw (Graphviz's SVG, tagged with data-node / data-module; pan and
- * zoom), interact (click, search, fold and unfold, the details panel), steps (a whole run's
- * calls: the step control, shading per step, the flow view).
+ * zoom), interact (click, search, fold and unfold, the details panel), table (the nodes or
+ * modules as sortable rows), steps (a whole run's calls: the step control, shading per step,
+ * the flow view).
  *
  * Names are data: text reaches the DOM only through textContent and setAttribute, and reaches
  * Graphviz only through quote(), which writes a DOT string as renderers/dot.py does.
@@ -362,12 +363,17 @@ script-src 'unsafe-inline' 'wasm-unsafe-eval'; style-src 'unsafe-inline'; img-sr
 
 _BODY: Final = """<body>
 <header>
-  <input type="search" id="search" placeholder="search name, op, module, source" \
-aria-label="search nodes">
+  <div id="searchbox">
+    <input type="search" id="search" placeholder="search name, op, module, source, regex" \
+aria-label="search nodes" aria-controls="results">
+    <div id="results" role="listbox" aria-label="search results" hidden></div>
+  </div>
   <button type="button" id="prev" title="previous match (Shift+Enter)">&#8593;</button>
   <button type="button" id="next" title="next match (Enter)">&#8595;</button>
   <span id="found" aria-live="polite"></span>
   <button type="button" id="fit" title="fit the graph to the window (F)">fit</button>
+  <button type="button" id="table-toggle" aria-pressed="false" aria-controls="table" \
+title="a table of the nodes or modules, sortable and filterable">table</button>
   <span id="status" aria-live="polite">laying out…</span>
 </header>
 <div id="steps" hidden>
@@ -388,5 +394,15 @@ module's frame to fold it; click a folded module to open it. Drag to pan, wheel 
 graph opens zoomed in to read, at its loss: <kbd>F</kbd> (or <b>fit</b>) shows all of it.</p>\
 </aside>
 </main>
+<section id="table" aria-label="table of the graph" hidden>
+  <div class="bar">
+    <select id="table-rows" aria-label="rows"><option value="nodes">nodes</option>\
+<option value="modules">modules</option></select>
+    <input type="text" id="table-filter" placeholder="filter: text or regular expression" \
+aria-label="filter rows">
+    <span id="table-count" aria-live="polite"></span>
+  </div>
+  <div class="rows"><table><thead><tr></tr></thead><tbody></tbody><tfoot></tfoot></table></div>
+</section>
 <footer id="notes"></footer>
 """

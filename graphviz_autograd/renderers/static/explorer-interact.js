@@ -1,8 +1,11 @@
   // ---- interact ---------------------------------------------------------------------------------
 
   let selected = null; // a model node index
-  let matches = []; // keys, in drawing order
-  let at = -1;
+  let hits = []; // the nodes matching the search, in the order listed
+  let at = -1; // the one chosen last, in hits
+  let active = -1; // the one the arrow keys point at in the list
+  const search = document.getElementById("search");
+  const results = document.getElementById("results");
 
   function relayout(focus, then) {
     // focus: () => the drawn element to centre the new picture on, at the zoom of the old;
@@ -13,7 +16,7 @@
     requestAnimationFrame(() => setTimeout(() => {
       try {
         draw(visibleGraph(), focus);
-        applySearch(false);
+        markMatches();
         if (selected !== null) highlight(current.vg.keyOf[selected]);
         // hook: a new picture is drawn (what decorates it, e.g. a run's step, does so again)
         document.dispatchEvent(new CustomEvent("gradviz:drawn"));
@@ -195,24 +198,13 @@
   }
 
   function showFinding(k) {
-    // select and centre the finding's first node, opening the modules folded around it
+    // select and centre the finding's first node, opening what hides it
     const i = FINDINGS[k].nodes[0];
     if (i === undefined) return;
     for (const el of document.querySelectorAll("#findings .finding")) {
       el.classList.toggle("active", el.getAttribute("data-finding") === String(k));
     }
-    let opened = false;
-    for (let path = isRoot[i] ? null : moduleOf(i); path !== null; path = modules.get(path).parent) {
-      if (runOf.has(path) && openRun(runOf.get(path))) opened = true;
-      if (collapsed.delete(path)) opened = true;
-    }
-    const go = () => {
-      const key = current.vg.keyOf[i];
-      select(key);
-      centreOn(key);
-    };
-    if (opened) relayout(() => current.elements.get(current.vg.keyOf[i]), go);
-    else go();
+    showNode(i);
   }
 
   function listFindings() {
@@ -272,12 +264,8 @@
   }
 
   function toggleModule(path, quiet) {
-    if (collapsed.has(path)) {
-      collapsed.delete(path);
-      if (modules.get(path).size > MODULE_OPENS_WHOLE) {
-        for (const child of modules.get(path).children) collapsed.add(child);
-      }
-    } else {
+    if (collapsed.has(path)) openModule(path);
+    else {
       collapsed.add(path);
       for (const other of [...collapsed]) if (other.startsWith(path + ".")) collapsed.delete(other);
       for (const k of [...collapsedRuns]) if (RUNS[k].members[0].startsWith(path + ".")) collapsedRuns.delete(k);
@@ -307,11 +295,14 @@
         left -= 1;
       }
     }
-    for (const k of unitKept.get(u)) {
-      if (members.get(k).some((j) => revealed[j]) && members.get(k).some((j) => !revealed[j])) partly.add(k);
-      else partly.delete(k);
-    }
+    for (const k of unitKept.get(u)) notePartly(k);
     relayout(() => unitNode(u));
+  }
+
+  function notePartly(k) {
+    // kept node k is partly unfolded when some, not all, of the nodes it stands for are shown
+    if (members.get(k).some((j) => revealed[j]) && members.get(k).some((j) => !revealed[j])) partly.add(k);
+    else partly.delete(k);
   }
 
   function foldBack(u) {
@@ -328,37 +319,152 @@
     return current.elements.get(current.vg.keyOf[unitKept.get(u)[0]]);
   }
 
-  function applySearch(move) {
-    const box = document.getElementById("search");
-    const q = box.value.trim().toLowerCase();
-    for (const el of current.svg.querySelectorAll(".match, .current")) el.classList.remove("match", "current");
-    matches = [];
-    if (q) {
-      const keys = new Set();
-      for (let i = 0; i < N; i++) if (texts[i].includes(q)) keys.add(current.vg.keyOf[i]);
-      matches = [...current.elements.keys()].filter((k) => keys.has(k));
-      for (const k of matches) current.elements.get(k).classList.add("match");
+  // Search: every node of the graph, drawn or folded away. The matching nodes are listed by
+  // module; choosing one opens what hides it, centres it and selects it.
+  const RESULTS_SHOWN = 500; // the list shows the first ones; the count is of all
+  const byPath = new Intl.Collator("en", { numeric: true }).compare; // h.2 before h.10
+
+  function matcher(query) {
+    // a test of a node's text (texts[], lower case) for `query`: a regular expression,
+    // case-insensitive, ^ and $ at each field; the plain text if it is not a valid one
+    const q = query.trim();
+    if (!q) return null;
+    try {
+      const re = new RegExp(q, "im");
+      return (text) => re.test(text);
+    } catch (error) {
+      const plain = q.toLowerCase();
+      return (text) => text.includes(plain);
     }
-    if (at >= matches.length) at = matches.length - 1;
-    if (move) at = matches.length ? 0 : -1;
-    showFound(q);
   }
 
-  function showFound(q) {
+  function groupOf(i) {
+    // the module a result is listed under: its own; for a parameter outside any, the module
+    // its name says it belongs to; "" for none
+    const path = moduleOf(i), name = info(i).name;
+    if (path !== null || !name) return path || "";
+    for (let cut = name.lastIndexOf("."); cut > 0; cut = name.lastIndexOf(".", cut - 1)) {
+      if (modules.has(name.slice(0, cut))) return name.slice(0, cut);
+    }
+    return "";
+  }
+
+  function runSearch() {
+    const test = matcher(search.value);
+    hits = [];
+    if (test) for (let i = 0; i < N; i++) if (test(texts[i])) hits.push(i);
+    // grouped by module (nodes outside any module last), in node order inside a group
+    const groups = new Map(hits.map((i) => [i, groupOf(i)]));
+    const rank = new Map([...new Set(groups.values())]
+      .sort((a, b) => (!a - !b) || byPath(a, b)).map((path, k) => [path, k]));
+    hits.sort((a, b) => rank.get(groups.get(a)) - rank.get(groups.get(b)) || a - b);
+    at = active = -1;
+    listResults(groups);
+    if (current) markMatches();
+  }
+
+  function listResults(groups) {
+    // groups: node -> the module it is listed under
+    results.replaceChildren();
+    results.hidden = !search.value.trim();
+    if (!hits.length) return;
+    const count = new Set(groups.values()).size;
+    results.appendChild(element("p", `${hits.length.toLocaleString("en-US")} nodes in ` +
+      `${count.toLocaleString("en-US")} ${count === 1 ? "group" : "groups"}`, "summary"));
+    let group = null, list = null;
+    hits.slice(0, RESULTS_SHOWN).forEach((i, k) => {
+      const path = groups.get(i);
+      if (path !== group) {
+        group = path;
+        list = element("div", undefined, "group");
+        list.appendChild(element("div", path || "outside modules", "module"));
+        results.appendChild(list);
+      }
+      const entry = element("div", undefined, "result");
+      entry.setAttribute("data-result", ids[i]);
+      entry.setAttribute("data-hit", String(k));
+      entry.setAttribute("role", "option");
+      entry.append(element("span", info(i).look[3], "label"), " ", element("span", ids[i], "id"));
+      list.appendChild(entry);
+    });
+    if (hits.length > RESULTS_SHOWN) {
+      const more = (hits.length - RESULTS_SHOWN).toLocaleString("en-US");
+      results.appendChild(element("p", `and ${more} more: narrow the search to list them`, "more"));
+    }
+  }
+
+  function markMatches() {
+    // ring the drawn nodes holding a match; count them all
+    for (const el of current.svg.querySelectorAll(".match, .current")) el.classList.remove("match", "current");
+    for (const key of new Set(hits.map((i) => current.vg.keyOf[i]))) {
+      const el = current.elements.get(key);
+      if (el) el.classList.add("match");
+    }
     const found = document.getElementById("found");
-    if (!q) found.textContent = "";
-    else if (!matches.length) found.textContent = "no match";
-    else found.textContent = at >= 0 ? `${at + 1} of ${matches.length}` : `${matches.length} found`;
-    if (at >= 0 && matches.length) current.elements.get(matches[at]).classList.add("current");
+    if (!search.value.trim()) found.textContent = "";
+    else if (!hits.length) found.textContent = "no match";
+    else found.textContent = at >= 0 ? `${at + 1} of ${hits.length}` : `${hits.length} found`;
+    const chosen = at >= 0 ? current.elements.get(current.vg.keyOf[hits[at]]) : null;
+    if (chosen) chosen.classList.add("current");
+  }
+
+  function pointAt(k) {
+    // the result the arrow keys point at in the list
+    active = k;
+    for (const el of results.querySelectorAll(".active")) el.classList.remove("active");
+    const entry = results.querySelector(`[data-hit="${k}"]`);
+    if (entry) {
+      entry.classList.add("active");
+      entry.scrollIntoView({ block: "nearest" });
+    }
+  }
+
+  function choose(k) {
+    at = k;
+    pointAt(k);
+    markMatches();
+    showNode(hits[k]);
   }
 
   function step(by) {
-    if (!matches.length) return;
-    for (const el of current.svg.querySelectorAll(".current")) el.classList.remove("current");
-    at = ((at < 0 ? (by > 0 ? -1 : 0) : at) + by + matches.length) % matches.length;
-    showFound(document.getElementById("search").value.trim());
-    select(matches[at]);
-    centreOn(matches[at]);
+    if (!hits.length) return;
+    choose(((at < 0 ? (by > 0 ? -1 : 0) : at) + by + hits.length) % hits.length);
+  }
+
+  function openModule(path) {
+    // as a click opens it: a big module opens with its submodules folded
+    collapsed.delete(path);
+    if (modules.get(path).size > MODULE_OPENS_WHOLE) {
+      for (const child of modules.get(path).children) collapsed.add(child);
+    }
+  }
+
+  function openAround(i) {
+    // draw node i by itself: reveal it out of the ×N node it is folded into, open the modules
+    // folded around it; true if the picture changes
+    const changed = foldedInto(i) !== i;
+    if (changed) {
+      revealed[i] = 1;
+      notePartly(rep[i]);
+    }
+    let key = visibleGraph().keyOf[i];
+    if (!isGroup(key)) return changed;
+    for (; isGroup(key); key = visibleGraph().keyOf[i]) {
+      if (key[0] === "g") openRun(key.slice(1) | 0);
+      else openModule(modulePaths[key.slice(1) | 0]);
+    }
+    return true;
+  }
+
+  function showNode(i) {
+    // select node i and centre it, opening what hides it
+    const go = () => {
+      const key = current.vg.keyOf[i];
+      select(key);
+      centreOn(key);
+    };
+    if (openAround(i)) relayout(() => current.elements.get(current.vg.keyOf[i]), go);
+    else go();
   }
 
   let drag = null;
@@ -411,22 +517,32 @@
     if (u !== undefined) unfold(u);
   });
 
-  const search = document.getElementById("search");
-  search.addEventListener("input", () => {
-    at = -1;
-    applySearch(false);
-  });
+  search.addEventListener("input", runSearch);
+  search.addEventListener("focus", () => { results.hidden = !search.value.trim(); });
   search.addEventListener("keydown", (event) => {
+    const listed = Math.min(hits.length, RESULTS_SHOWN);
     if (event.key === "Enter") {
+      // the result the arrows point at, else the next (Shift: the previous)
       event.preventDefault();
-      step(event.shiftKey ? -1 : 1);
-    }
+      if (active >= 0 && active !== at && !event.shiftKey) choose(active);
+      else step(event.shiftKey ? -1 : 1);
+    } else if ((event.key === "ArrowDown" || event.key === "ArrowUp") && listed) {
+      event.preventDefault();
+      results.hidden = false;
+      pointAt(((active < 0 ? (event.key === "ArrowDown" ? -1 : 0) : active) +
+        (event.key === "ArrowDown" ? 1 : -1) + listed) % listed);
+    } else if (event.key === "Escape") results.hidden = true;
+  });
+  results.addEventListener("click", (event) => {
+    const entry = event.target.closest("[data-hit]");
+    if (entry) choose(entry.getAttribute("data-hit") | 0);
   });
   document.getElementById("next").addEventListener("click", () => step(1));
   document.getElementById("prev").addEventListener("click", () => step(-1));
   document.getElementById("fit").addEventListener("click", fit);
   document.addEventListener("keydown", (event) => {
-    if (event.target === search || event.ctrlKey || event.metaKey || event.altKey) return;
+    const typing = event.target instanceof Element && event.target.closest("input, select, textarea");
+    if (typing || event.ctrlKey || event.metaKey || event.altKey) return;
     if (event.key === "f" || event.key === "F") fit();
     else if (event.key === "Escape") unselect();
     else if (event.key === "/") {

@@ -53,7 +53,13 @@ def cost(rounds: int, tmp: Path) -> None:
     commands = {
         "`python mlp_train.py`": [python, script],
         "`gradviz run mlp_train.py --call all -o run.html`": [
-            gradviz, "run", script, "--call", "all", "-o", str(tmp / "run.html")
+            gradviz,
+            "run",
+            script,
+            "--call",
+            "all",
+            "-o",
+            str(tmp / "run.html"),
         ],
         "`gradviz flow mlp_train.py`": [gradviz, "flow", script],
     }
@@ -79,8 +85,10 @@ def cost(rounds: int, tmp: Path) -> None:
 
 def long_runs(steps: list[int], tmp: Path) -> None:
     gradviz, python, script = gradviz_exe(), sys.executable, str(HERE / "long_run.py")
-    print("\n| steps | python | peak RSS | gradviz run --call all -o run.html | peak RSS | "
-          "beyond the script | page | open in Chromium |")
+    print(
+        "\n| steps | python | peak RSS | gradviz run --call all -o run.html | peak RSS | "
+        "beyond the script | page | open in Chromium |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for count in steps:
         page = tmp / f"run-{count}.html"

@@ -53,9 +53,9 @@ class Step:
     """The call's name (`BackwardCall.name`): ``"3"``, ``"3.1"``."""
     graph: int
     """Which of `History.graphs` this call's graph has the structure of."""
-    nodes: array
+    nodes: array[float]
     """float32, `FIGURES` for each node of that graph, in its node order."""
-    edges: array
+    edges: array[float]
     """float32, the norm of the gradient along each edge of that graph, in its edge order."""
     error: str | None = None
     """The exception backward raised, if it did."""
@@ -89,8 +89,13 @@ class History:
             index = self._keys[key] = len(self.graphs)
             self.graphs.append(graph)
         nodes = array("f", (v for node in graph.nodes for v in _figures(node.grad)))
-        edges = array("f", (math.nan if e.grad is None or e.grad.norm is None else e.grad.norm
-                            for e in graph.edges))
+        edges = array(
+            "f",
+            (
+                math.nan if e.grad is None or e.grad.norm is None else e.grad.norm
+                for e in graph.edges
+            ),
+        )
         step = Step(name, index, nodes, edges, error)
         self.steps.append(step)
         return step
@@ -115,5 +120,6 @@ class History:
 
     def changes(self) -> Sequence[int]:
         """Indices of the steps whose structure differs from the step before."""
-        return [k for k in range(1, len(self.steps))
-                if self.steps[k].graph != self.steps[k - 1].graph]
+        return [
+            k for k in range(1, len(self.steps)) if self.steps[k].graph != self.steps[k - 1].graph
+        ]

@@ -17,16 +17,16 @@ document is written in the page as the text before and after it, and put togethe
 from __future__ import annotations
 
 import html
-from importlib import resources
 from typing import Final
 
 from ..model import Graph, Node
 from ..text import count_of
 from ..transform.diff import Change, Comparison
 from .diff import change_lines
-from .html import _HEAD, json_in_html, script_safe, to_html
+from .html import to_html
 from .labels import title
 from .marks import Mark
+from .page import HEAD, json_in_html, script_safe, static
 
 __all__ = ["DIFF_MARKS", "diff_marks", "to_diff_html"]
 
@@ -63,10 +63,6 @@ def _in_order(graph: Graph, marks: dict[str, Mark]) -> tuple[Mark, ...]:
     return tuple(marks[node.id] for node in graph.nodes if node.id in marks)
 
 
-def _static(name: str) -> str:
-    return (resources.files(__package__) / "static" / name).read_text(encoding="utf-8")
-
-
 # Each pane: the findings panel and the details share one column beside the graph, so that
 # half a window still leaves the graph room; marks have no fix to show.
 _PANE_STYLE: Final = """<style>
@@ -86,7 +82,7 @@ def _pane(graph: Graph, folded: Graph, marks: tuple[Mark, ...], name: str) -> li
     """An explorer page of ``graph`` with ``marks``, as the text before and after its layout
     library (the page holds the library once)."""
     page = to_html(graph, folded=folded, marks=marks, title=f"gradviz diff: {name}")
-    library = script_safe(_static("viz-global.js"))
+    library = script_safe(static("viz-global.js"))
     before, found, after = page.partition(library)
     if not found:
         raise AssertionError("the explorer page does not inline viz-global.js")
@@ -94,7 +90,7 @@ def _pane(graph: Graph, folded: Graph, marks: tuple[Mark, ...], name: str) -> li
         f".finding[data-severity={w}] .severity {{ color: {c}; }}\n" for w, c in DIFF_MARKS.items()
     )
     before = before.replace("</head>", _PANE_STYLE + style + "</style>\n</head>", 1)
-    bridge = f"<script>{script_safe(_static('diff-pane.js'))}</script>\n</body>"
+    bridge = f"<script>{script_safe(static('diff-pane.js'))}</script>\n</body>"
     return [before, after.replace("</body>", bridge, 1)]
 
 
@@ -120,14 +116,14 @@ def to_diff_html(
     }
     return "".join(
         (
-            _HEAD.format(title=html.escape(f"gradviz diff: {a_name} → {b_name}"), css=_PAGE_STYLE),
+            HEAD.format(title=html.escape(f"gradviz diff: {a_name} → {b_name}"), css=_PAGE_STYLE),
             _header(c, a_name, b_name),
             '<script type="application/json" id="gradviz-diff">',
             json_in_html(data),
             '</script>\n<script type="text/plain" id="gradviz-viz">',
-            script_safe(_static("viz-global.js")),
+            script_safe(static("viz-global.js")),
             "</script>\n<script>",
-            script_safe(_static("diff-page.js")),
+            script_safe(static("diff-page.js")),
             "</script>\n</body>\n</html>\n",
         )
     )
@@ -158,7 +154,7 @@ def _header(c: Comparison, a_name: str, b_name: str) -> str:
     )
 
 
-# The page's own style, in the explorer's head (`html._HEAD`): no request leaves the page,
+# The page's own style, in the explorer's head (`page.HEAD`): no request leaves the page,
 # and the panes inherit its policy.
 _PAGE_STYLE: Final = """* { box-sizing: border-box; }
 html, body { height: 100%; margin: 0; }

@@ -74,7 +74,7 @@ def thinned(history: History, per_step: int, budget: int = FIGURES_BUDGET) -> li
     return sorted(keep)
 
 
-def _b64(values: array) -> str:
+def _b64(values: array[float]) -> str:
     """float32 ``values`` as base64 of their little-endian bytes, as the page reads them."""
     if sys.byteorder == "big":
         values = array("f", values)
@@ -110,18 +110,24 @@ def steps_data(history: History, joined: Union) -> dict[str, Any]:
     norms = array("f", (row.norms[s] for row in run_flow.rows for s in kept))
     return {
         "names": [history.steps[s].name for s in kept],
-        "errors": {str(r): history.steps[s].error for r, s in enumerate(kept)
-                   if history.steps[s].error},
+        "errors": {
+            str(r): history.steps[s].error for r, s in enumerate(kept) if history.steps[s].error
+        },
         "of": len(history.steps),
-        "every": 1 if len(kept) == len(history.steps) else math.ceil(len(history.steps) / len(kept)),
+        "every": 1
+        if len(kept) == len(history.steps)
+        else math.ceil(len(history.steps) / len(kept)),
         "unkept": history.unkept,
         "figures": list(FIGURES),
         "nodes": _b64(nodes),
         "edges": _b64(along),
         "structure": [history.steps[s].graph for s in kept],
         "absent": [[i for i in range(count) if i not in have] for have in present],
-        "changes": [r for r in range(1, len(kept))
-                    if history.steps[kept[r]].graph != history.steps[kept[r - 1]].graph],
+        "changes": [
+            r
+            for r in range(1, len(kept))
+            if history.steps[kept[r]].graph != history.steps[kept[r - 1]].graph
+        ],
         "scale": None if high == 0.0 else [low, high],
         "ramp": list(GRAD_RAMP),
         "leaf_ramp": list(LEAF_RAMP),

@@ -221,9 +221,9 @@ def run_captured(
 ) -> ScriptRun:
     """Run the script at ``path`` (as `run_script`) inside `capture`, and say how it ended.
 
-    ``keep``, ``on_record``, ``diagnose``, ``history`` and the walk ``options`` are `capture`'s. Module and
-    variable names come from the script's globals. ``stdout_to_stderr``: the script's prints go
-    to stderr while it runs (stdout carries a document).
+    ``keep``, ``on_record``, ``diagnose``, ``history`` and the walk ``options`` are `capture`'s.
+    Module and variable names come from the script's globals. ``stdout_to_stderr``: the
+    script's prints go to stderr while it runs (stdout carries a document).
 
     Raises:
         GradvizError: the script is missing or does not compile.

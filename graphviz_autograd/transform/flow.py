@@ -65,17 +65,17 @@ def flow(history: History, *, params: bool = False) -> Flow:
     ran: dict[str, int] = {}  # row -> the latest its gradient was accumulated in a call
     members: list[dict[int, str]] = []  # per graph: leaf index -> row name
     for graph in history.graphs:
-        rows = {}
+        leaves: dict[int, str] = {}
         for k, node in enumerate(graph.nodes):
             found = _row_name(node, params)
             if found is None:
                 continue
             name, kind = found
-            rows[k] = name
+            leaves[k] = name
             order.setdefault(name, (kind, set()))[1].add(node.name or node.id)
             if node.order is not None:
                 ran[name] = max(ran.get(name, 0), node.order)
-        members.append(rows)
+        members.append(leaves)
     met = {name: k for k, name in enumerate(order)}
     names = sorted(order, key=lambda name: (-ran.get(name, 0), -met[name]))
     column = {name: c for c, name in enumerate(names)}

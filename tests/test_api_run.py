@@ -46,6 +46,7 @@ def test_explore_a_capture_is_one_page_with_a_step_per_call(history: bool) -> No
     data = _data(explore(cap).html)
     assert data["steps"]["names"] == ["1", "2", "3", "4", "5"]  # type: ignore[index]
     assert data["steps"]["of"] == 5  # type: ignore[index]
+    assert cap.explore().html == explore(cap).html  # the method, as in Jupyter
 
 
 def test_flow_of_a_capture_is_torchs_norms_per_layer() -> None:

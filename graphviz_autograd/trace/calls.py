@@ -4,13 +4,14 @@ tally of calls and findings."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import GradvizError
 from ..history import History
 from ..model import Graph
 
-if TYPE_CHECKING:  # the doctor is a later stage: its type only
+if TYPE_CHECKING:  # the doctor and the Python API are later stages: their types only
+    from ..api import Explorer
     from ..doctor.findings import Finding
 
 __all__ = ["BackwardCall", "Capture", "call_name", "call_path"]
@@ -58,6 +59,13 @@ class Capture:
     findings: list[Finding] = field(default_factory=list)
     """With ``capture(diagnose=True)``: what the doctor found, set when the block ends
     (errors first; see docs/doctor.md)."""
+
+    def explore(self, **options: Any) -> Explorer:
+        """Every call recorded on one explorer page, with a step control (`api.explore`):
+        Jupyter shows it inline, ``.save("run.html")`` writes it. Draw options only."""
+        from ..api import explore  # a later stage, loaded when asked
+
+        return explore(self, **options)
 
     @property
     def graph(self) -> Graph:

@@ -29,6 +29,26 @@ for step in range(4):
     loss.backward()
 """
 
+# Eight identical blocks of two layers: more nodes than a page opens with, so the blocks open
+# folded and their layers are drawn inside nothing of their own.
+FOLDED_LAYERS = """\
+import torch
+from torch import nn
+
+torch.manual_seed(0)
+
+
+def block():
+    return nn.Sequential(nn.Linear(4, 4), nn.Tanh(), nn.Linear(4, 4), nn.Tanh())
+
+
+model = nn.Sequential(*[block() for _ in range(8)])
+x = torch.randn(3, 4)
+for step in range(3):
+    model.zero_grad()
+    model(x).pow(2).mean().backward()
+"""
+
 
 @pytest.fixture
 def run_page(
@@ -164,6 +184,27 @@ def test_the_flow_view_lists_layers_and_lights_them_in_the_graph(
     assert page.page.get_attribute("g.node.selected", "data-node") == w
     page.page.fill("#step", "0")
     assert rows.first.locator(".value").inner_text() == "14"
+
+
+@pytest.mark.browser
+def test_a_layer_folded_away_is_lit_through_what_holds_it(
+    run_page: Callable[[Path], Explorer], tmp_path: Path
+) -> None:
+    script = tmp_path / "layers.py"
+    script.write_text(FOLDED_LAYERS)
+    page = run_page(script)
+    page.page.click("#flow-toggle")
+    row = page.page.locator("#flow li[data-row]", has_text="model.3.0")
+    assert row.count() == 1
+    assert (
+        page.page.locator('#canvas g.node[data-node] text:text-is("model.3.0.weight")').count() == 0
+    )
+    row.hover()  # its module is folded: the folded node (or run) that holds it lights up
+    lit = page.page.eval_on_selector_all(
+        "#canvas g.lit",
+        "els => els.map(e => e.getAttribute('data-run') || e.getAttribute('data-module'))",
+    )
+    assert len(lit) == 1 and lit[0] is not None, lit
 
 
 @pytest.mark.browser

@@ -411,8 +411,8 @@
       if (r.kind === "module" && modules.has(r.name)) {
         const own = byModule(r.name);
         if (own.length) return own;
-        const outer = outerCollapsed(r.name);
-        if (outer !== null) return byModule(outer);
+        const outer = outerFolded(r.name); // the key of the folded module or run around it
+        if (outer !== null) return [current.elements.get(outer)].filter(Boolean);
       }
       const keys = new Set(rowLeaves[k].map((i) => current.vg.keyOf[i]));
       return [...keys].map((key) => current.elements.get(key)).filter(Boolean);

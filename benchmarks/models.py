@@ -37,15 +37,25 @@ def _language(model: nn.Module, vocab: int, batch: int = 2, tokens: int = 16) ->
     return out.loss, dict(model.named_parameters())
 
 
-def resnet18() -> Built:
-    """ResNet-18 (basic blocks [2, 2, 2, 2], 11.2 M parameters) on 2 images of 3x64x64."""
+def _resnet(depths: list[int], hidden_sizes: list[int], layer_type: str) -> Built:
     from transformers import ResNetConfig, ResNetForImageClassification
 
     torch.manual_seed(0)
     config = ResNetConfig(
-        depths=[2, 2, 2, 2], hidden_sizes=[64, 128, 256, 512], layer_type="basic", num_labels=10
+        depths=depths, hidden_sizes=hidden_sizes, layer_type=layer_type, num_labels=10
     )
     return _classify(ResNetForImageClassification(config), torch.randn(2, 3, 64, 64), 10)
+
+
+def resnet18() -> Built:
+    """ResNet-18 (basic blocks [2, 2, 2, 2], 11.2 M parameters) on 2 images of 3x64x64."""
+    return _resnet([2, 2, 2, 2], [64, 128, 256, 512], "basic")
+
+
+def resnet50() -> Built:
+    """ResNet-50 (bottleneck blocks [3, 4, 6, 3], widths 256 to 2,048, 23.5 M parameters) on 2
+    images of 3x64x64."""
+    return _resnet([3, 4, 6, 3], [256, 512, 1024, 2048], "bottleneck")
 
 
 def vit_small() -> Built:
@@ -65,13 +75,12 @@ def vit_small() -> Built:
     return _classify(ViTForImageClassification(config), torch.randn(2, 3, 64, 64), 10)
 
 
-def gpt2() -> Built:
-    """GPT-2 with 2 layers (hidden 128, 4 heads, vocab 1,000), language-model loss."""
+def _gpt2(layers: int) -> Built:
     from transformers import GPT2Config, GPT2LMHeadModel
 
     torch.manual_seed(0)
     config = GPT2Config(
-        n_layer=2,
+        n_layer=layers,
         n_embd=128,
         n_head=4,
         vocab_size=1000,
@@ -80,6 +89,16 @@ def gpt2() -> Built:
         eos_token_id=0,
     )
     return _language(GPT2LMHeadModel(config), 1000)
+
+
+def gpt2() -> Built:
+    """GPT-2 with 2 layers (hidden 128, 4 heads, vocab 1,000), language-model loss."""
+    return _gpt2(2)
+
+
+def gpt2_20() -> Built:
+    """GPT-2 with 20 layers, otherwise as `gpt2` (2 x 16 tokens)."""
+    return _gpt2(20)
 
 
 def bert() -> Built:
@@ -212,8 +231,16 @@ MODELS: dict[str, tuple[str, Callable[[], Built]]] = {
 """Key -> (title for tables, builder), in table order."""
 
 
+BIG: dict[str, tuple[str, Callable[[], Built]]] = {
+    "gpt2-20": ("GPT-2 (20 layers)", gpt2_20),
+    "resnet50": ("ResNet-50", resnet50),
+}
+"""Bigger models, for the explorer at scale (`explorer_load.py`); not in the `MODELS` tables."""
+
+
 def build(key: str) -> Built:
-    """Build model ``key``; raises KeyError naming the choices."""
-    if key not in MODELS:
-        raise KeyError(f"unknown model {key!r}; choose from: {', '.join(MODELS)}")
-    return MODELS[key][1]()
+    """Build model ``key`` (of `MODELS` or `BIG`); raises KeyError naming the choices."""
+    known = {**MODELS, **BIG}
+    if key not in known:
+        raise KeyError(f"unknown model {key!r}; choose from: {', '.join(known)}")
+    return known[key][1]()

@@ -78,9 +78,22 @@ def _root(
 # In this order in the help.
 app.command("run", context_settings=RUN_SETTINGS, epilog=SCRIPT_EXITS)(run_command)
 app.command("tree", context_settings=RUN_SETTINGS, epilog=SCRIPT_EXITS)(tree_command)
-app.command("doctor", context_settings=RUN_SETTINGS)(doctor_command)
-app.command("flow", context_settings=RUN_SETTINGS, epilog=SCRIPT_EXITS)(flow_command)
-app.command("diff", context_settings=RUN_SETTINGS)(diff_command)
+app.command(
+    "doctor",
+    context_settings=RUN_SETTINGS,
+    short_help="Run SCRIPT and say which autograd pitfalls it fell into, and where.",
+)(doctor_command)
+app.command(
+    "flow",
+    context_settings=RUN_SETTINGS,
+    epilog=SCRIPT_EXITS,
+    short_help="Run SCRIPT and print each layer's gradient norm over its backward calls.",
+)(flow_command)
+app.command(
+    "diff",
+    context_settings=RUN_SETTINGS,
+    short_help="Compare two autograd graphs: nodes added, removed and changed.",
+)(diff_command)
 
 
 def main() -> None:

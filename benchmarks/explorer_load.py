@@ -6,8 +6,8 @@ search and to choose a result.
 Each graph is captured as ``gradviz run benchmarks/make_graph.py -o KEY.html -- KEY`` captures
 it (gradients, modules, source lines, the model bound as ``model`` so that it is named as in a
 script of one's own) and its page is written as that command writes it (`document.encode`: the
-whole graph, opening folded to the default budget; the same page, byte for byte). It is opened from disk in headless Chromium
-(Playwright, the Debian ``/usr/bin/chromium``), 1400x900:
+whole graph, opening folded to the default budget; the same page, byte for byte). It is opened
+from disk in headless Chromium (Playwright, the Debian ``/usr/bin/chromium``), 1400x900:
 
 - open: from navigation to the first picture drawn (``body[data-state=ready]``);
 - unfold: one click that lays the graph out again: the run of identical blocks

@@ -39,8 +39,9 @@ def _figures(stats: TensorStats | None) -> tuple[float, ...]:
 
 def structure_key(graph: Graph) -> tuple[object, ...]:
     """What two calls share when their graphs are the same but for shapes and values: each
-    node's kind, op, name and module, and the edges, in walk order."""
-    nodes = tuple((n.id, n.kind, n.op, n.name, n.module) for n in graph.nodes)
+    node's kind, op and name, and the edges, in walk order. Not modules nor source lines: a
+    recording stops tagging those once the run repeats itself (the graph kept has them)."""
+    nodes = tuple((n.id, n.kind, n.op, n.name) for n in graph.nodes)
     edges = tuple((e.src, e.dst, e.slot, e.kind) for e in graph.edges)
     return nodes, edges
 

@@ -81,7 +81,9 @@ def capture(
             line: recorded graphs then have their sources, as with ``source=True``.
         history: keep every call of a long run small: each call's gradients as figures in
             ``history`` (`History`: one graph per structure), and only the last call in
-            ``calls``. ``keep`` must then be ``"all"``.
+            ``calls``. ``keep`` must then be ``"all"``. ``source`` and ``modules`` tag the
+            forward passes until a call has the structure of the one before it: the graph the
+            history keeps for it has them, and later calls need only their gradients.
     """
     selection = CallSelection.of(keep)
     if history and selection.kind != "all":

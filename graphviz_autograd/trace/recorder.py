@@ -299,7 +299,12 @@ class Recorder:
         history = self.result.history
         if history is not None:
             if not done.inner:  # calls made inside one are the engine's, not a step
-                history.add(done.name, done.graph, done.error)
+                step = history.add(done.name, done.graph, done.error)
+                steps = history.steps
+                if step is not None and len(steps) > 1 and steps[-2].graph == step.graph:
+                    # The run repeats itself: the graph kept for this structure has its
+                    # modules and lines already; later calls need only their gradients.
+                    self.forward_aids.close()
             calls[:] = [done]
         elif self.selection.kind == "last":
             calls[:] = [done]

@@ -80,6 +80,18 @@ def test_the_capture_keeps_only_the_last_call_as_a_graph() -> None:
     assert cap.history is not None and [s.name for s in cap.history.steps] == ["1", "2", "3", "4"]
 
 
+def test_forward_tagging_stops_once_the_run_repeats_itself() -> None:
+    model = nn.Sequential(nn.Linear(3, 3), nn.Tanh(), nn.Linear(3, 1))
+    with capture(history=True, modules=True, source=True) as cap:
+        for _ in range(3):
+            model(torch.ones(2, 3)).sum().backward()
+    assert cap.history is not None and len(cap.history.graphs) == 1
+    kept = cap.history.graphs[0]  # the first call's graph: tagged
+    assert any(n.module == "model.0" for n in kept.nodes) and any(n.source for n in kept.nodes)
+    last = cap.calls[-1].graph  # the third call was not: the second repeated the first
+    assert not any(n.module for n in last.nodes) and not any(n.source for n in last.nodes)
+
+
 def test_history_needs_every_call() -> None:
     with pytest.raises(GradvizError, match='keep="all"'), capture(history=True, keep="last"):
         pass

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 import typer
-from rich.markup import escape
 
 from ..errors import GradvizError
 from ..model import Graph
@@ -35,9 +34,8 @@ from .options import (
 from .terminal import (
     check_writable,
     chosen_rank,
-    err,
     fail,
-    put,
+    put_said,
     report_console,
     report_ending,
     speaking,
@@ -146,14 +144,7 @@ def _publish(
         return
     text = json.dumps(to_json(findings, script=script, calls=calls), indent=2) + "\n"
     target = "-" if to_stdout or json_to is None else json_to
-    try:
-        put(target, text)
-    except GradvizError as exc:
-        raise fail(str(exc)) from None
-    except BrokenPipeError:  # `| head`: the rest goes nowhere
-        stdout_to_devnull()
-    if target != "-":
-        err.print(f"wrote {escape(target)} ({count_of(len(findings), 'finding')})")
+    put_said(target, text, count_of(len(findings), "finding"))
 
 
 def _picture_format(output: str | None, fmt: DoctorFormat | None) -> Format | None:

@@ -39,7 +39,7 @@ from .terminal import (
     chosen_rank,
     err,
     fail,
-    put,
+    put_said,
     report_console,
     report_ending,
     speaking,
@@ -130,15 +130,8 @@ def _publish(found: Flow, targets: list[str], script: Path) -> None:
         )
     for target in targets:
         writer = to_json if target == "-" else WRITERS[Path(target).suffix.lower()]
-        try:
-            put(target, writer(found))
-        except GradvizError as exc:
-            raise fail(str(exc)) from None
-        except BrokenPipeError:  # `-o - | head`: the rest goes nowhere
-            stdout_to_devnull()
-        if target != "-":
-            rows = count_of(len(found.rows), "row")
-            err.print(f"wrote {escape(target)} ({rows}, {count_of(len(found.steps), 'call')})")
+        rows = count_of(len(found.rows), "row")
+        put_said(target, writer(found), f"{rows}, {count_of(len(found.steps), 'call')}")
     if "-" not in targets:
         console = report_console()
         what = "parameter" if per_param(found.rows) else "module"

@@ -28,6 +28,7 @@ __all__ = [
     "err",
     "fail",
     "put",
+    "put_said",
     "report_ending",
     "sigterm_exits",
     "speaking",
@@ -96,6 +97,19 @@ def put(target: str, data: str | bytes) -> None:
         write_atomic(target, data)
     except OSError as exc:
         raise GradvizError(f"cannot write {target}: {exc.strerror or exc}") from None
+
+
+def put_said(target: str, text: str, summary: str) -> None:
+    """`put` ``text``, and say ``wrote TARGET (summary)`` on stderr for a file: an error is
+    one line and exit 1; a reader of stdout that has gone (``| head``) gets the rest nowhere."""
+    try:
+        put(target, text)
+    except GradvizError as exc:
+        raise fail(str(exc)) from None
+    except BrokenPipeError:
+        stdout_to_devnull()
+    if target != "-":
+        err.print(f"wrote {escape(target)} ({summary})")
 
 
 @contextlib.contextmanager

@@ -23,7 +23,7 @@ import base64
 import math
 import sys
 from array import array
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from ..errors import GradvizError
 from ..history import FIGURES, History
@@ -34,7 +34,7 @@ from .html import UNFOLD_UP_TO, to_html
 from .options import DrawOptions
 from .style import DARK_SHADES, GRAD_RAMP, LEAF_RAMP, LEGEND, NONFINITE
 
-__all__ = ["FIGURES_BUDGET", "run_page", "steps_data", "thinned"]
+__all__ = ["FIGURES_BUDGET", "Thinned", "run_page", "steps_data", "thinned"]
 
 FIGURES_BUDGET: Final = 12_000_000
 """Bytes of figures (float32, before base64) a page holds at most: with the graph and the
@@ -63,15 +63,24 @@ def run_page(history: History, options: DrawOptions = DrawOptions()) -> str:  # 
     )
 
 
-def thinned(history: History, per_step: int, budget: int = FIGURES_BUDGET) -> list[int]:
+class Thinned(NamedTuple):
+    """The steps a page holds (`thinned`)."""
+
+    steps: list[int]
+    """Their indices in the run, in order."""
+    every: int
+    """One step in every this many is in the page (1: all of them)."""
+
+
+def thinned(history: History, per_step: int, budget: int = FIGURES_BUDGET) -> Thinned:
     """The steps that fit ``budget`` at ``per_step`` bytes each: all, or one in every few,
     the first, the last and those whose structure changes among them."""
     count = len(history.steps)
     every = max(1, math.ceil(count * per_step / budget))
     if every == 1:
-        return list(range(count))
+        return Thinned(list(range(count)), 1)
     keep = set(range(0, count, every)) | {count - 1} | set(history.changes())
-    return sorted(keep)
+    return Thinned(sorted(keep), every)
 
 
 def _b64(values: array[float]) -> str:
@@ -87,7 +96,7 @@ def steps_data(history: History, joined: Union) -> dict[str, Any]:
     graph = joined.graph
     width = len(FIGURES)
     count, edges = len(graph), len(graph.edges)
-    kept = thinned(history, (count * width + edges) * 4)
+    kept, every = thinned(history, (count * width + edges) * 4)
     nodes = array("f", [math.nan]) * (len(kept) * count * width)
     along = array("f", [math.nan]) * (len(kept) * edges)
     low, high = math.inf, 0.0
@@ -114,9 +123,7 @@ def steps_data(history: History, joined: Union) -> dict[str, Any]:
             str(r): history.steps[s].error for r, s in enumerate(kept) if history.steps[s].error
         },
         "of": len(history.steps),
-        "every": 1
-        if len(kept) == len(history.steps)
-        else math.ceil(len(history.steps) / len(kept)),
+        "every": every,
         "unkept": history.unkept,
         "figures": list(FIGURES),
         "nodes": _b64(nodes),

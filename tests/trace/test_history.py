@@ -159,7 +159,7 @@ def test_the_page_holds_every_step_and_the_flow() -> None:
 
 def test_long_runs_are_thinned_to_fit_the_page() -> None:
     _, _, history = train(10)
-    kept = thinned(history, per_step=1000, budget=3000)
+    kept = thinned(history, per_step=1000, budget=3000).steps
     assert kept[0] == 0 and kept[-1] == 9 and len(kept) < 10
 
 

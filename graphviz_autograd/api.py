@@ -307,10 +307,12 @@ def flow(cap: Capture, *, params: bool = False) -> Flow:
 
 
 def _history(cap: Capture) -> History:
-    """``cap``'s calls as a `History`: its own with ``history=True``, else its calls."""
+    """``cap``'s calls as a `History`: its own with ``history=True``, else its calls (those
+    the program made: a call made inside another is not a step, as in `Recorder._keep`)."""
     if cap.history is not None:
         return cap.history
-    return History.of((call.name, call.graph, call.error) for call in cap.calls)
+    own = (call for call in cap.calls if not call.inner)
+    return History.of((call.name, call.graph, call.error) for call in own)
 
 
 def render(

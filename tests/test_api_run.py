@@ -73,3 +73,17 @@ def test_explore_a_capture_takes_draw_options_only() -> None:
         with capture(history=True) as empty:
             pass
         explore(empty)
+
+
+@pytest.mark.parametrize("history", [True, False], ids=["history", "every-call"])
+def test_calls_made_inside_another_are_not_steps(history: bool) -> None:
+    from torch.utils.checkpoint import checkpoint
+
+    layer = nn.Linear(3, 3)
+    with capture(history=history) as cap:
+        for _ in range(2):  # a reentrant checkpoint's backward makes a call inside each
+            checkpoint(
+                layer, torch.ones(2, 3, requires_grad=True), use_reentrant=True
+            ).sum().backward()
+    assert cap.inner_count == 2
+    assert _data(explore(cap).html)["steps"]["names"] == ["1", "2"]  # type: ignore[index]

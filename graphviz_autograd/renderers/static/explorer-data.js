@@ -138,8 +138,9 @@
     const r = Math.round(x);
     return Math.abs(x - Math.trunc(x)) === 0.5 && r % 2 !== 0 ? r - 1 : r;
   }
-  function shadeOf(norm) {
-    const ramp = SHADING.ramp, top = ramp.length - 1;
+  function shadeOf(norm, ramp = SHADING.ramp) {
+    // a norm's shade in `ramp` (the ops', or the leaves' on a run's page) on SHADING's scale
+    const top = ramp.length - 1;
     if (!(norm > 0) || SHADING.low === null) return ramp[0];
     const lo = Math.log10(SHADING.low), hi = Math.log10(SHADING.high);
     const step = hi === lo ? top : roundHalfEven((Math.log10(norm) - lo) / (hi - lo) * top);

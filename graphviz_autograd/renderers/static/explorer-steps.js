@@ -74,10 +74,8 @@
       if (Number.isNaN(bad)) return RUN.plain[kind];
       if (bad > 0) return RUN.nonfinite;
       const ramp = kind === "leaf" ? RUN.leaf_ramp : RUN.ramp;
-      if (!(norm > 0) || !Number.isFinite(norm) || !RUN.scale) return ramp[0];
-      const lo = Math.log10(RUN.scale[0]), hi = Math.log10(RUN.scale[1]), top = ramp.length - 1;
-      const at = hi === lo ? top : Math.round((Math.log10(norm) - lo) / (hi - lo) * top);
-      return ramp[Math.min(Math.max(at, 0), top)];
+      if (!Number.isFinite(norm) || !RUN.scale) return ramp[0];
+      return shadeOf(norm, ramp); // on RUN.scale: SHADING holds it on a run's page
     }
 
     function absentAt(s, key) {

@@ -24,7 +24,8 @@
     return v === "inf" ? Infinity : v === "-inf" ? -Infinity : NaN;
   }
 
-  const savedBytes = (i) => (info(i).saved ? info(i).saved.reduce((sum, t) => sum + (t.bytes || 0), 0) : NaN);
+  // the bytes a node's saved tensors keep alive (html.py's saved_of); NaN: none recorded
+  const savedBytes = (i) => (info(i).saved ? DATA.saved_of[i] : NaN);
   const nodeColumns = {
     id: (i) => ids[i],
     name: (i) => info(i).name || "",

@@ -67,6 +67,20 @@ class Adjacency:
             self._topo = order
         return self._topo if len(self._topo) == self.n else None
 
+    def heights(self) -> list[int] | None:
+        """Each node's longest path to a node without consumers (the loss, in a backward
+        graph): how far before the output it sits in forward; None when there is a cycle."""
+        order = self.topological()
+        if order is None:
+            return None
+        dst, out_start, out_edges = self.dst, self.out_start, self.out_edges
+        height = [0] * self.n
+        for v in reversed(order):
+            for e in out_edges[out_start[v] : out_start[v + 1]]:
+                if height[dst[e]] >= height[v]:
+                    height[v] = height[dst[e]] + 1
+        return height
+
 
 def shape_key(node: Node) -> tuple[object, ...]:
     """What makes two nodes the same for folding, count aside: not their names (parameters of

@@ -184,16 +184,10 @@ def layout_size(graph: Graph) -> int:
 
 def _layout_size(adj: Adjacency) -> int:
     """`layout_size` of the graph of ``adj``."""
-    order = adj.topological()
-    if order is None:  # a cycle: not an autograd graph; count the nodes only
+    height = adj.heights()
+    if height is None:  # a cycle: not an autograd graph; count the nodes only
         return adj.n
-    dst, out_start, out_edges = adj.dst, adj.out_start, adj.out_edges
-    height = [0] * adj.n  # longest path to a node without consumers
-    for v in reversed(order):
-        for e in out_edges[out_start[v] : out_start[v + 1]]:
-            if height[dst[e]] >= height[v]:
-                height[v] = height[dst[e]] + 1
-    crossed: int = sum(height[s] - height[d] - 1 for s, d in zip(adj.src, dst, strict=True))
+    crossed: int = sum(height[s] - height[d] - 1 for s, d in zip(adj.src, adj.dst, strict=True))
     return adj.n + crossed
 
 

@@ -5,8 +5,8 @@ parameters' gradients together (the square root of the sum of their squared norm
 parameters' ``.grad`` read after that backward call. Tensors outside any module (a plain ``w``)
 are rows of their own; a parameter recorded without its module is placed by its name
 (``model.0.weight`` in ``model.0``). With ``params``, every parameter is a row. Rows come in
-forward order: the reverse of the order in which the engine accumulated their gradients (a
-layer used first in forward is reached last in backward), then of the order a walk from the
+forward order: the farther a row's parameters sit from the loss (the longest path from them
+to it in the graph), the earlier; among rows as far, the reverse of the order a walk from the
 loss met them. Pure and torch-free.
 """
 
@@ -18,6 +18,7 @@ from typing import Literal, NamedTuple
 
 from ..history import FIGURES, History
 from ..model import Node
+from .fold.adjacency import Adjacency
 
 __all__ = ["Flow", "FlowRow", "flow"]
 
@@ -62,9 +63,10 @@ def _row_name(node: Node, params: bool) -> tuple[str, Literal["module", "param"]
 def flow(history: History, *, params: bool = False) -> Flow:
     """``history``'s gradient flow, per layer (or per parameter, with ``params``)."""
     order: dict[str, tuple[Literal["module", "param"], set[str]]] = {}
-    ran: dict[str, int] = {}  # row -> the latest its gradient was accumulated in a call
+    far: dict[str, int] = {}  # row -> the longest path from its parameters to the loss
     members: list[dict[int, str]] = []  # per graph: leaf index -> row name
     for graph in history.graphs:
+        heights = Adjacency(graph).heights() or [0] * len(graph)
         leaves: dict[int, str] = {}
         for k, node in enumerate(graph.nodes):
             found = _row_name(node, params)
@@ -73,11 +75,10 @@ def flow(history: History, *, params: bool = False) -> Flow:
             name, kind = found
             leaves[k] = name
             order.setdefault(name, (kind, set()))[1].add(node.name or node.id)
-            if node.order is not None:
-                ran[name] = max(ran.get(name, 0), node.order)
+            far[name] = max(far.get(name, 0), heights[k])
         members.append(leaves)
     met = {name: k for k, name in enumerate(order)}
-    names = sorted(order, key=lambda name: (-ran.get(name, 0), -met[name]))
+    names = sorted(order, key=lambda name: (-far[name], -met[name]))
     column = {name: c for c, name in enumerate(names)}
     table = [[math.nan] * len(history.steps) for _ in names]
     for s, step in enumerate(history.steps):

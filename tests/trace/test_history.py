@@ -109,6 +109,17 @@ def test_flow_is_each_layers_gradient_norm_at_each_step_in_forward_order() -> No
     assert [r.name for r in per_param][:2] == ["model.0.weight", "model.0.bias"]
 
 
+def test_flow_is_in_forward_order_through_a_compiled_model_too() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))
+    with capture(history=True, modules=True) as cap:  # compiled inside, as a script does
+        fast = torch.compile(model, backend="aot_eager")
+        for _ in range(2):
+            fast(torch.randn(5, 4)).pow(2).mean().backward()
+    assert cap.history is not None
+    assert [r.name for r in flow(cap.history).rows] == ["model.0", "model.2"]
+
+
 def test_structures_that_differ_are_one_graph_with_what_each_lacks() -> None:
     w = torch.tensor([1.0, 2.0], requires_grad=True)
     with capture(history=True) as cap:

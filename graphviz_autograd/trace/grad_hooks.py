@@ -5,11 +5,12 @@ walked graph with all of that written in (`GradHooks.apply`)."""
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
+from dataclasses import replace
 from typing import Any, NamedTuple
 
 from ..model import Edge, Graph, TensorStats
-from .stats import Unread
+from .stats import Unread, same_values, shape_of
 
 __all__ = ["GradHooks"]
 
@@ -20,6 +21,17 @@ class _FirstBad(NamedTuple):
     order: int
     """When it ran (1-based)."""
     node_id: str
+
+
+class _Seen(NamedTuple):
+    """A gradient summarised in this call (`GradHooks.known`)."""
+
+    ref: weakref.ref[Any]
+    version: int
+    summary: TensorStats | None
+    """None when it could not be read."""
+    node: int
+    """The index of the node whose hook read it."""
 
 
 class GradHooks:
@@ -33,7 +45,7 @@ class GradHooks:
         self.grads: dict[int, tuple[TensorStats | None, ...]] = {}
         self.flows: dict[int, tuple[TensorStats | None, ...]] = {}
         self.unread = Unread()  # a hook must not raise: that would fail the user's backward
-        self.known: dict[int, tuple[weakref.ref[Any], int, TensorStats | None, int]] = {}
+        self.known: dict[Hashable, _Seen] = {}
         self.handles = [fn.register_hook(self._hook(index)) for index, fn in fns]
 
     def _hook(self, index: int) -> Callable[[Any, Any], None]:
@@ -49,22 +61,36 @@ class GradHooks:
         tensor and version. What a node passes to an input is, as often as not, the very
         tensor its producer gets as the gradient at its output (and an add or a view of the
         same shape hands on the tensor it got): summarised once, not twice. A weak reference
-        tells a tensor from a later one at the same address; the version, one changed in
-        place (the engine adds a second gradient into the first)."""
+        tells a tensor from a later one at the same address; the version, one changed in place
+        (the engine adds a second gradient into the first)."""
         if grad is None:
             return None
         try:
-            key, version = id(grad), grad._version
-            seen = self.known.get(key)
-            if seen is not None and seen[0]() is grad and seen[1] == version:
-                if seen[2] is None:  # unreadable: this node's gradient is unread too
-                    self.unread.setdefault(index, self.unread[seen[3]])
-                return seen[2]
-            summary = self.unread.summarize(grad, index)
-            self.known[key] = (weakref.ref(grad), version, summary, index)
-            return summary
+            version = grad._version
+            seen = self.known.get(id(grad))
+            if seen is None or seen.ref() is not grad or seen.version != version:
+                seen = self.known[id(grad)] = self._read(grad, version, index)
+            if seen.summary is None and seen.node != index:  # unreadable here too
+                self.unread.setdefault(index, self.unread[seen.node])
+            return seen.summary
         except Exception:  # no version or no weak reference (an odd tensor type): each time
             return self.unread.summarize(grad, index)
+
+    def _read(self, grad: Any, version: int, index: int) -> _Seen:
+        """``grad`` summarised; or, for a view, transpose or reshape of a gradient summarised
+        before over the same values (`stats.same_values`: the same memory, read in the same
+        order), that one's summary with this shape. The engine hands on such views at every
+        reshape and transpose of a transformer's attention: half the values a ViT's hooks see."""
+        region = same_values(grad)
+        like = self.known.get(region) if region is not None else None
+        if like is not None and like.ref() is not None and like.version == version:
+            if like.summary is not None:
+                summary = replace(like.summary, shape=shape_of(grad))
+                return _Seen(weakref.ref(grad), version, summary, like.node)
+        seen = _Seen(weakref.ref(grad), version, self.unread.summarize(grad, index), index)
+        if region is not None:
+            self.known[region] = seen
+        return seen
 
     def remove(self) -> None:
         for handle in self.handles:

@@ -15,6 +15,7 @@ __all__ = [
     "MAX_VALUES",
     "Unread",
     "dtype_name",
+    "same_values",
     "shape_of",
     "summarize",
     "unread_note",
@@ -51,7 +52,7 @@ def summarize(tensor: torch.Tensor) -> TensorStats:
 
     Statistics cover the finite entries only; NaN and Inf are counted apart. Each shown to 4
     significant digits equals a float64 computation within one unit of the last digit; a big
-    tensor is read in three passes or so (`_large`), never copied whole to float64. Complex
+    tensor is read in four passes or so (`_large`), never copied whole to float64. Complex
     tensors are summarised by magnitude, sparse ones by their stored values, nested ones by the
     values of all their components (and no shape).
 
@@ -112,7 +113,31 @@ def _in_memory_order(t: torch.Tensor) -> torch.Tensor:
     ``reshape(-1)`` would copy it (no figure of a summary depends on the order)."""
     if t.is_contiguous():
         return t.view(-1)
-    return t.permute(sorted(range(t.dim()), key=t.stride, reverse=True)).reshape(-1)
+    return _permuted(t).reshape(-1)
+
+
+def _permuted(t: torch.Tensor) -> torch.Tensor:
+    """``t`` with its dimensions in memory order (contiguous when ``t`` is a transpose or a
+    permutation of a contiguous tensor)."""
+    return t.permute(sorted(range(t.dim()), key=t.stride, reverse=True))
+
+
+def same_values(tensor: torch.Tensor) -> tuple[object, ...] | None:
+    """A key shared by the tensors whose `summarize` is the same but for the shape: views of
+    one block of memory, each a reshape or a permutation of a contiguous tensor over the whole
+    block, read in memory order (a gradient and its transpose, or a view of it the engine hands
+    on). None for a tensor this cannot tell of (small ones keep their values in logical order;
+    strided slices; anything but a plain CPU or device tensor). Equal keys mean equal values
+    only while the first tensor lives and neither was changed in place: its holder checks."""
+    if (
+        type(tensor) is not torch.Tensor
+        or tensor.layout != torch.strided
+        or tensor.is_nested
+        or tensor.numel() <= MAX_VALUES
+        or not (tensor.is_contiguous() or _permuted(tensor).is_contiguous())
+    ):
+        return None
+    return (tensor.data_ptr(), tensor.numel(), tensor.dtype, tensor.device)
 
 
 class Unread(dict[int, str]):
@@ -152,9 +177,9 @@ WIDE_SUM_MAX: Final = 4096
 
 def _large(shape: tuple[int, ...] | None, flat: torch.Tensor) -> TensorStats:
     """`summarize` of the flat tensor ``flat`` (more than `MAX_VALUES` values): a sum of
-    squares, `torch.aminmax` and a sum, each one pass over ``flat`` in its own dtype; NaN and
-    Inf are counted only when the sum of squares is not finite (a finite one proves there are
-    none)."""
+    squares, the smallest value, the largest and a sum, each one pass over ``flat`` in its own
+    dtype; NaN and Inf are counted only when the sum of squares is not finite (a finite one
+    proves there are none)."""
     if flat.dtype in (torch.float16, torch.bfloat16):  # a 16-bit dot overflows at 256
         flat = flat.float()
     elif not flat.is_floating_point():  # integers and bools: exact in float64
@@ -168,7 +193,7 @@ def _large(shape: tuple[int, ...] | None, flat: torch.Tensor) -> TensorStats:
             if flat.numel() == 0:
                 return TensorStats(shape, None, None, None, None, nan, inf)
             squares = _squares(flat)
-    low, high = (float(v) for v in torch.aminmax(flat))
+    low, high = float(flat.amin()), float(flat.amax())  # 0.6x one `aminmax` (2.4 M values)
     largest = max(-low, high)
     info = torch.finfo(flat.dtype)
     if math.isfinite(squares) and not 0 < largest < math.sqrt(info.tiny / info.eps):

@@ -176,3 +176,41 @@ def test_a_gradient_summed_in_place_is_summarised_again_not_taken_from_before() 
     assert node.grad.norm == pytest.approx(80.0)
     flows = sorted(e.grad.norm for e in g.edges if e.src == node.id and e.grad is not None)
     assert flows == [pytest.approx(30.0), pytest.approx(50.0)]
+
+
+def test_a_view_of_a_gradient_takes_its_summary_with_its_own_shape_not_read_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The engine hands on a view at every transpose and reshape (half the values a ViT's hooks
+    see): one read serves both, each with its own shape; torch's `retain_grad` is the oracle."""
+    from graphviz_autograd.trace import stats
+
+    reads: list[tuple[int, ...]] = []
+    summarize = stats.summarize
+
+    def counted(tensor: torch.Tensor) -> object:
+        reads.append(tuple(tensor.shape))
+        return summarize(tensor)
+
+    monkeypatch.setattr(stats, "summarize", counted)
+    torch.manual_seed(0)
+    x = torch.randn(32, 40, requires_grad=True)
+    c = torch.randn(40, 32)
+    with capture() as cap:
+        y = x * 2
+        y.retain_grad()
+        z = y.t()
+        z.retain_grad()
+        (z * c).sum().backward()
+    g = cap.graph
+    for name, tensor in (("y", y), ("z", z)):
+        node = by_name(g, name)
+        assert tensor.grad is not None and node.grad is not None
+        assert node.grad.shape == tuple(tensor.grad.shape)
+        expected = tensor.grad.double()
+        assert node.grad.norm == pytest.approx(float(expected.norm()), rel=1e-6)
+        assert node.grad.mean == pytest.approx(float(expected.mean()), rel=1e-6)
+        assert (node.grad.min, node.grad.max) == (float(expected.min()), float(expected.max()))
+    # z's gradient (40, 32) and the transpose TBackward hands y (32, 40) are one read; the
+    # other (32, 40) reads are y's Mul passing 2 * that to x, and x.grad after the call
+    assert reads.count((40, 32)) == 2 and reads.count((32, 40)) == 2, reads

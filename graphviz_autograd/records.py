@@ -62,6 +62,13 @@ class TensorStats:
     values: tuple[float, ...] | None = None
     """All entries, flattened, when there are at most 64 of them; else None."""
 
+    def reshaped(self, shape: tuple[int, ...] | None) -> TensorStats:
+        """These figures for a view of the same values in the same order, of shape ``shape``
+        (`dataclasses.replace` takes 6 µs to learn the fields)."""
+        return TensorStats(
+            shape, self.norm, self.min, self.max, self.mean, self.nan, self.inf, self.values
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Source:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Hashable
-from dataclasses import replace
 from typing import Any, NamedTuple
 
 from ..model import Edge, Graph, TensorStats
@@ -85,7 +84,7 @@ class GradHooks:
         like = self.known.get(region) if region is not None else None
         if like is not None and like.ref() is not None and like.version == version:
             if like.summary is not None:
-                summary = replace(like.summary, shape=shape_of(grad))
+                summary = like.summary.reshaped(shape_of(grad))
                 return _Seen(weakref.ref(grad), version, summary, like.node)
         seen = _Seen(weakref.ref(grad), version, self.unread.summarize(grad, index), index)
         if region is not None:

@@ -91,15 +91,24 @@ def to_json(flow: Flow) -> str:
 
 def to_csv(flow: Flow) -> str:
     """``flow`` as CSV, long form: a header, then one line per row per step (steps in order,
-    rows in forward order within each): ``step,name,kind,params,norm``."""
+    rows in forward order within each): ``step,name,kind,params,norm``. A name a spreadsheet
+    would take for a formula (`_inert`) is written with a ``'`` before it."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(("step", "name", "kind", "params", "norm"))
     for s, step in enumerate(flow.steps):
         for row in flow.rows:
             value = _number(row.norms[s])
-            writer.writerow((step, row.name, row.kind, row.params, "" if value is None else value))
+            cells = (step, _inert(row.name), row.kind, row.params, "" if value is None else value)
+            writer.writerow(cells)
     return out.getvalue()
+
+
+def _inert(text: str) -> str:
+    """``text`` as a spreadsheet cell that is data: one starting with ``=``, ``+``, ``-``, ``@``,
+    a tab or a carriage return gets a ``'`` before it (Excel, LibreOffice and Google Sheets
+    read those as a formula)."""
+    return "'" + text if text.startswith(("=", "+", "-", "@", "\t", "\r")) else text
 
 
 class Scale(NamedTuple):

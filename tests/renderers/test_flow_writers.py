@@ -30,6 +30,14 @@ def test_json_and_csv_write_no_gradient_as_null_and_nonfinite_as_inf() -> None:
     assert to_csv(flow) == 'step,name,kind,params,norm\n1,"a,b",param,1,\n2,"a,b",param,1,inf\n'
 
 
+def test_csv_writes_a_name_a_spreadsheet_would_run_as_inert_text() -> None:
+    names = ('=HYPERLINK("http://x")', "+1", "-cmd|' /C calc'!A0", "@SUM(A1)", "a=b")
+    flow = Flow(("1",), tuple(FlowRow(name, "param", 1, (1.0,)) for name in names))
+    cells = [line.split(",", 2)[1] for line in to_csv(flow).splitlines()[1:]]
+    inert = ['"\'=HYPERLINK(""http://x"")"', "'+1", "'-cmd|' /C calc'!A0", "'@SUM(A1)", "a=b"]
+    assert cells == inert
+
+
 def test_svg_escapes_names_and_labels_the_ends_of_many_rows() -> None:
     evil = '<script>alert("&")</script>'
     rows = tuple(

@@ -13,7 +13,13 @@ per core) each running ``while True: pass``:
 - *hooks*: the summaries ``gradviz run`` makes in one backward call: its node hooks
   (``GradHooks``) replayed on what the hooks of one ``backward()`` were handed (each node's
   gradient at its outputs and what it passes to each input), against one ``vector_norm`` over
-  each distinct tensor among them (*hooks floor*).
+  each distinct tensor among them (*hooks floor*);
+- *passes* (quiet machine only): what one summary is made of, each op over the gradients the
+  hooks read (each distinct tensor, a view of one read counts once) on one thread, as
+  summaries run, against one ``vector_norm`` over the same: the sum of squares, the smallest
+  and largest value, a float32 sum, a float64 sum (in chunks, as ``trace/stats.py`` sums values
+  that cancel) and the whole `summarize`. The sum of the first four is the least a summary of
+  these figures costs with torch's reductions, one pass each.
 
 The spinners share the benchmark's session, as a user's other jobs from the same shell do (the
 kernel's autogroups share the CPU between sessions first: spinners in a session of their own take
@@ -97,6 +103,56 @@ def distinct_tensors(calls: list[tuple[Any, Any]]) -> list[Any]:
     return list(seen.values())
 
 
+PASSES = ("dot", "amin", "amax", "sum", "sum64", "summarize")
+"""The ops of one summary `passes` times, each against one ``vector_norm``."""
+
+
+def passes(tensors: list[Any], repeat: int) -> dict[str, float]:
+    """Median time of each op of `PASSES` over ``tensors``, on one thread, ÷ that of
+    ``vector_norm``; and ``cancelling``, the share of their values whose mean is summed in
+    float64 (the values cancel)."""
+    import math
+
+    import torch
+
+    from graphviz_autograd.trace.stats import CHUNK, _in_memory_order, same_values, summarize
+
+    regions: dict[Any, Any] = {}
+    for t in tensors:  # what the hooks read: one tensor per block of memory
+        regions.setdefault(same_values(t) or id(t), t)
+    flats = [_in_memory_order(t.detach().float()) for t in regions.values()]
+
+    def sum64(f: Any) -> float:
+        return math.fsum(float(part.sum(dtype=torch.float64)) for part in torch.split(f, CHUNK))
+
+    ops: dict[str, Callable[[], Any]] = {
+        "norm": lambda: [float(torch.linalg.vector_norm(f)) for f in flats],
+        "dot": lambda: [float(torch.dot(f, f)) for f in flats],
+        "amin": lambda: [float(f.amin()) for f in flats],
+        "amax": lambda: [float(f.amax()) for f in flats],
+        "sum": lambda: [float(f.sum()) for f in flats],
+        "sum64": lambda: [sum64(f) for f in flats],
+        "summarize": lambda: [summarize(f) for f in flats],
+    }
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        rounds(ops, 1)
+        times = {name: median(values) for name, values in rounds(ops, repeat).items()}
+    finally:
+        torch.set_num_threads(threads)
+    out = {name: times[name] / times["norm"] for name in PASSES}
+    values = sum(f.numel() for f in flats)
+    wide = 0
+    for f in flats:
+        n = f.numel()
+        if n > 4096 and abs(sum64(f)) * 1000 < math.sqrt(n) * float(torch.linalg.vector_norm(f)):
+            wide += n
+    out["cancelling"] = wide / values
+    out["read_tensors"], out["read_values"] = len(flats), values
+    return out
+
+
 def timed(contenders: dict[str, Callable[[], Any]], repeat: int, row: dict[str, Any], tag: str):
     """Medians of ``repeat`` alternating rounds into ``row``, keys suffixed with ``tag``."""
     times = rounds(contenders, repeat)
@@ -149,6 +205,7 @@ def measure(key: str, repeat: int, spinners: int) -> dict[str, Any]:
     rounds(contenders, 1)  # warm up
     row["load_quiet"] = os.getloadavg()[0]
     timed(contenders, repeat, row, "quiet")
+    row["passes"] = passes(seen, repeat)
     with spinning(spinners):
         rounds(contenders, 1)  # let the spinners start
         timed(contenders, repeat, row, "busy")
@@ -190,6 +247,17 @@ def report(rows: list[dict[str, Any]], repeat: int) -> str:
                 ]
             )
     first = next((r for r in rows if "error" not in r), {})
+    ops = [r for r in rows if "passes" in r]
+    cost = [
+        [
+            r.get("title", r["key"]),
+            f"{r['passes']['read_tensors']} / {r['passes']['read_values'] / 1e6:.2f} M",
+            f"{r['passes']['cancelling']:.0%}",
+            *(f"{r['passes'][name]:.2f}" for name in PASSES),
+            f"{sum(r['passes'][name] for name in PASSES[:4]):.2f}",
+        ]
+        for r in ops
+    ]
     return (
         "\n".join(
             [
@@ -223,6 +291,26 @@ def report(rows: list[dict[str, Any]], repeat: int) -> str:
                 f"{first.get('spinners', '?')} processes spinning (`while True: pass`) in the "
                 f"benchmark's session, on torch's {first.get('threads', '?')} threads; the load "
                 "average is the 1-minute one as each measurement began (quiet) or ended (busy).",
+                "",
+                "#### What a summary is made of (quiet, one thread)",
+                "",
+                table(
+                    [
+                        "model",
+                        "tensors / values read",
+                        "values that cancel",
+                        *(f"`{name}` ÷ norm" for name in PASSES),
+                        "four passes ÷ norm",
+                    ],
+                    cost,
+                ),
+                "",
+                "Each op over every gradient the hooks read (a view of one read counts once), "
+                f"median of {repeat} alternating rounds, ÷ one `vector_norm` over the same. "
+                "*sum64*: the float64 sum, in chunks, that keeps 4 significant digits of a mean "
+                "whose values cancel (it replaces the float32 sum there). *four passes*: "
+                "`dot` + `amin` + `amax` + `sum`, the least a summary of these figures costs "
+                "with torch's reductions.",
             ]
         )
         + "\n"

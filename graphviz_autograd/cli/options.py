@@ -136,14 +136,14 @@ Args = Annotated[
     typer.Argument(help="Arguments for the script (put them after -- to pass them untouched)."),
 ]
 Output = Annotated[
-    Optional[str],  # noqa: UP045
+    Optional[list[str]],  # noqa: UP045
     typer.Option(
         "--output",
         "-o",
         metavar="PATH",
-        help="Output file; its extension picks the format. `-` writes text to stdout: DOT, "
-        "unless --format says otherwise. "
-        "Default: SCRIPT's name with .svg (or the --format), in the current folder.",
+        help="Output file; its extension picks the format. Repeat it for several from one run "
+        "(`-o g.svg -o g.json`). `-` writes text to stdout: DOT, unless --format says "
+        "otherwise. Default: SCRIPT's name with .svg (or the --format), in the current folder.",
     ),
 ]
 Format = Annotated[

@@ -22,7 +22,7 @@ from ..text import count_of
 from ..trace.script import ScriptRun, graph_globals, run_captured
 from ..trace.selection import CallSelection
 from .drawing import targets, write_graphs, write_run
-from .exits import EXIT_ERROR, EXIT_INTERRUPTED, script_exit_code
+from .exits import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, script_exit_code
 from .options import (
     Args,
     Call,
@@ -107,13 +107,13 @@ def run_command(
         max_nodes=max_nodes,
         depth=depth,
     )
-    draw_script(script, args or [], output, fmt, call, var, walk, draw, parse_ranks(ranks))
+    draw_script(script, args or [], output or [], fmt, call, var, walk, draw, parse_ranks(ranks))
 
 
 def draw_script(
     script: Path,
     args: list[str],
-    output: str | None,
+    outputs: list[str],
     fmt: OutputFormat | None,
     call: str,
     var: str | None,
@@ -121,19 +121,20 @@ def draw_script(
     draw: DrawOptions,
     ranks: RankSelection | None = None,
 ) -> None:
-    """Run ``script`` under capture and write (or print as a tree) the graph(s) asked for; in
-    a distributed job, only on the ``ranks`` chosen (rank 0 by default): the others run the
-    script and gradviz just the same, silent, and exit as they would."""
+    """Run ``script`` under capture and write (or print as a tree) the graph(s) asked for, to
+    each of ``outputs`` (none: the default file); in a distributed job, only on the ``ranks``
+    chosen (rank 0 by default): the others run the script and gradviz just the same, silent,
+    and exit as they would."""
     ranks = ranks or RankSelection()
     rank, chosen = chosen_rank(ranks)
     with speaking(chosen):
-        _draw_script(script, args, output, fmt, parse_call(call), var, walk, draw, rank, chosen)
+        _draw_script(script, args, outputs, fmt, parse_call(call), var, walk, draw, rank, chosen)
 
 
 def _draw_script(
     script: Path,
     args: list[str],
-    output: str | None,
+    outputs: list[str],
     fmt: OutputFormat | None,
     selection: CallSelection,
     var: str | None,
@@ -142,18 +143,27 @@ def _draw_script(
     rank: Rank | None,
     chosen: bool,
 ) -> None:
-    kind, paths = targets(script, output, fmt, ["1"], rank)
-    if kind in IMAGE_FORMATS and find_dot() is None:
+    wanted = _outputs(outputs, fmt)
+    plans = [targets(script, output, fmt, ["1"], rank) for output in wanted]
+    if any(kind in IMAGE_FORMATS for kind, _ in plans) and find_dot() is None:
         raise fail(INSTALL_HINT)
-    for target in paths:
-        if target != "-":  # with --call all only the folder is known yet
-            check_writable(target, folder_only=selection.kind == "all")
+    for _, paths in plans:
+        for target in paths:
+            if target != "-":  # with --call all only the folder is known yet
+                check_writable(target, folder_only=selection.kind == "all")
+    tree = fmt is OutputFormat.tree
     # The one call to draw is written as soon as it is recorded: a script that ends with
     # os._exit, or crashes in native code, after it loses nothing. The tree prints at the end,
     # after the script's output; --var draws what the script left.
-    early = _Early(kind, paths, draw) if chosen and kind is not None and var is None else None
+    early = _Early(plans, draw) if chosen and not tree and var is None else None
     # Every call on one page: each kept as figures only, so that long runs stay small.
-    one_page = selection.kind == "all" and kind == "html" and var is None
+    one_page = selection.kind == "all" and var is None and any(k == "html" for k, _ in plans)
+    if one_page and len(plans) > 1:
+        raise fail(
+            "--call all with an .html output writes the whole run on one page, and keeps "
+            "no other graph: give the other outputs in a run of their own",
+            EXIT_USAGE,
+        )
     try:
         run = run_captured(
             script,
@@ -161,7 +171,7 @@ def _draw_script(
             keep=selection,
             options=walk,
             on_record=early,
-            stdout_to_stderr="-" in paths,
+            stdout_to_stderr=any("-" in paths for _, paths in plans),
             history=one_page,
         )
     except GradvizError as exc:
@@ -184,16 +194,17 @@ def _draw_script(
     graphs, names = _chosen(run, selection, var, walk, failed)
     if one_page:
         names = ["1"]  # one page, at the path given
-    kind, paths = targets(script, output, fmt, names, rank)
+    plans = [targets(script, output, fmt, names, rank) for output in wanted]
     if len(graphs) > 1:  # --call all: one shading scale, so that the calls compare
         draw = replace(draw, scale=shared_scale(graphs))
     try:
         if stopped is not None:
             raise stopped
         if chosen and one_page and run.recorded.history is not None:
-            write_run(run.recorded.history, paths[0], draw)
+            write_run(run.recorded.history, plans[0][1][0], draw)
         elif chosen and not (early and early.outcome):
-            write_graphs(graphs, kind, paths, draw)
+            for kind, paths in plans:
+                write_graphs(graphs, kind, paths, draw)
     except GradvizError as exc:
         raise fail(str(exc)) from None
     except KeyboardInterrupt:
@@ -204,27 +215,39 @@ def _draw_script(
         raise typer.Exit(EXIT_ERROR)
 
 
-class _Early:
-    """Called with the one call to draw as soon as it is recorded: writes it, and keeps how
-    that went (`outcome`) to say once the script is done, not into it."""
+def _outputs(outputs: list[str], fmt: OutputFormat | None) -> list[str | None]:
+    """The ``-o`` paths to write, each once; ``[None]`` for the default file (none for a
+    tree, which prints)."""
+    if fmt is OutputFormat.tree:
+        return [None]
+    for k, output in enumerate(outputs):
+        if output in outputs[:k]:
+            raise fail(f"-o {output} is given twice", EXIT_USAGE)
+    return list(outputs) or [None]
 
-    def __init__(self, kind: FileFormat, paths: list[str], draw: DrawOptions) -> None:
-        self.kind, self.paths, self.draw = kind, paths, draw
+
+class _Early:
+    """Called with the one call to draw as soon as it is recorded: writes it to each output,
+    and keeps how that went (`outcome`) to say once the script is done, not into it."""
+
+    def __init__(self, plans: list[tuple[FileFormat | None, list[str]]], draw: DrawOptions):
+        self.plans, self.draw = plans, draw
         self.stdout = sys.stdout  # the script's prints go to stderr while it runs
         self.outcome: list[BaseException | None] = []
-        """One entry once called: the exception writing raised, or None."""
+        """One entry once called: the first exception writing raised, or None."""
 
     def __call__(self, call: BackwardCall) -> None:
-        try:
-            with contextlib.redirect_stdout(self.stdout):
-                write_graphs([call.graph], self.kind, self.paths, self.draw)
-        except Exception as exc:  # said (or raised) once the script is done, not into it
-            self.outcome.append(exc)
-        except BaseException as exc:  # Ctrl-C, SIGTERM during layout: the script stops too
-            self.outcome.append(exc)
-            raise
-        else:
-            self.outcome.append(None)
+        failed: BaseException | None = None
+        for kind, paths in self.plans:  # one that fails does not keep the others from disk
+            try:
+                with contextlib.redirect_stdout(self.stdout):
+                    write_graphs([call.graph], kind, paths, self.draw)
+            except Exception as exc:  # said (or raised) once the script is done, not into it
+                failed = failed or exc
+            except BaseException as exc:  # Ctrl-C, SIGTERM during layout: the script stops
+                self.outcome.append(exc)
+                raise
+        self.outcome.append(failed)
 
 
 def _chosen(

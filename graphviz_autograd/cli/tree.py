@@ -71,5 +71,5 @@ def tree_command(
         depth=depth,
     )
     draw_script(
-        script, args or [], None, OutputFormat.tree, call, var, walk, draw, parse_ranks(ranks)
+        script, args or [], [], OutputFormat.tree, call, var, walk, draw, parse_ranks(ranks)
     )

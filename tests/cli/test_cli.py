@@ -143,6 +143,31 @@ def test_call_all_to_stdout_writes_each_document_in_turn(gradviz: Gradviz, tmp_p
     assert [CALL_OPS[n] in found for n, found in enumerate(ops, start=1)] == [True] * 3
 
 
+def test_several_outputs_come_from_one_run_of_the_script(gradviz: Gradviz, tmp_path: Path) -> None:
+    script(tmp_path, 'print("the script ran")\n' + THREE_CALLS)
+    result = gradviz("run", "s.py", "--call", "2", "-o", "g.dot", "-o", "g.json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("the script ran") == 1
+    assert "wrote g.dot" in result.stderr and "wrote g.json" in result.stderr
+    assert_drew_call(tmp_path / "g.dot", 2)
+    assert_drew_call(tmp_path / "g.json", 2)
+    nodes = json.loads((tmp_path / "g.json").read_text(encoding="utf-8"))["nodes"]
+    dot = (tmp_path / "g.dot").read_text(encoding="utf-8")
+    assert nodes and all(f"\n  {node['id']} [" in dot for node in nodes)
+
+
+def test_outputs_that_cannot_all_be_written_are_refused_before_the_script_runs(
+    gradviz: Gradviz, tmp_path: Path
+) -> None:
+    script(tmp_path, 'print("the script ran")\n' + THREE_CALLS)
+    twice = gradviz("run", "s.py", "-o", "g.dot", "-o", "g.dot", cwd=tmp_path)
+    assert_error(twice, 2, "-o g.dot is given twice")
+    page = gradviz("run", "s.py", "--call", "all", "-o", "g.dot", "-o", "run.html", cwd=tmp_path)
+    assert_error(page, 2, "one page", "in a run of their own")
+    assert "the script ran" not in twice.stdout + page.stdout
+    assert sorted(os.listdir(tmp_path)) == ["s.py"]
+
+
 def test_call_number_beyond_the_calls_made_is_an_error(gradviz: Gradviz, tmp_path: Path) -> None:
     script(tmp_path, THREE_CALLS)
     result = gradviz("run", "s.py", "-o", "g.dot", "--call", "5", cwd=tmp_path)

@@ -50,6 +50,17 @@ def test_run_call_last_after_os_exit_writes_the_graph(
     assert "finally ran" in done.stdout  # the script's finally blocks run under gradviz
 
 
+def test_run_after_os_exit_writes_every_output(gradviz: Gradviz, tmp_path: Path) -> None:
+    write(tmp_path, OS_EXIT)
+    done = gradviz(
+        "run", "s.py", "--call", "last", "-o", "g.json", "-o", "g.dot", "--", "0",
+        cwd=tmp_path, process=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "ExpBackward0" in ops(tmp_path / "g.json")
+    assert "ExpBackward0" in (tmp_path / "g.dot").read_text()
+
+
 def test_run_call_all_after_os_exit_writes_every_call(gradviz: Gradviz, tmp_path: Path) -> None:
     write(tmp_path, OS_EXIT)
     done = gradviz(

@@ -73,16 +73,15 @@ def doctor_command(
     the graph; the report is printed too.
     """
     rank, chosen = chosen_rank(parse_ranks(ranks))
-    if output not in (None, "-"):
-        output = rank_path(output, rank)
+    outputs = [path if path == "-" else rank_path(path, rank) for path in output or []]
     with speaking(chosen):
-        _doctor(script, args or [], output, fmt, parse_call(call), report=chosen)
+        _doctor(script, args or [], outputs, fmt, parse_call(call), report=chosen)
 
 
 def _doctor(
     script: Path,
     args: list[str],
-    output: str | None,
+    outputs: list[str],
     fmt: DoctorFormat | None,
     selection: CallSelection,
     *,
@@ -90,12 +89,11 @@ def _doctor(
 ) -> None:
     from ..doctor.findings import EXPLAINS_FAILURE, counts
 
-    picture = _picture_format(output, fmt)
-    as_json = picture is None and (
-        fmt is DoctorFormat.json or (fmt is None and output not in (None, "-"))
-    )
-    if output not in (None, "-"):
-        check_writable(output)
+    output, pictures = _outputs(outputs, fmt)
+    as_json = fmt is DoctorFormat.json or (fmt is None and output not in (None, "-"))
+    for path in [output, *pictures]:
+        if path not in (None, "-"):
+            check_writable(path)
     if output == "-" and not as_json:
         raise fail("-o - writes JSON: add --format json", code=EXIT_USAGE)
     to_stdout = as_json and output in (None, "-")
@@ -119,8 +117,8 @@ def _doctor(
     findings = run.recorded.findings
     if report:
         _publish(findings, run.recorded.count, str(script), output if as_json else None, to_stdout)
-        if picture is not None and output is not None:
-            _draw(run, selection, findings, picture, output)
+        for path, kind in pictures.items():
+            _draw(run, selection, findings, kind, path)
 
     tally = counts(findings)
     if run.error is not None and (run.interrupted or run.exited):  # a CI step keeps its status
@@ -145,6 +143,28 @@ def _publish(
     text = json.dumps(to_json(findings, script=script, calls=calls), indent=2) + "\n"
     target = "-" if to_stdout or json_to is None else json_to
     put_said(target, text, count_of(len(findings), "finding"))
+
+
+def _outputs(outputs: list[str], fmt: DoctorFormat | None) -> tuple[str | None, dict[str, Format]]:
+    """The one ``-o`` that takes the report (None: it is printed) and the pictures to draw,
+    each path with its format; fails on a path given twice, or two that would take the
+    report."""
+    pictures: dict[str, Format] = {}
+    reports: list[str] = []
+    for path in outputs:
+        if path in pictures or path in reports:
+            raise fail(f"-o {path} is given twice", code=EXIT_USAGE)
+        kind = _picture_format(path, fmt)
+        if kind is None:
+            reports.append(path)
+        else:
+            pictures[path] = kind
+    if len(reports) > 1:
+        raise fail(
+            f"-o {reports[0]} and -o {reports[1]} would each take the report: give one",
+            code=EXIT_USAGE,
+        )
+    return (reports[0] if reports else None), pictures
 
 
 def _picture_format(output: str | None, fmt: DoctorFormat | None) -> Format | None:

@@ -269,14 +269,15 @@ LayoutTimeout = Annotated[
 # -- doctor ------------------------------------------------------------------------------------
 
 ReportOutput = Annotated[
-    Optional[str],  # noqa: UP045
+    Optional[list[str]],  # noqa: UP045
     typer.Option(
         "--output",
         "-o",
         metavar="PATH",
         help="Write the report as JSON to PATH (`-` with --format json: stdout); .svg, .png, "
         ".pdf or .dot: the recorded call's graph with the nodes of each finding outlined; "
-        ".html: the explorer with the findings beside the graph (the report is printed too).",
+        ".html: the explorer with the findings beside the graph (the report is printed too, "
+        "unless an -o takes it as JSON). Repeat it for several: one report, any pictures.",
     ),
 ]
 ReportFormat = Annotated[

@@ -62,6 +62,27 @@ def test_nan_grad_outlines_the_ops_and_the_parameter_it_names(
     assert set(marked.values()) == {f'{ERROR} xlabel="nonfinite-grad"'}
 
 
+def test_one_run_writes_the_json_report_and_pictures_and_refuses_two_reports(
+    gradviz: Gradviz, tmp_path: Path
+) -> None:
+    sample = PITFALLS / "nan_grad.py"
+    done = gradviz("doctor", sample, "-o", "r.json", "-o", "r.dot", "-o", "b.dot", cwd=tmp_path)
+    assert done.returncode == 4, done.stderr
+    assert "error nonfinite-grad" not in done.stdout  # the report went to r.json
+    codes = [f["code"] for f in json.loads((tmp_path / "r.json").read_text())["findings"]]
+    assert "nonfinite-grad" in codes
+    for name in ("r.dot", "b.dot"):
+        dot = (tmp_path / name).read_text(encoding="utf-8")
+        assert set(outlined(dot).values()) == {f'{ERROR} xlabel="nonfinite-grad"'}
+    two = gradviz("doctor", sample, "-o", "a.json", "-o", "b.txt", cwd=tmp_path)
+    assert two.returncode == 2 and two.stdout == ""
+    both = "error: -o a.json and -o b.txt would each take the report: give one"
+    assert two.stderr.strip() == both
+    twice = gradviz("doctor", sample, "-o", "c.dot", "-o", "c.dot", cwd=tmp_path)
+    assert (twice.returncode, twice.stderr.strip()) == (2, "error: -o c.dot is given twice")
+    assert not {"a.json", "b.txt", "c.dot"} & {p.name for p in tmp_path.iterdir()}
+
+
 def test_parameters_summed_over_calls_are_outlined_as_a_warning(
     gradviz: Gradviz, tmp_path: Path
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter
 
 import pytest
@@ -73,9 +74,14 @@ def check(original: Graph, folded: Graph) -> None:
     assert folded.roots == original.roots
     assert folded.first_nonfinite == original.first_nonfinite
     assert total(folded) == total(original)
-    # Kept nodes are the original ones, count aside, in the original order.
+    # Kept nodes are the original ones, count aside (and the name and module of a block drawn
+    # for several), in the original order.
     by_id = {node.id: node for node in original.nodes}
-    assert all(node._replace(count=by_id[node.id].count) == by_id[node.id] for node in folded.nodes)
+    assert all(
+        node._replace(count=was.count, name=was.name, module=was.module) == was
+        for node in folded.nodes
+        for was in [by_id[node.id]]
+    )
     order = {node.id: i for i, node in enumerate(original.nodes)}
     assert [order[n.id] for n in folded.nodes] == sorted(order[n.id] for n in folded.nodes)
     # Every node still leads to a root.
@@ -260,9 +266,42 @@ def test_transformer_layers_fold_to_one() -> None:
     assert len(f.nodes) < len(g.nodes) / 2
     # The first layer (fed by a tensor outside the graph) differs; layers 2-6 fold into one.
     assert set(Counter(n.count for n in f.nodes)) == {1, 5}
+    # The block drawn (layer 5, nearest the root) is named for the five it stands for.
     names = {n.name for n in f.nodes if n.count == 5 and n.name}
-    assert names and all(name.startswith("layers.5.") for name in names)  # nearest the root
+    assert names and all(name.startswith("layers.1–5.") for name in names), names
+    assert {n.name for n in f.nodes if n.count == 1 and n.name} == {
+        n.name for n in g.nodes if n.name and n.name.startswith("layers.0.")
+    }
     assert fold_series(f) is f
+
+
+def test_a_folded_layer_is_named_for_every_layer_it_stands_for_in_pictures_too() -> None:
+    """Under `gradviz run` ops carry modules: the box of the layer drawn says
+    ``blocks.1–5`` (the list's numbers), its parameters ``blocks.1–5.0.weight``;
+    a loop that calls one module at each step keeps that module's name."""
+    from graphviz_autograd import capture
+
+    torch.manual_seed(0)
+    blocks = torch.nn.ModuleList(
+        torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.Tanh()) for _ in range(6)
+    )
+    cell = torch.nn.Linear(8, 8)
+    with capture(modules=True) as cap:
+        x = torch.randn(4, 8)
+        for block in blocks:
+            x = x + block(x)
+        for _ in range(6):
+            x = cell(x).tanh()
+        x.sum().backward()
+    f = fold_series(cap.graph)
+    check(cap.graph, f)
+    layered = {n.module for n in f.nodes if n.count == 5 and n.module and "blocks" in n.module}
+    assert layered == {"blocks.1–5.0", "blocks.1–5.1"}, layered
+    params = {n.name for n in f.nodes if n.count == 5 and n.kind == "leaf"}
+    assert params == {"blocks.1–5.0.weight", "blocks.1–5.0.bias"}
+    assert {n.module for n in f.nodes if n.module and "cell" in n.module} == {"cell"}
+    boxes = re.findall(r"subgraph cluster_m\d+ \{ label=(\S+)", to_dot(f))
+    assert boxes == ['"blocks"', '"0"', '"0"', '"1"', '"1–5"', '"0"', '"1"', '"cell"'], boxes
 
 
 def test_unrolled_loop_with_shared_weights_folds() -> None:

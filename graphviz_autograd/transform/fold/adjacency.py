@@ -117,12 +117,17 @@ def rebuild(
     *,
     src_map: dict[int, int] | None = None,
     dst_map: dict[int, int] | None = None,
+    renamed: dict[int, Node] | None = None,
 ) -> Graph:
-    """The graph without its ``dead`` nodes, with ``counts``, edges re-pointed by the maps."""
+    """The graph without its ``dead`` nodes, with ``counts``, edges re-pointed by the maps,
+    and the nodes at ``renamed`` replaced by the ones given (a new module or name)."""
     graph = adj.graph
+    kept = list(graph.nodes)
+    for i, node in (renamed or {}).items():
+        kept[i] = node
     nodes = [
         node if counts[i] == node.count else node._replace(count=counts[i])
-        for i, node in enumerate(graph.nodes)
+        for i, node in enumerate(kept)
         if not dead[i]
     ]
     ids = [node.id for node in graph.nodes]

@@ -4,13 +4,14 @@ loop, drawn once with counts. The blocks come from `blocks`, their signatures fr
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Final
 
 from ...errors import GradvizError
-from ...model import Graph
+from ...model import Graph, Node
 from .adjacency import Adjacency, rebuild
 from .blocks import Blocks, find_blocks
-from .periods import periodic_runs
+from .periods import Run, periodic_runs
 from .signatures import block_encoder
 
 __all__ = ["MAX_PERIOD", "fold_series", "step"]
@@ -107,6 +108,7 @@ def _fold_runs(adj: Adjacency, blocks: Blocks, max_period: int) -> Graph | None:
     counts = [node.count for node in adj.graph.nodes]
     dead = bytearray(adj.n)
     src_map: dict[int, int] = {}
+    renamed: dict[int, Node] = {}
     for path in blocks.paths:
         if dead[path[0]]:
             continue  # inside a block that an outer path dropped
@@ -120,4 +122,77 @@ def _fold_runs(adj: Adjacency, blocks: Blocks, max_period: int) -> Graph | None:
             for u in blocks.between(keep, first_drop):
                 counts[u] *= run.repeats
             src_map[first_drop] = next_kept  # the spine input of the last dropped block
-    return rebuild(adj, dead, counts, src_map=src_map) if src_map else None
+            renamed.update(_named_for_the_run(adj, blocks, path, run))
+    return rebuild(adj, dead, counts, src_map=src_map, renamed=renamed) if src_map else None
+
+
+def _named_for_the_run(
+    adj: Adjacency, blocks: Blocks, path: list[int], run: Run
+) -> dict[int, Node]:
+    """The kept nodes of ``run`` named for every repeat they stand for: where the repeats lie
+    in modules whose paths differ in one number only (``model.h.19``, ``model.h.18``, ...
+    ``model.h.0``: the layers of a list), the kept one's modules and parameter names say
+    ``model.h.0–19``, one part of a path, not ``model.h.19`` beside counts of ×20. Nothing
+    when the repeats are not so (the steps of a loop inside one module)."""
+    nodes = adj.graph.nodes
+    roots = []
+    for j in range(run.repeats):
+        outer = path[run.start + j * run.period]
+        inner = path[run.start + (j + 1) * run.period]
+        roots.append(_common_module(_paths(nodes[u] for u in blocks.between(outer, inner))))
+    if None in roots:
+        return {}
+    parts = [root.split(".") for root in roots if root is not None]
+    if len({len(p) for p in parts}) != 1:
+        return {}
+    differ = [k for k in range(len(parts[0])) if len({p[k] for p in parts}) > 1]
+    if len(differ) != 1 or differ[0] == 0:
+        return {}
+    (k,) = differ
+    if not all(p[k].isdigit() for p in parts) or len({p[k] for p in parts}) != len(parts):
+        return {}
+    numbers = [int(p[k]) for p in parts]
+    kept = ".".join(parts[0][: k + 1])  # model.h.19 of model.h.19.attn
+    span = f"{'.'.join(parts[0][:k])}.{min(numbers)}–{max(numbers)}"  # one part: model.h.0–19
+
+    def renamed(text: str | None) -> str | None:
+        if text is None or not (text == kept or text.startswith(kept + ".")):
+            return text
+        return span + text[len(kept) :]
+
+    out: dict[int, Node] = {}
+    for u in blocks.between(path[run.start], path[run.start + run.period]):
+        node = nodes[u]
+        module, name = renamed(node.module), renamed(node.name)
+        if module != node.module or name != node.name:
+            out[u] = node._replace(module=module, name=name)
+    return out
+
+
+def _paths(nodes: Iterable[Node]) -> Iterator[str]:
+    """The module paths ``nodes`` lie in: each one's module, and for a parameter its owner
+    (``layers.5.linear1`` of ``layers.5.linear1.weight``), so that a graph walked without
+    modules (`build_graph` with ``params``) is named by its parameters."""
+    for node in nodes:
+        if node.module is not None:
+            yield node.module
+        if node.kind == "leaf" and node.name is not None and "." in node.name:
+            yield node.name.rpartition(".")[0]
+
+
+def _common_module(modules: Iterable[str]) -> str | None:
+    """The longest module path that every one of ``modules`` lies in; None when there is
+    none."""
+    common: list[str] | None = None
+    for module in modules:
+        parts = module.split(".")
+        if common is None:
+            common = parts
+            continue
+        k = 0
+        while k < len(common) and k < len(parts) and common[k] == parts[k]:
+            k += 1
+        del common[k:]
+        if not common:
+            return None
+    return ".".join(common) if common else None

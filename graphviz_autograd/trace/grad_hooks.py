@@ -33,6 +33,14 @@ class _Seen(NamedTuple):
     """The index of the node whose hook read it."""
 
 
+class _Kept(NamedTuple):
+    """A leaf's ``.grad`` as its ``AccumulateGrad`` left it (`GradHooks.leaf_grad`)."""
+
+    ref: weakref.ref[Any]
+    version: int
+    summary: TensorStats | None
+
+
 class GradHooks:
     """Node hooks that note, for each node the engine runs, when it ran, the gradient with
     respect to each of its forward outputs (``grad_outputs``) and what it passed to each of its
@@ -45,15 +53,40 @@ class GradHooks:
         self.flows: dict[int, tuple[TensorStats | None, ...]] = {}
         self.unread = Unread()  # a hook must not raise: that would fail the user's backward
         self.known: dict[Hashable, _Seen] = {}
-        self.handles = [fn.register_hook(self._hook(index)) for index, fn in fns]
+        self.kept: dict[int, _Kept] = {}
+        """Node index -> the gradient its ``AccumulateGrad`` left as the leaf's ``.grad``."""
+        self.handles = [fn.register_hook(self._hook(index, fn)) for index, fn in fns]
 
-    def _hook(self, index: int) -> Callable[[Any, Any], None]:
+    def _hook(self, index: int, fn: Any = None) -> Callable[[Any, Any], None]:
+        leaf = getattr(fn, "variable", None)  # an AccumulateGrad's: the leaf it fills
+
         def hook(grad_inputs: Any, grad_outputs: Any) -> None:
             self.order[index] = len(self.order) + 1
             self.grads[index] = tuple(self._summary(g, index) for g in grad_outputs)
             self.flows[index] = tuple(self._summary(g, index) for g in grad_inputs)
+            if leaf is not None and len(grad_outputs) == 1:
+                self._keep(index, leaf, grad_outputs[0])
 
         return hook
+
+    def _keep(self, index: int, leaf: Any, given: Any) -> None:
+        """Note ``leaf``'s ``.grad`` when it holds what its AccumulateGrad was handed,
+        ``given``, as is (torch makes it a detached alias of ``given`` when nothing else holds
+        that): its summary is ``given``'s. The weak reference is to the ``.grad`` object, which
+        torch keeps as long as the tensor lives."""
+        try:
+            grad = leaf.grad
+            if (
+                grad is not None
+                and given is not None
+                and grad.data_ptr() == given.data_ptr()
+                and grad.dtype == given.dtype
+                and grad.shape == given.shape
+                and grad.stride() == given.stride()
+            ):
+                self.kept[index] = _Kept(weakref.ref(grad), grad._version, self.grads[index][0])
+        except Exception:  # an odd tensor type: its .grad is read after the call
+            pass
 
     def _summary(self, grad: Any, index: int) -> TensorStats | None:
         """The summary of ``grad``, a gradient node ``index`` got or passed on; made once per
@@ -90,6 +123,16 @@ class GradHooks:
         if region is not None:
             self.known[region] = seen
         return seen
+
+    def leaf_grad(self, index: int, grad: Any) -> TensorStats | None:
+        """The summary of ``grad``, the ``.grad`` of the leaf of node ``index`` after the call,
+        when it holds the very gradient that node's ``AccumulateGrad`` was handed and read (as
+        after ``zero_grad()``), unchanged since; else None, to be read anew. A parameter's
+        gradient is read once a call, not twice."""
+        kept = self.kept.get(index)
+        if kept is None or grad._version != kept.version or kept.ref() is not grad:
+            return None
+        return kept.summary
 
     def remove(self) -> None:
         for handle in self.handles:

@@ -255,7 +255,8 @@ class Recorder:
     ) -> Any:
         """Walk the call's graph, hook its nodes, run it, and record what it did."""
         try:
-            walked = start_walk(tensors, self._names(caller, call.path), self.options)
+            names = self._names(caller, call.path)
+            walked = start_walk(tensors, names, self.options, read_grads=False)
         except GradvizError:  # nothing to draw
             walked = None
         if walked is None:  # outside the except block: torch raises its own error, not chained
@@ -281,7 +282,8 @@ class Recorder:
             walker.unread.clear()
             given = _given(inputs, returned)
             from_grad = walker.indices_of(given)  # before leaf_grads forgets the tensors
-            recorded = hooks.apply(graph, walker.leaf_grads(given), returned=from_grad)
+            leaf_grads = walker.leaf_grads(given, hooks.leaf_grad)
+            recorded = hooks.apply(graph, leaf_grads, returned=from_grad)
             unread = unread_note({**hooks.unread, **walker.unread})
             if compiled:
                 unread += (COMPILED_AUTOGRAD_NOTE,)

@@ -117,12 +117,18 @@ def build_graph(
 
 
 def start_walk(
-    outputs: Outputs, params: Mapping[str, torch.Tensor] | None, options: WalkOptions
+    outputs: Outputs,
+    params: Mapping[str, torch.Tensor] | None,
+    options: WalkOptions,
+    *,
+    read_grads: bool = True,
 ) -> tuple[Graph, Walker]:
     """`build_graph`, plus the `Walker`: its `hookable` lists the autograd nodes met, its
     `leaf_grads` reads the ``.grad`` of the tensors met, after a backward, and its ``unread``
     says which gradients could not be summarised (the graph does not note them), and its
-    ``regions`` the compiled regions met, for `opened.open_regions` to open."""
+    ``regions`` the compiled regions met, for `opened.open_regions` to open. Without
+    ``read_grads`` the leaves' ``.grad`` are left unread (None) in the graph: the walk before
+    a backward call, whose ``leaf_grads`` after it replace them all."""
     roots = named_outputs(outputs)
     for name, tensor in roots:
         try:
@@ -136,7 +142,7 @@ def start_walk(
                 "(it was made under torch.no_grad() or inference_mode, from .detach() or .data, "
                 "or only from tensors that do not require grad)"
             )
-    walker = Walker(params or {}, options)
+    walker = Walker(params or {}, options, read_grads=read_grads)
     graph = walker.run(roots)
     # Read now, before the engine runs: compiling a region's backward may drop its graph.
     walker.regions = regions.find(walker.fns, graph.column("op"))

@@ -8,7 +8,7 @@ for `record` to hang hooks on them and read their ``.grad`` after backward.
 from __future__ import annotations
 
 import gc
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from itertools import repeat
 from operator import attrgetter, is_not
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
@@ -76,8 +76,12 @@ class Walker:
     """One walk: visit every autograd node once, then describe each with a `Node` record
     whose id is blank; the `Graph` gives the nodes their ids when first read."""
 
-    def __init__(self, params: Mapping[str, torch.Tensor], options: WalkOptions) -> None:
+    def __init__(
+        self, params: Mapping[str, torch.Tensor], options: WalkOptions, *, read_grads: bool = True
+    ) -> None:
         self.params = params
+        # Whether the walk reads the leaves' .grad (not before a call: `leaf_grads` after).
+        self.read_grads = read_grads
         self.names = _names_by_id(params)
         # FSDP2's gathered parameters (the leaves its graphs reach) -> the user's parameters:
         # named as those, with the gradient those received.
@@ -102,17 +106,27 @@ class Walker:
         """(node index, autograd node) for each op and leaf met: where `record` hangs hooks."""
         return [(i, fn) for i, fn in enumerate(self.fns) if fn is not INPUT_SLOT]
 
-    def leaf_grads(self, given: Mapping[int, Any] | None = None) -> dict[int, TensorStats | None]:
+    def leaf_grads(
+        self,
+        given: Mapping[int, Any] | None = None,
+        read: Callable[[int, Any], TensorStats | None] | None = None,
+    ) -> dict[int, TensorStats | None]:
         """Node index -> summary of the current ``.grad`` of each tensor the walk met that can
         carry one (leaves, and roots that retain grad), or of the gradient ``given`` for it
         (``id(tensor) -> gradient``: what ``torch.autograd.grad`` returned); then forget those
-        tensors."""
+        tensors. ``read(index, grad)`` gives the summary of a gradient read already
+        (`GradHooks.leaf_grad`), or None."""
         grads: dict[int, TensorStats | None] = {}
         for index, tensor in self.tensors:
             grad = tensor.grad if tensor.is_leaf or tensor.retains_grad else None
             if given and id(tensor) in given:
                 grad = given[id(tensor)]
-            grads[index] = None if grad is None else self.unread.summarize(local(grad), index)
+            if grad is None:
+                grads[index] = None
+                continue
+            shard = local(grad)
+            known = read(index, shard) if read is not None and shard is grad else None
+            grads[index] = known if known is not None else self.unread.summarize(shard, index)
         self.tensors.clear()
         return grads
 
@@ -270,7 +284,7 @@ class Walker:
         # The gradient of a parameter FSDP2 gathered is its user's parameter's, sharded.
         owners = [self.shards.get(id(t), t) for t in tensors] if self.shards else tensors
         self.tensors.extend(zip(at, owners, strict=True))
-        grads: list[Any] = list(map(_GRAD_OF, owners))
+        grads: list[Any] = list(map(_GRAD_OF, owners)) if self.read_grads else [None] * len(at)
         if any(map(is_not, grads, repeat(None))):
             summary = self.unread.summarize
             grads = [

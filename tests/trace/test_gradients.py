@@ -214,3 +214,36 @@ def test_a_view_of_a_gradient_takes_its_summary_with_its_own_shape_not_read_agai
     # z's gradient (40, 32) and the transpose TBackward hands y (32, 40) are one read; the
     # other (32, 40) reads are y's Mul passing 2 * that to x, and x.grad after the call
     assert reads.count((40, 32)) == 2 and reads.count((32, 40)) == 2, reads
+
+
+def test_a_parameter_gradient_is_read_once_a_call_and_again_when_it_accumulates(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After ``zero_grad()`` torch hands the gradient a parameter's AccumulateGrad node gets on
+    as its ``.grad`` when its layout is the parameter's (a convolution's weight; a linear
+    layer's arrives transposed and is copied): the hooks' read of it is its summary after the
+    call too. Added into (a second backward without ``zero_grad()``), the ``.grad`` is read
+    anew; ``.grad`` is the oracle either way."""
+    from graphviz_autograd.trace import stats
+
+    reads: list[tuple[int, ...]] = []
+    summarize = stats.summarize
+
+    def counted(tensor: torch.Tensor) -> object:
+        reads.append(tuple(tensor.shape))
+        return summarize(tensor)
+
+    monkeypatch.setattr(stats, "summarize", counted)
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(3, 8, 3)
+    x = torch.randn(2, 3, 10, 10)
+    with capture() as cap:
+        for _ in range(2):  # no zero_grad(): the second call adds into the first's .grad
+            conv(x).pow(2).sum().backward()
+    first, second = (by_name(call.graph, "conv.weight") for call in cap.calls)
+    assert conv.weight.grad is not None and first.grad is not None and second.grad is not None
+    assert second.grad.norm == pytest.approx(float(conv.weight.grad.double().norm()), rel=1e-6)
+    assert first.grad.norm == pytest.approx(second.grad.norm / 2, rel=1e-6)
+    # the weight's gradient: once in the first call; in the second, the part handed to its
+    # AccumulateGrad and the sum in .grad after
+    assert reads.count((8, 3, 3, 3)) == 3, reads

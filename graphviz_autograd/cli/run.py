@@ -144,26 +144,14 @@ def _draw_script(
     chosen: bool,
 ) -> None:
     wanted = _outputs(outputs, fmt)
-    plans = [targets(script, output, fmt, ["1"], rank) for output in wanted]
-    if any(kind in IMAGE_FORMATS for kind, _ in plans) and find_dot() is None:
-        raise fail(INSTALL_HINT)
-    for _, paths in plans:
-        for target in paths:
-            if target != "-":  # with --call all only the folder is known yet
-                check_writable(target, folder_only=selection.kind == "all")
-    tree = fmt is OutputFormat.tree
+    plans = _checked_plans(script, wanted, fmt, selection, rank)
     # The one call to draw is written as soon as it is recorded: a script that ends with
     # os._exit, or crashes in native code, after it loses nothing. The tree prints at the end,
     # after the script's output; --var draws what the script left.
+    tree = fmt is OutputFormat.tree
     early = _Early(plans, draw) if chosen and not tree and var is None else None
     # Every call on one page: each kept as figures only, so that long runs stay small.
-    one_page = selection.kind == "all" and var is None and any(k == "html" for k, _ in plans)
-    if one_page and len(plans) > 1:
-        raise fail(
-            "--call all with an .html output writes the whole run on one page, and keeps "
-            "no other graph: give the other outputs in a run of their own",
-            EXIT_USAGE,
-        )
+    one_page = selection.kind == "all" and var is None and plans[0][0] == "html"
     try:
         run = run_captured(
             script,
@@ -213,6 +201,32 @@ def _draw_script(
         raise typer.Exit(script_exit_code(failed))
     if reader_left:
         raise typer.Exit(EXIT_ERROR)
+
+
+def _checked_plans(
+    script: Path,
+    wanted: list[str | None],
+    fmt: OutputFormat | None,
+    selection: CallSelection,
+    rank: Rank | None,
+) -> list[tuple[FileFormat | None, list[str]]]:
+    """The format and paths of each output wanted (`drawing.targets`), checked before the
+    script runs: `dot` is there for a picture, each path can be written, and a run's one page
+    (``--call all -o run.html``) is the only output."""
+    plans = [targets(script, output, fmt, ["1"], rank) for output in wanted]
+    if any(kind in IMAGE_FORMATS for kind, _ in plans) and find_dot() is None:
+        raise fail(INSTALL_HINT)
+    for _, paths in plans:
+        for target in paths:
+            if target != "-":  # with --call all only the folder is known yet
+                check_writable(target, folder_only=selection.kind == "all")
+    if selection.kind == "all" and len(plans) > 1 and any(k == "html" for k, _ in plans):
+        raise fail(
+            "--call all with an .html output writes the whole run on one page, and keeps "
+            "no other graph: give the other outputs in a run of their own",
+            EXIT_USAGE,
+        )
+    return plans
 
 
 def _outputs(outputs: list[str], fmt: OutputFormat | None) -> list[str | None]:

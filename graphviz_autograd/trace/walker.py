@@ -79,9 +79,7 @@ class Walker:
     def __init__(
         self, params: Mapping[str, torch.Tensor], options: WalkOptions, *, read_grads: bool = True
     ) -> None:
-        self.params = params
-        # Whether the walk reads the leaves' .grad (not before a call: `leaf_grads` after).
-        self.read_grads = read_grads
+        self.params, self.read_grads = params, read_grads  # read_grads: see `walk.start_walk`
         self.names = _names_by_id(params)
         # FSDP2's gathered parameters (the leaves its graphs reach) -> the user's parameters:
         # named as those, with the gradient those received.
@@ -107,25 +105,21 @@ class Walker:
         return [(i, fn) for i, fn in enumerate(self.fns) if fn is not INPUT_SLOT]
 
     def leaf_grads(
-        self,
-        given: Mapping[int, Any] | None = None,
-        read: Callable[[int, Any], TensorStats | None] | None = None,
+        self, given: Mapping[int, Any], read: Callable[[int, Any], TensorStats | None]
     ) -> dict[int, TensorStats | None]:
         """Node index -> summary of the current ``.grad`` of each tensor the walk met that can
         carry one (leaves, and roots that retain grad), or of the gradient ``given`` for it
-        (``id(tensor) -> gradient``: what ``torch.autograd.grad`` returned); then forget those
-        tensors. ``read(index, grad)`` gives the summary of a gradient read already
-        (`GradHooks.leaf_grad`), or None."""
+        (``id(tensor) -> gradient``: what ``torch.autograd.grad`` returned), unless ``read``
+        has it (`GradHooks.leaf_grad`); then forget those tensors."""
         grads: dict[int, TensorStats | None] = {}
         for index, tensor in self.tensors:
             grad = tensor.grad if tensor.is_leaf or tensor.retains_grad else None
-            if given and id(tensor) in given:
-                grad = given[id(tensor)]
+            grad = given.get(id(tensor), grad)
             if grad is None:
                 grads[index] = None
                 continue
             shard = local(grad)
-            known = read(index, shard) if read is not None and shard is grad else None
+            known = read(index, grad) if shard is grad else None
             grads[index] = known if known is not None else self.unread.summarize(shard, index)
         self.tensors.clear()
         return grads

@@ -178,21 +178,27 @@ def test_a_gradient_summed_in_place_is_summarised_again_not_taken_from_before() 
     assert flows == [pytest.approx(30.0), pytest.approx(50.0)]
 
 
-def test_a_view_of_a_gradient_takes_its_summary_with_its_own_shape_not_read_again(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The engine hands on a view at every transpose and reshape (half the values a ViT's hooks
-    see): one read serves both, each with its own shape; torch's `retain_grad` is the oracle."""
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, ...]]:
+    """The shape of each tensor gradviz reads the values of (`stats.summarize`), in turn."""
     from graphviz_autograd.trace import stats
 
-    reads: list[tuple[int, ...]] = []
+    shapes: list[tuple[int, ...]] = []
     summarize = stats.summarize
 
     def counted(tensor: torch.Tensor) -> object:
-        reads.append(tuple(tensor.shape))
+        shapes.append(tuple(tensor.shape))
         return summarize(tensor)
 
     monkeypatch.setattr(stats, "summarize", counted)
+    return shapes
+
+
+def test_a_view_of_a_gradient_takes_its_summary_with_its_own_shape_not_read_again(
+    reads: list[tuple[int, ...]],
+) -> None:
+    """The engine hands on a view at every transpose and reshape (half the values a ViT's hooks
+    see): one read serves both, each with its own shape; torch's `retain_grad` is the oracle."""
     torch.manual_seed(0)
     x = torch.randn(32, 40, requires_grad=True)
     c = torch.randn(40, 32)
@@ -217,23 +223,13 @@ def test_a_view_of_a_gradient_takes_its_summary_with_its_own_shape_not_read_agai
 
 
 def test_a_parameter_gradient_is_read_once_a_call_and_again_when_it_accumulates(
-    monkeypatch: pytest.MonkeyPatch,
+    reads: list[tuple[int, ...]],
 ) -> None:
     """After ``zero_grad()`` torch hands the gradient a parameter's AccumulateGrad node gets on
     as its ``.grad`` when its layout is the parameter's (a convolution's weight; a linear
     layer's arrives transposed and is copied): the hooks' read of it is its summary after the
     call too. Added into (a second backward without ``zero_grad()``), the ``.grad`` is read
     anew; ``.grad`` is the oracle either way."""
-    from graphviz_autograd.trace import stats
-
-    reads: list[tuple[int, ...]] = []
-    summarize = stats.summarize
-
-    def counted(tensor: torch.Tensor) -> object:
-        reads.append(tuple(tensor.shape))
-        return summarize(tensor)
-
-    monkeypatch.setattr(stats, "summarize", counted)
     torch.manual_seed(0)
     conv = torch.nn.Conv2d(3, 8, 3)
     x = torch.randn(2, 3, 10, 10)

@@ -230,9 +230,13 @@ def _checked_plans(
 
 
 def _outputs(outputs: list[str], fmt: OutputFormat | None) -> list[str | None]:
-    """The ``-o`` paths to write, each once; ``[None]`` for the default file (none for a
-    tree, which prints)."""
+    """The ``-o`` paths to write, each once; ``[None]`` for the default file, or for a tree,
+    which prints (and takes no ``-o``)."""
     if fmt is OutputFormat.tree:
+        if outputs:
+            raise fail(
+                f"--format tree prints the tree here, to no file: drop -o {outputs[0]}", EXIT_USAGE
+            )
         return [None]
     for k, output in enumerate(outputs):
         if output in outputs[:k]:

@@ -168,6 +168,16 @@ def test_outputs_that_cannot_all_be_written_are_refused_before_the_script_runs(
     assert sorted(os.listdir(tmp_path)) == ["s.py"]
 
 
+def test_a_tree_with_an_output_file_is_refused_before_the_script_runs(
+    gradviz: Gradviz, tmp_path: Path
+) -> None:
+    script(tmp_path, 'print("the script ran")\n' + THREE_CALLS)
+    done = gradviz("run", "s.py", "-f", "tree", "-o", "g.svg", cwd=tmp_path)
+    assert_error(done, 2, "--format tree prints the tree here, to no file: drop -o g.svg")
+    assert "the script ran" not in done.stdout
+    assert sorted(os.listdir(tmp_path)) == ["s.py"]
+
+
 def test_call_number_beyond_the_calls_made_is_an_error(gradviz: Gradviz, tmp_path: Path) -> None:
     script(tmp_path, THREE_CALLS)
     result = gradviz("run", "s.py", "-o", "g.dot", "--call", "5", cwd=tmp_path)

@@ -75,6 +75,8 @@ class GradHooks:
         that): its summary is ``given``'s. The weak reference is to the ``.grad`` object, which
         torch keeps as long as the tensor lives."""
         try:
+            if getattr(leaf, "_post_accumulate_grad_hooks", None):
+                return  # they may change .grad behind its version (.data.div_(n)): read it after
             grad = leaf.grad
             if (
                 grad is not None

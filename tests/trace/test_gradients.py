@@ -243,3 +243,21 @@ def test_a_parameter_gradient_is_read_once_a_call_and_again_when_it_accumulates(
     # the weight's gradient: once in the first call; in the second, the part handed to its
     # AccumulateGrad and the sum in .grad after
     assert reads.count((8, 3, 3, 3)) == 3, reads
+
+
+def test_a_gradient_changed_by_a_hook_after_accumulation_is_read_as_it_ends() -> None:
+    """A post-accumulate-grad hook may change ``.grad`` behind its version (``.data``): the
+    ``.grad`` after the call is read then, not taken from what AccumulateGrad was handed."""
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(3, 8, 3)
+
+    def halve(param: torch.Tensor) -> None:
+        assert param.grad is not None
+        param.grad.data.mul_(0.5)
+
+    conv.weight.register_post_accumulate_grad_hook(halve)
+    with capture() as cap:
+        conv(torch.randn(2, 3, 10, 10)).pow(2).sum().backward()
+    node = by_name(cap.graph, "conv.weight")
+    assert conv.weight.grad is not None and node.grad is not None
+    assert node.grad.norm == pytest.approx(float(conv.weight.grad.double().norm()), rel=1e-6)

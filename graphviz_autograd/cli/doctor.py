@@ -34,6 +34,7 @@ from .options import (
 from .terminal import (
     check_writable,
     chosen_rank,
+    each_once,
     fail,
     put_said,
     report_console,
@@ -151,9 +152,7 @@ def _outputs(outputs: list[str], fmt: DoctorFormat | None) -> tuple[str | None, 
     report."""
     pictures: dict[str, Format] = {}
     reports: list[str] = []
-    for path in outputs:
-        if path in pictures or path in reports:
-            raise fail(f"-o {path} is given twice", code=EXIT_USAGE)
+    for path in each_once(outputs):
         kind = _picture_format(path, fmt)
         if kind is None:
             reports.append(path)

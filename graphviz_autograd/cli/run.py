@@ -52,6 +52,7 @@ from .options import (
 from .terminal import (
     check_writable,
     chosen_rank,
+    each_once,
     err,
     fail,
     report_ending,
@@ -238,10 +239,7 @@ def _outputs(outputs: list[str], fmt: OutputFormat | None) -> list[str | None]:
                 f"--format tree prints the tree here, to no file: drop -o {outputs[0]}", EXIT_USAGE
             )
         return [None]
-    for k, output in enumerate(outputs):
-        if output in outputs[:k]:
-            raise fail(f"-o {output} is given twice", EXIT_USAGE)
-    return list(outputs) or [None]
+    return list(each_once(outputs)) or [None]
 
 
 class _Early:

@@ -25,6 +25,7 @@ from .exits import EXIT_ERROR, EXIT_TERMINATED, EXIT_USAGE
 __all__ = [
     "check_writable",
     "chosen_rank",
+    "each_once",
     "err",
     "fail",
     "put",
@@ -44,6 +45,15 @@ def fail(message: str, code: int = EXIT_ERROR) -> typer.Exit:
     """Print ``message`` as a red error line; the `typer.Exit` to raise with ``code``."""
     err.print(f"[red]error:[/] {escape(message)}")
     return typer.Exit(code)
+
+
+def each_once(outputs: list[str]) -> list[str]:
+    """``outputs`` (the ``-o`` paths given), refused with a usage error when one comes twice:
+    the second would overwrite the first."""
+    for k, output in enumerate(outputs):
+        if output in outputs[:k]:
+            raise fail(f"-o {output} is given twice", EXIT_USAGE)
+    return outputs
 
 
 def chosen_rank(ranks: RankSelection) -> tuple[Rank | None, bool]:

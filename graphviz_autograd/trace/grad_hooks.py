@@ -33,14 +33,6 @@ class _Seen(NamedTuple):
     """The index of the node whose hook read it."""
 
 
-class _Kept(NamedTuple):
-    """A leaf's ``.grad`` as its ``AccumulateGrad`` left it (`GradHooks.leaf_grad`)."""
-
-    ref: weakref.ref[Any]
-    version: int
-    summary: TensorStats | None
-
-
 class GradHooks:
     """Node hooks that note, for each node the engine runs, when it ran, the gradient with
     respect to each of its forward outputs (``grad_outputs``) and what it passed to each of its
@@ -53,8 +45,8 @@ class GradHooks:
         self.flows: dict[int, tuple[TensorStats | None, ...]] = {}
         self.unread = Unread()  # a hook must not raise: that would fail the user's backward
         self.known: dict[Hashable, _Seen] = {}
-        self.kept: dict[int, _Kept] = {}
-        """Node index -> the gradient its ``AccumulateGrad`` left as the leaf's ``.grad``."""
+        self.kept: dict[int, _Seen] = {}
+        """Node index -> the ``.grad`` its ``AccumulateGrad`` left, as read (`leaf_grad`)."""
         self.handles = [fn.register_hook(self._hook(index, fn)) for index, fn in fns]
 
     def _hook(self, index: int, fn: Any = None) -> Callable[[Any, Any], None]:
@@ -86,7 +78,8 @@ class GradHooks:
                 and grad.shape == given.shape
                 and grad.stride() == given.stride()
             ):
-                self.kept[index] = _Kept(weakref.ref(grad), grad._version, self.grads[index][0])
+                summary = self.grads[index][0]
+                self.kept[index] = _Seen(weakref.ref(grad), grad._version, summary, index)
         except Exception:  # an odd tensor type: its .grad is read after the call
             pass
 

@@ -4,6 +4,7 @@ loop, drawn once with counts. The blocks come from `blocks`, their signatures fr
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from typing import Final
 
@@ -183,16 +184,5 @@ def _paths(nodes: Iterable[Node]) -> Iterator[str]:
 def _common_module(modules: Iterable[str]) -> str | None:
     """The longest module path that every one of ``modules`` lies in; None when there is
     none."""
-    common: list[str] | None = None
-    for module in modules:
-        parts = module.split(".")
-        if common is None:
-            common = parts
-            continue
-        k = 0
-        while k < len(common) and k < len(parts) and common[k] == parts[k]:
-            k += 1
-        del common[k:]
-        if not common:
-            return None
+    common = os.path.commonprefix([module.split(".") for module in modules])
     return ".".join(common) if common else None

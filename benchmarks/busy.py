@@ -115,7 +115,13 @@ def passes(tensors: list[Any], repeat: int) -> dict[str, float]:
 
     import torch
 
-    from graphviz_autograd.trace.stats import CHUNK, _in_memory_order, same_values, summarize
+    from graphviz_autograd.trace.stats import (
+        CHUNK,
+        WIDE_SUM_MAX,
+        _in_memory_order,
+        same_values,
+        summarize,
+    )
 
     regions: dict[Any, Any] = {}
     for t in tensors:  # what the hooks read: one tensor per block of memory
@@ -146,7 +152,10 @@ def passes(tensors: list[Any], repeat: int) -> dict[str, float]:
     wide = 0
     for f in flats:
         n = f.numel()
-        if n > 4096 and abs(sum64(f)) * 1000 < math.sqrt(n) * float(torch.linalg.vector_norm(f)):
+        # as trace/stats.py _sum decides: a mean under 1/1000 of the root mean square
+        if n > WIDE_SUM_MAX and abs(sum64(f)) * 1000 < math.sqrt(n) * float(
+            torch.linalg.vector_norm(f)
+        ):
             wide += n
     out["cancelling"] = wide / values
     out["read_tensors"], out["read_values"] = len(flats), values
